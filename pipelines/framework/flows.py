@@ -1,0 +1,36 @@
+"""
+The `flow` decorator: Prefect's, plus what the guide's flows declare (code owners, schedule).
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import prefect
+from prefect import Flow
+
+from pipelines.framework.schedules import Schedule
+
+
+def flow(
+    name: str,
+    *,
+    code_owners: Sequence[str],
+    schedule: Schedule | None = None,
+    skip_if_running: bool = False,
+    **prefect_options: Any,
+) -> Callable[[Callable[..., Any]], Flow]:
+    """Make a Prefect flow that carries its owners, its schedule and its concurrency rule.
+
+    `schedule` may also be assigned after the flow, as in the guide:
+    `users_report.schedule = every_day_at_four_am`. `skip_if_running=True` lets at most one run
+    of the flow's deployment run at a time.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Flow:
+        prefect_flow = prefect.flow(name=name, **prefect_options)(fn)
+        prefect_flow.code_owners = tuple(code_owners)
+        prefect_flow.schedule = schedule
+        prefect_flow.skip_if_running = skip_if_running
+        return prefect_flow
+
+    return decorate

@@ -1,0 +1,113 @@
+"""`pipelines run` and `pipelines flows` as a user runs them: a subprocess, a real server."""
+
+import csv
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import pipelines_command
+from tests.support.randomuser_api import HEADER, RandomUserAPI
+
+pytestmark = pytest.mark.e2e
+OLD_REPORT = b"gender,name.first\nfemale,Antiga\n"
+
+
+def pipelines(*args, env, cwd=None, timeout=180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*pipelines_command(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_run_with_parameters_writes_the_report(cli_env, randomuser, tmp_path):
+    result = pipelines(
+        "run",
+        "Users report",
+        "-p",
+        "n_users=20",
+        "-p",
+        f"api_url={randomuser.url}",
+        env=cli_env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "report.csv", newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    assert header == HEADER
+    assert len(rows) == 20
+    assert "Dados baixados com sucesso!" in result.stdout + result.stderr
+    assert "Dados salvos em report.csv com sucesso!" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("n_users", ["0", "-1", "5001", "dez"])
+def test_invalid_n_users_is_a_one_line_error_and_the_report_survives(cli_env, tmp_path, n_users):
+    (tmp_path / "report.csv").write_bytes(OLD_REPORT)
+    result = pipelines("run", "Users report", "-p", f"n_users={n_users}", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "n_users" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "report.csv").read_bytes() == OLD_REPORT
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [("500", "500 Internal Server Error"), ("html", "HTML em vez de CSV"), ("hang", "Timeout")],
+)
+def test_a_broken_api_fails_the_run_and_the_report_survives(cli_env, tmp_path, mode, reason):
+    (tmp_path / "report.csv").write_bytes(OLD_REPORT)
+    with RandomUserAPI(mode=mode, hang_seconds=5) as api:
+        result = pipelines(
+            "run",
+            "Users report",
+            "-p",
+            "n_users=3",
+            "-p",
+            f"api_url={api.url}",
+            env=cli_env,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert "failed in task 'download_data'" in last_line
+    assert reason in last_line
+    assert (tmp_path / "report.csv").read_bytes() == OLD_REPORT
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.csv"]
+    if mode != "html":
+        assert len(api.requests) == 4  # the first try and three retries
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "no such flow"], "no flow matches"),
+        (["run", "Users report", "-p", "colour=blue"], "no parameter 'colour'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(cli_env, args, message):
+    result = pipelines(*args, env=cli_env)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_flows_json_lists_the_tutorial_with_its_parameters(cli_env):
+    result = pipelines("flows", "--json", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    flows = {f["name"]: f for f in json.loads(result.stdout)}
+    tutorial = flows["EMD: escritorio - Users report"]
+    assert tutorial["module"] == "pipelines.rj_escritorio.tutorial.flows"
+    assert tutorial["code_owners"] == ["paty"]
+    assert {p["name"]: p["default"] for p in tutorial["parameters"]} == {
+        "n_users": 10,
+        "api_url": "https://randomuser.me/api/",
+        "output_path": "report.csv",
+    }
+    assert tutorial["labels"] == ["rj-escritorio-dev"]
+    assert tutorial["schedules"][0]["timezone"] == "America/Sao_Paulo"

@@ -1,0 +1,76 @@
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipelines.framework.schedules import (
+    CronClock,
+    IntervalClock,
+    Schedule,
+    ScheduleError,
+    generate_dump_schedules,
+)
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+
+def test_a_naive_start_date_is_refused_not_read_as_utc():
+    with pytest.raises(ScheduleError, match="no timezone"):
+        IntervalClock(interval=timedelta(days=1), start_date=datetime(2021, 1, 1, 4))
+
+
+def test_a_fixed_offset_is_refused_in_favour_of_an_iana_zone():
+    fixed = timezone(timedelta(hours=-3))
+    with pytest.raises(ScheduleError, match="IANA"):
+        IntervalClock(interval=timedelta(days=1), start_date=datetime(2021, 1, 1, 4, tzinfo=fixed))
+
+
+def test_an_interval_clock_becomes_a_prefect_schedule_in_its_timezone():
+    clock = IntervalClock(
+        interval=timedelta(days=1),
+        start_date=datetime(2021, 1, 1, 4, tzinfo=SAO_PAULO),
+        labels=["rj-escritorio-dev"],
+        parameter_defaults={"materialize_after_dump": True},
+    )
+    prefect_schedule = clock.to_prefect()
+    assert prefect_schedule.timezone == "America/Sao_Paulo"
+    assert prefect_schedule.interval == timedelta(days=1)
+    assert prefect_schedule.parameters == {"materialize_after_dump": True}
+
+
+def test_a_bad_cron_string_is_refused():
+    with pytest.raises(ValueError):
+        CronClock(cron="not a cron", start_date=datetime(2021, 1, 1, tzinfo=SAO_PAULO))
+
+
+def test_clocks_of_one_schedule_must_share_labels():
+    start = datetime(2021, 1, 1, tzinfo=SAO_PAULO)
+    schedule = Schedule(
+        clocks=[
+            CronClock(cron="0 4 * * *", start_date=start, labels=["a"]),
+            CronClock(cron="0 5 * * *", start_date=start, labels=["b"]),
+        ]
+    )
+    with pytest.raises(ScheduleError, match="different labels"):
+        _ = schedule.labels
+
+
+def test_the_generator_staggers_one_clock_per_table():
+    schedule = generate_dump_schedules(
+        interval=timedelta(days=1),
+        start_date=datetime(2021, 1, 1, 4, tzinfo=SAO_PAULO),
+        labels=["rj-escritorio"],
+        common_parameters={"db_type": "postgres", "dataset_id": "saude"},
+        table_parameters={"pacientes": {"dump_mode": "append"}, "medicos": {}},
+        runs_interval_minutes=10,
+    )
+    first, second = schedule.clocks
+    assert second.start_date - first.start_date == timedelta(minutes=10)
+    assert first.parameter_defaults == {
+        "table_id": "pacientes",
+        "db_type": "postgres",
+        "dataset_id": "saude",
+        "dump_mode": "append",
+    }
+    assert second.parameter_defaults["table_id"] == "medicos"
+    assert schedule.labels == ("rj-escritorio",)
