@@ -123,8 +123,16 @@ def flows_in(module_name: str) -> list[FlowInfo]:
     return [
         FlowInfo(flow=obj, module=module_name)
         for obj in vars(module).values()
-        if isinstance(obj, Flow) and obj.fn.__module__ == module_name
+        if isinstance(obj, Flow) and _belongs_to(obj, module_name)
     ]
+
+
+def _belongs_to(flow: Flow, module_name: str) -> bool:
+    """Defined in the module, or a copy made there with `instantiate` (not a plain import)."""
+    if flow.fn.__module__ == module_name:
+        return True
+    origin = importlib.import_module(flow.fn.__module__)
+    return getattr(origin, flow.fn.__name__, None) is not flow
 
 
 def discover_flows() -> list[FlowInfo]:

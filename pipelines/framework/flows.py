@@ -27,10 +27,32 @@ def flow(
     """
 
     def decorate(fn: Callable[..., Any]) -> Flow:
-        prefect_flow = prefect.flow(name=name, **prefect_options)(fn)
-        prefect_flow.code_owners = tuple(code_owners)
-        prefect_flow.schedule = schedule
-        prefect_flow.skip_if_running = skip_if_running
-        return prefect_flow
+        return _declare(
+            prefect.flow(name=name, **prefect_options)(fn), code_owners, schedule, skip_if_running
+        )
 
     return decorate
+
+
+def instantiate(
+    generic: Flow,
+    name: str,
+    *,
+    code_owners: Sequence[str],
+    schedule: Schedule | None = None,
+    skip_if_running: bool = False,
+) -> Flow:
+    """A project's own copy of a generic flow (dump_db, dump_url, ...) with its name and schedule.
+
+    Discovery registers the copy under the project, so one generic flow serves many tables.
+    """
+    return _declare(generic.with_options(name=name), code_owners, schedule, skip_if_running)
+
+
+def _declare(
+    prefect_flow: Flow, code_owners: Sequence[str], schedule: Schedule | None, skip_if_running: bool
+) -> Flow:
+    prefect_flow.code_owners = tuple(code_owners)
+    prefect_flow.schedule = schedule
+    prefect_flow.skip_if_running = skip_if_running
+    return prefect_flow
