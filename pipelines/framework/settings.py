@@ -3,7 +3,7 @@
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import pipelines
@@ -15,7 +15,9 @@ PACKAGE_ROOT = REPO_ROOT / "pipelines"
 class Settings(BaseSettings):
     """Platform settings; every field can be set as `PIPELINES_<FIELD>` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="PIPELINES_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PIPELINES_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     home: Path = REPO_ROOT / ".pipelines"
     """State folder: the local server's database, logs, code storage and warehouse."""
@@ -32,6 +34,27 @@ class Settings(BaseSettings):
     """Seconds a flow's HTTP request may wait for a server before it counts as failed."""
     database_url: str | None = None
     """PostgreSQL URL for the Prefect server (`postgresql+asyncpg://...`); SQLite when unset."""
+    auth_string: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PIPELINES_AUTH_STRING", "PREFECT_API_AUTH_STRING"),
+    )
+    """`user:password` for the server's basic auth; required to listen beyond loopback."""
+    run_retention_days: float = 30
+    """Flow runs older than this are deleted by the server's DB vacuum (0 keeps them)."""
+    vault_addr: str | None = Field(default=None, validation_alias="VAULT_ADDR")
+    """HashiCorp Vault address; when set, secrets are read from Vault KV v2 first."""
+    vault_token: SecretStr | None = Field(default=None, validation_alias="VAULT_TOKEN")
+    vault_role_id: str | None = Field(default=None, validation_alias="VAULT_ROLE_ID")
+    vault_secret_id: SecretStr | None = Field(default=None, validation_alias="VAULT_SECRET_ID")
+    vault_mount: str = "secret"
+    """Mount point of the KV v2 engine in Vault."""
+    secret_backends: str = ""
+    """Comma list of secret backends in order (vault, prefect, env); empty: what is configured."""
+    alert_webhook_secret: str = "alerts/webhook"
+    """Secret path holding the chat webhook (`{"url": ...}`) that failure alerts go to."""
+    alert_webhook_secret_staging: str | None = None
+    """Staging's own webhook secret path; unset: staging alerts go to the main one, marked."""
+    alert_timeout: float = 5.0
 
     @model_validator(mode="after")
     def _default_storage(self) -> "Settings":
