@@ -21,5 +21,6 @@ class constants(Enum):  # pylint: disable=c0103
 
     # Defaults.
     DEFAULT_TIMEZONE = "America/Sao_Paulo"
-    DEFAULT_CODE_OWNERS = ("pipeliners",)
+    DEFAULT_AGENT_LABEL = "rj-escritorio-dev"
+    """Label of flows that have no schedule (they still need a worker for manual runs)."""
     FLOW_NAME_PATTERN = r"^[A-Z][A-Z0-9]{1,9}: [a-z0-9_]+ - \S.*$"

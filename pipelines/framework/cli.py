@@ -2,18 +2,35 @@
 The `pipelines` command: list, run, scaffold and check the repository's flows.
 """
 
+import asyncio
 import json
+import signal
+import threading
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
-from pipelines.framework import checks, scaffold
+from pipelines.framework import checks, scaffold, stack
+from pipelines.framework.backfill import BackfillError, create_backfill, planned_runs
 from pipelines.framework.discovery import DiscoveryError, FlowInfo, discover_flows, find_flow
+from pipelines.framework.environments import (
+    Environment,
+    UnknownEnvironmentError,
+    current_branch,
+    environment_for_branch,
+)
 from pipelines.framework.local_run import run_flow
 from pipelines.framework.parameters import ParameterError, parse_parameters
-from pipelines.framework.server import ServerError
+from pipelines.framework.registration import Outcome, plan, register
+from pipelines.framework.schedules import ScheduleError
+from pipelines.framework.server import ServerError, ensure_server
+from pipelines.framework.settings import get_settings
+from pipelines.framework.work_pools import WorkPoolError
 
 app = typer.Typer(
     help="The city's data pipelines: list, run, scaffold and check flows.",
@@ -23,7 +40,20 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-USAGE_ERRORS = (LookupError, ParameterError, DiscoveryError, scaffold.ScaffoldError)
+USAGE_ERRORS = (
+    LookupError,
+    ParameterError,
+    DiscoveryError,
+    scaffold.ScaffoldError,
+    UnknownEnvironmentError,
+    ScheduleError,
+    BackfillError,
+    WorkPoolError,
+)
+EnvOption = Annotated[
+    str | None,
+    typer.Option("--env", help="local, staging or prod; default: from the git branch."),
+]
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -139,6 +169,159 @@ def check():
     if findings:
         raise fail(f"{len(findings)} finding(s)", 1)
     console.print("[green]all conventions hold[/]")
+
+
+def resolve_environment(env: str | None) -> Environment:
+    """`--env`, or the guide's rule on the git branch."""
+    return Environment(env) if env else environment_for_branch(current_branch())
+
+
+def _registration_table(outcomes: list[Outcome], dry_run: bool) -> Table:
+    table = Table("flow", "action", "detail", title="would register" if dry_run else "registered")
+    for outcome in outcomes:
+        table.add_row(outcome.flow, outcome.action, outcome.detail)
+    return table
+
+
+@app.command("register")
+def register_command(
+    env: EnvOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+):
+    """Upload every flow's code and create or update its deployment; pause deleted flows."""
+    try:
+        environment = resolve_environment(env)
+        total = len(plan(environment))
+    except USAGE_ERRORS as exc:
+        raise fail(str(exc), 2) from None
+    try:
+        with (
+            temporary_settings(updates={PREFECT_API_URL: ensure_server()}),
+            Progress(console=errors, transient=True, disable=as_json) as progress,
+        ):
+            bar = progress.add_task(f"registering in {environment.name}", total=total)
+            outcomes = asyncio.run(
+                register(environment, dry_run, on_outcome=lambda _: progress.advance(bar))
+            )
+    except USAGE_ERRORS as exc:
+        raise fail(str(exc), 2) from None
+    except ServerError as exc:
+        raise fail(str(exc), 1) from None
+    if as_json:
+        typer.echo(json.dumps([o.__dict__ for o in outcomes], indent=2, ensure_ascii=False))
+        return
+    console.print(_registration_table(outcomes, dry_run))
+    counts = {
+        a: sum(o.action == a for o in outcomes) for a in ("created", "updated", "skipped", "paused")
+    }
+    console.print(", ".join(f"{n} {a}" for a, n in counts.items()), highlight=False)
+
+
+def _print_deployments(environment: Environment) -> None:
+    """Each deployment with its pool and its next run, as the scheduler will create it."""
+    table = Table("flow", "pool / queue", "next run")
+    now = datetime.now().astimezone()
+    for spec in plan(environment):
+        upcoming = []
+        if spec.info.schedule:
+            far = now.replace(year=now.year + 1)
+            upcoming = [r.scheduled_time for r in planned_runs(spec.info, now, far)[:1]]
+        shown = upcoming[0].isoformat(timespec="minutes") if upcoming else "-"
+        table.add_row(spec.info.name, f"{spec.label} / {environment.work_queue()}", shown)
+    console.print(table)
+
+
+def _wait_for_stop_signal() -> None:
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+
+
+@app.command()
+def up(
+    env: Annotated[
+        str, typer.Option("--env", help="Environment the local workers serve.")
+    ] = "local",
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Server port (default 4200).")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Start and return.")] = False,
+):
+    """Start the server + UI and a worker per label, register every flow, and stay up."""
+    settings = get_settings()
+    try:
+        environment = Environment(env)
+        state = stack.up(settings, environment, host or settings.host, port or settings.port)
+        with temporary_settings(updates={PREFECT_API_URL: state.url}):
+            outcomes = asyncio.run(register(environment))
+    except USAGE_ERRORS as exc:
+        raise fail(str(exc), 2) from None
+    except ServerError as exc:
+        raise fail(str(exc), 1) from None
+    console.print(_registration_table(outcomes, dry_run=False))
+    _print_deployments(environment)
+    console.print(f"UI: [bold]{state.url.removesuffix('/api')}[/]", highlight=False)
+    console.print(f"workers: {', '.join(state.workers)} (queue {environment.work_queue()})")
+    if detach:
+        console.print("running in the background; `pipelines down` stops it")
+        return
+    console.print("Ctrl-C stops the server and the workers")
+    _wait_for_stop_signal()
+    stack.down(settings)
+    console.print("stopped")
+
+
+@app.command()
+def down():
+    """Stop the workers and the server started by `up` (or by a local run)."""
+    stack.down(get_settings())
+    console.print("stopped")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False):
+    """The local server and workers: address, health, pids."""
+    try:
+        current = stack.status(get_settings())
+    except ServerError as exc:
+        raise fail(str(exc), 1) from None
+    if as_json:
+        typer.echo(json.dumps(current, indent=2))
+        return
+    console.print(f"server {current['server']} ({'healthy' if current['healthy'] else 'DOWN'})")
+    console.print(f"UI {current['ui']}")
+    for label, worker in current["workers"].items():
+        alive = "running" if worker["alive"] else "DEAD"
+        console.print(f"worker {label}: pid {worker['pid']} {alive}", highlight=False)
+
+
+@app.command()
+def backfill(
+    flow: Annotated[str, typer.Argument(help="Flow name, a unique part of it, or its module.")],
+    start: Annotated[datetime, typer.Option(help="Window start, ISO with timezone.")],
+    end: Annotated[datetime, typer.Option(help="Window end, ISO with timezone.")],
+    env: EnvOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+):
+    """Create the runs the flow's schedule would have created between START and END."""
+    try:
+        info = find_flow(flow)
+        environment = resolve_environment(env)
+        runs = planned_runs(info, start, end)
+        if not dry_run:
+            with temporary_settings(updates={PREFECT_API_URL: ensure_server()}):
+                asyncio.run(create_backfill(info, environment, runs))
+    except USAGE_ERRORS as exc:
+        raise fail(str(exc), 2) from None
+    except ServerError as exc:
+        raise fail(str(exc), 1) from None
+    for run in runs:
+        console.print(
+            f"{run.scheduled_time.isoformat()} {json.dumps(run.parameters)}", highlight=False
+        )
+    verb = "would create" if dry_run else "created"
+    console.print(f"{verb} {len(runs)} runs of {info.name!r} in {environment.name}")
 
 
 def main() -> None:

@@ -52,6 +52,8 @@ class FlowInfo:
 
     flow: Flow
     module: str
+    attribute: str
+    """The flow's variable name in its module: the deployment entrypoint is `module:attribute`."""
 
     @property
     def name(self) -> str:
@@ -60,6 +62,10 @@ class FlowInfo:
     @property
     def function_name(self) -> str:
         return self.flow.fn.__name__
+
+    @property
+    def entrypoint(self) -> str:
+        return f"{self.module}:{self.attribute}"
 
     @property
     def path(self) -> Path:
@@ -121,8 +127,8 @@ def flows_in(module_name: str) -> list[FlowInfo]:
     except Exception as exc:  # a broken module must name itself, whatever it raised
         raise DiscoveryError(f"{module_name}: cannot import: {exc!r}") from exc
     return [
-        FlowInfo(flow=obj, module=module_name)
-        for obj in vars(module).values()
+        FlowInfo(flow=obj, module=module_name, attribute=attribute)
+        for attribute, obj in vars(module).items()
         if isinstance(obj, Flow) and _belongs_to(obj, module_name)
     ]
 
@@ -148,12 +154,7 @@ class FlowNotFoundError(LookupError):
 def find_flow(query: str, flows: list[FlowInfo] | None = None) -> FlowInfo:
     """A flow by full name, a unique part of its name, its module, or `module:function`."""
     flows = discover_flows() if flows is None else flows
-    exact = [
-        f
-        for f in flows
-        if query
-        in (f.name, f.module, f"{f.module}:{f.function_name}", f"{f.module}.{f.function_name}")
-    ]
+    exact = [f for f in flows if query in (f.name, f.module, f.entrypoint, f"{f.module}.{f.attribute}")]
     if len(exact) == 1:
         return exact[0]
     candidates = exact or [f for f in flows if query.lower() in f.name.lower()]

@@ -20,6 +20,11 @@ from pathlib import Path
 
 import httpx
 
+from pipelines.framework.server_security import (
+    client_environment,
+    exposure_refusal,
+    security_environment,
+)
 from pipelines.framework.settings import Settings, get_settings
 
 
@@ -66,7 +71,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def server_environment(settings: Settings) -> dict[str, str]:
-    """Environment of the server process: its state under the home folder, telemetry off."""
+    """Environment of the server process: state under the home folder, telemetry off, secured."""
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
     env.update(
@@ -76,6 +81,7 @@ def server_environment(settings: Settings) -> dict[str, str]:
     )
     if settings.database_url:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.database_url
+    env.update(security_environment(settings))  # key file, basic auth, run retention
     return env
 
 
@@ -89,12 +95,13 @@ def read_state(settings: Settings) -> ServerState | None:
 def running_server(settings: Settings) -> ServerState | None:
     """The server recorded in the state file, if it is alive and healthy."""
     state = read_state(settings)
-    if state and _pid_alive(state.pid) and is_healthy(state.url):
+    if state and pid_alive(state.pid) and is_healthy(state.url):
         return state
     return None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists (zombies included)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -105,7 +112,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 @contextmanager
-def _state_lock(settings: Settings) -> Iterator[None]:
+def state_lock(settings: Settings) -> Iterator[None]:
     """Serialise start/stop so two commands never start two servers."""
     settings.home.mkdir(parents=True, exist_ok=True)
     with open(settings.home / "server.lock", "w", encoding="utf-8") as lock:
@@ -118,6 +125,8 @@ def _state_lock(settings: Settings) -> Iterator[None]:
 
 def start_server(settings: Settings, host: str, port: int) -> ServerState:
     """Start `prefect server start` in its own session and wait until it is healthy."""
+    if refusal := exposure_refusal(settings, host):
+        raise ServerError(refusal)
     if not port_is_free(host, port):
         raise ServerError(f"port {port} on {host} is in use; choose another with --port")
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -160,10 +169,12 @@ def start_server(settings: Settings, host: str, port: int) -> ServerState:
 
 def ensure_server(settings: Settings | None = None) -> str:
     """The API URL to use: `PREFECT_API_URL`, the running local server, or a new one."""
+    for name, value in client_environment(settings or get_settings()).items():
+        os.environ.setdefault(name, value)  # the basic-auth credential for this process's clients
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"]
     settings = settings or get_settings()
-    with _state_lock(settings):
+    with state_lock(settings):
         state = running_server(settings)
         if state:
             return state.url
@@ -178,9 +189,9 @@ def ensure_server(settings: Settings | None = None) -> str:
 def stop_server(settings: Settings | None = None) -> ServerState | None:
     """Stop the server recorded in the state file; returns what was stopped."""
     settings = settings or get_settings()
-    with _state_lock(settings):
+    with state_lock(settings):
         state = read_state(settings)
-        if state and _pid_alive(state.pid):
+        if state and pid_alive(state.pid):
             stop_process_group(state.pid)
         settings.server_state_file.unlink(missing_ok=True)
         return state
@@ -194,7 +205,7 @@ def stop_process_group(pid: int, timeout: float = 15.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _pid_alive(pid) or _is_zombie(pid):
+        if not pid_alive(pid) or _is_zombie(pid):
             return
         time.sleep(0.1)
     with suppress(ProcessLookupError):

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 4200
     server_start_timeout: float = 120.0
+    worker_poll_seconds: float = 2.0
+    """How often local workers ask the server for due runs."""
+    work_pool_types: dict[str, str] = {}
+    """Worker type per agent label, e.g. `{"rj-escritorio": "kubernetes"}`; `process` otherwise."""
     http_timeout: float = 30.0
     """Seconds a flow's HTTP request may wait for a server before it counts as failed."""
     database_url: str | None = None
