@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     """Seconds a flow's HTTP request may wait for a server before it counts as failed."""
     database_url: str | None = None
     """PostgreSQL URL for the Prefect server (`postgresql+asyncpg://...`); SQLite when unset."""
+    warehouse: str = "duckdb"
+    """Warehouse adapter for loads: `duckdb` (embedded file per environment) or `bigquery`."""
+    warehouse_lock_timeout: float = 900.0
+    """Seconds a load waits for the embedded warehouse's single writer slot before failing."""
+    gcp_project: str | None = None
+    """Google Cloud project of the BigQuery warehouse (default: the client's own)."""
+    gcs_staging_url: str | None = None
+    """`gs://bucket/prefix` where BigQuery loads stage Parquet when the lake is not on GCS."""
     auth_string: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("PIPELINES_AUTH_STRING", "PREFECT_API_AUTH_STRING"),

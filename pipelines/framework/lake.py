@@ -1,0 +1,255 @@
+"""
+The lake: Parquet files under `Environment.lake_url` (a folder or any fsspec URL), laid out in
+Hive-style partitions as the original system wrote them (`ano_particao=2024/mes_particao=01/...`).
+
+A run writes under its own staging prefix; `publish` moves the files into the table's folder only
+after the warehouse load succeeded, so a failed run never leaves half a table behind.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+STAGING_FOLDER = "_staging"
+TRASH_FOLDER = "_trash"
+DATE_PARTITIONS = ("ano_particao", "mes_particao", "data_particao")
+_DATE_PARTITION_TYPES = {
+    "ano_particao": "BIGINT",
+    "mes_particao": "BIGINT",
+    "data_particao": "DATE",
+}
+_ROWS_PER_FILE = 2_000_000
+_MAX_OPEN_FILES = 64
+
+
+class PartitionError(ValueError):
+    """A partition column the data does not have, or cannot be partitioned by."""
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """How a table's rows map to Hive folders, and the warehouse types of the folder keys."""
+
+    keys: tuple[str, ...] = ()
+    hive_types: dict[str, str] = field(default_factory=dict)
+    date_column: str | None = None
+
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Add the derived `ano/mes/data_particao` columns the folders are named after."""
+        if self.date_column is None:
+            return batch
+        day = pc.cast(batch.column(self.date_column), pa.date32())
+        derived = {
+            "ano_particao": pc.cast(pc.year(day), pa.string()),
+            "mes_particao": pc.utf8_lpad(pc.cast(pc.month(day), pa.string()), 2, "0"),
+            "data_particao": pc.cast(day, pa.string()),
+        }
+        arrays = list(batch.columns) + list(derived.values())
+        return pa.RecordBatch.from_arrays(arrays, names=[*batch.schema.names, *derived])
+
+    def folder_schema(self, schema: pa.Schema) -> pa.Schema:
+        """Arrow schema of the folder keys, as the writer sees them."""
+        if self.date_column is not None:
+            return pa.schema([(name, pa.string()) for name in DATE_PARTITIONS])
+        return pa.schema([schema.field(name) for name in self.keys])
+
+
+def partitioning_for(schema: pa.Schema, partition_columns: Sequence[str] | None) -> Partitioning:
+    """The original rule: a date/timestamp first column gives `ano/mes/data_particao` folders;
+    other columns partition by their own values."""
+    columns = list(partition_columns or [])
+    if not columns:
+        return Partitioning()
+    missing = [name for name in columns if name not in schema.names]
+    if missing:
+        raise PartitionError(f"colunas de partição ausentes nos dados: {missing}")
+    first = schema.field(columns[0]).type
+    if pa.types.is_date(first) or pa.types.is_timestamp(first):
+        if len(columns) > 1:
+            raise PartitionError("a coluna de data já gera ano/mes/data_particao: use só ela")
+        return Partitioning(DATE_PARTITIONS, dict(_DATE_PARTITION_TYPES), columns[0])
+    return Partitioning(
+        tuple(columns), {name: _hive_type(schema.field(name).type) for name in columns}
+    )
+
+
+def _hive_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_integer(arrow_type):
+        return "BIGINT"
+    if pa.types.is_date(arrow_type):
+        return "DATE"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "VARCHAR"
+    raise PartitionError(f"não sei particionar por uma coluna do tipo {arrow_type}")
+
+
+@dataclass(frozen=True)
+class StagedTable:
+    """What one run wrote under its staging prefix, ready to load."""
+
+    run_id: str
+    dataset_id: str
+    table_id: str
+    url: str
+    files: tuple[str, ...]
+    rows: int
+    bytes: int
+    schema: pa.Schema
+    partitioning: Partitioning
+    watermark: Any = None
+
+
+class Lake:
+    """Parquet tables under one root URL; every write goes through a run's staging prefix."""
+
+    def __init__(self, root_url: str):
+        self.root_url = root_url.rstrip("/")
+        self.fs, self._root = fsspec.core.url_to_fs(self.root_url)
+
+    def table_url(self, dataset_id: str, table_id: str) -> str:
+        return f"{self.root_url}/{dataset_id}/{table_id}"
+
+    def staging_url(self, run_id: str, dataset_id: str, table_id: str) -> str:
+        return f"{self.root_url}/{STAGING_FOLDER}/{run_id}/{dataset_id}/{table_id}"
+
+    def _path(self, url: str) -> str:
+        return fsspec.core.url_to_fs(url)[1]
+
+    def _url(self, path: str) -> str:
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return path if protocol in ("file", "local") else f"{protocol}://{path}"
+
+    def write(  # pylint: disable=too-many-locals
+        self,
+        batches: Iterable[pa.RecordBatch],
+        schema: pa.Schema,
+        *,
+        run_id: str,
+        dataset_id: str,
+        table_id: str,
+        partition_columns: Sequence[str] | None = None,
+        rows_per_group: int = 128 * 1024,
+        watermark_column: str | None = None,
+    ) -> StagedTable:
+        """Stream `batches` into Parquet under the run's staging prefix (replacing any earlier
+        attempt of the same run); memory holds about one row group per open file."""
+        partitioning = partitioning_for(schema, partition_columns)
+        url = self.staging_url(run_id, dataset_id, table_id)
+        path = self._path(url)
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
+        self.fs.makedirs(path, exist_ok=True)
+        counter = _Counter(watermark_column)
+        written: list[tuple[str, int]] = []
+        write_schema = _with_folders(schema, partitioning)
+        ds.write_dataset(
+            (partitioning.apply(batch) for batch in counter.count(batches)),
+            path,
+            schema=write_schema,
+            format="parquet",
+            filesystem=self.fs,
+            partitioning=ds.partitioning(partitioning.folder_schema(schema), flavor="hive")
+            if partitioning.keys
+            else None,
+            basename_template=f"{run_id}-{{i}}.parquet",
+            max_rows_per_group=rows_per_group,
+            min_rows_per_group=0 if partitioning.keys else rows_per_group,
+            max_rows_per_file=_ROWS_PER_FILE,
+            max_open_files=_MAX_OPEN_FILES,
+            existing_data_behavior="overwrite_or_ignore",
+            file_visitor=lambda f: written.append((f.path, f.size)),
+        )
+        if not written:
+            empty = f"{path}/{run_id}-0.parquet"
+            with self.fs.open(empty, "wb") as handle:
+                pq.write_table(schema.empty_table(), handle)
+            written.append((empty, self.fs.size(empty)))
+            partitioning = Partitioning()
+        return StagedTable(
+            run_id=run_id,
+            dataset_id=dataset_id,
+            table_id=table_id,
+            url=url,
+            files=tuple(sorted(self._url(p) for p, _ in written)),
+            rows=counter.rows,
+            bytes=sum(size for _, size in written),
+            schema=schema,
+            partitioning=partitioning,
+            watermark=counter.watermark,
+        )
+
+    def publish(self, staged: StagedTable, mode: str) -> str:
+        """Move a loaded run's files into the table folder: `overwrite` swaps the folder,
+        `append` adds the run's files (named by run id, so a retry replaces, never duplicates)."""
+        source = self._path(staged.url)
+        target_url = self.table_url(staged.dataset_id, staged.table_id)
+        target = self._path(target_url)
+        if not self.fs.exists(source):  # an earlier attempt of this run already published
+            return target_url
+        if mode == "overwrite":
+            self._swap(source, target, staged.run_id)
+        else:
+            for file_path in self.fs.find(source):
+                destination = target + file_path[len(source) :]
+                self.fs.makedirs(destination.rsplit("/", 1)[0], exist_ok=True)
+                self.fs.mv(file_path, destination)
+        self.discard(staged)
+        return target_url
+
+    def _swap(self, source: str, target: str, run_id: str) -> None:
+        trash = f"{self._root}/{TRASH_FOLDER}/{run_id}"
+        if self.fs.exists(target):
+            self.fs.makedirs(trash, exist_ok=True)
+            self.fs.mv(target, f"{trash}/table", recursive=True)
+        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        try:
+            self.fs.mv(source, target, recursive=True)
+        except BaseException:
+            if self.fs.exists(f"{trash}/table"):
+                self.fs.mv(f"{trash}/table", target, recursive=True)
+            raise
+        if self.fs.exists(trash):
+            self.fs.rm(trash, recursive=True)
+
+    def discard(self, staged: StagedTable) -> None:
+        """Remove a run's staging prefix (after publishing, or after a failure)."""
+        run_root = f"{self._root}/{STAGING_FOLDER}/{staged.run_id}"
+        if self.fs.exists(run_root):
+            self.fs.rm(run_root, recursive=True)
+
+    def files(self, dataset_id: str, table_id: str) -> list[str]:
+        """The published Parquet files of a table."""
+        path = self._path(self.table_url(dataset_id, table_id))
+        if not self.fs.exists(path):
+            return []
+        return sorted(self._url(p) for p in self.fs.find(path) if p.endswith(".parquet"))
+
+
+def _with_folders(schema: pa.Schema, partitioning: Partitioning) -> pa.Schema:
+    if partitioning.date_column is None:
+        return schema
+    return pa.schema([*schema, *partitioning.folder_schema(schema)])
+
+
+class _Counter:
+    """Counts rows and tracks the highest watermark value as batches stream past."""
+
+    def __init__(self, watermark_column: str | None):
+        self.rows = 0
+        self.watermark: Any = None
+        self._column = watermark_column
+
+    def count(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            self.rows += batch.num_rows
+            if self._column and batch.num_rows:
+                high = pc.max(batch.column(self._column)).as_py()
+                if high is not None and (self.watermark is None or high > self.watermark):
+                    self.watermark = high
+            yield batch

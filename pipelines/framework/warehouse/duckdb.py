@@ -1,0 +1,240 @@
+"""
+The embedded warehouse: one DuckDB file per environment, datasets as schemas.
+
+DuckDB lets one process write a file at a time, so every short step that opens it (load, state
+read) holds an exclusive lock file first and retries the open with backoff if another program
+(dbt, a notebook) holds DuckDB's own lock; several dumps on one worker then queue, not fail.
+"""
+
+import fcntl
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.framework.settings import get_settings
+from pipelines.framework.warehouse import (
+    LOADS_TABLE,
+    STATE_TABLE,
+    LoadRequest,
+    LoadResult,
+    LoadVerificationError,
+    check_drift,
+)
+
+
+class WarehouseBusyError(TimeoutError):
+    """Another process held the warehouse longer than `warehouse_lock_timeout`."""
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@contextmanager
+def warehouse_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold the warehouse's writer slot (an exclusive lock on `<file>.lock`) for a short step."""
+    timeout = get_settings().warehouse_lock_timeout if timeout is None else timeout
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with open(f"{path}.lock", "a+b") as handle:
+        delay = 0.05
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseBusyError(
+                        f"o warehouse {path} ficou ocupado por mais de {timeout:.0f}s"
+                    ) from None
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def connect(
+    path: Path, read_only: bool = False, timeout: float = 60.0
+) -> duckdb.DuckDBPyConnection:
+    """Open the file, retrying with backoff while another program holds DuckDB's own lock."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 2.0)
+
+
+class DuckDBWarehouse:
+    """Loads Parquet runs into a DuckDB file in one transaction each."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def load(self, request: LoadRequest) -> LoadResult:
+        """Load a run's files atomically: rows, run record and watermark commit together."""
+        with warehouse_lock(self.path), _closing(connect(self.path)) as con:
+            _register_filesystems(con, request.files)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                result = _load(con, request)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            if result.already_loaded:
+                con.execute("ROLLBACK")
+            else:
+                con.execute("COMMIT")
+            return result
+
+    def read_state(self, dataset_id: str, table_id: str) -> dict[str, Any] | None:
+        """Last committed watermark of a table, or None before its first load."""
+        if not self.path.exists():
+            return None
+        with warehouse_lock(self.path), _closing(connect(self.path)) as con:
+            _ensure_bookkeeping(con)
+            row = con.execute(
+                f"SELECT watermark_column, watermark_value, watermark_type FROM {STATE_TABLE} "
+                "WHERE dataset_id = ? AND table_id = ?",
+                [dataset_id, table_id],
+            ).fetchone()
+        if row is None:
+            return None
+        return {"column": row[0], "value": row[1], "type": row[2]}
+
+    def count_rows(self, dataset_id: str, table_id: str) -> int | None:
+        """Rows in a table, or None when it does not exist."""
+        if not self.path.exists():
+            return None
+        with warehouse_lock(self.path), _closing(connect(self.path)) as con:
+            if not _columns(con, dataset_id, table_id):
+                return None
+            return con.execute(f"SELECT count(*) FROM {_table(dataset_id, table_id)}").fetchone()[0]
+
+
+@contextmanager
+def _closing(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _register_filesystems(con: duckdb.DuckDBPyConnection, files: list[str] | Any) -> None:
+    """Let DuckDB read remote lake files (gs://, s3://, ...) through fsspec."""
+    import fsspec
+
+    protocols = {f.split("://", 1)[0] for f in files if "://" in f}
+    for protocol in protocols - {"file"}:
+        con.register_filesystem(fsspec.filesystem(protocol))
+
+
+def _table(dataset_id: str, table_id: str) -> str:
+    return f"{quote(dataset_id)}.{quote(table_id)}"
+
+
+def _ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (dataset_id VARCHAR, table_id VARCHAR, "
+        "run_id VARCHAR, mode VARCHAR, rows BIGINT, loaded_at TIMESTAMPTZ, "
+        "PRIMARY KEY (dataset_id, table_id, run_id))"
+    )
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (dataset_id VARCHAR, table_id VARCHAR, "
+        "watermark_column VARCHAR, watermark_value VARCHAR, watermark_type VARCHAR, "
+        "updated_at TIMESTAMPTZ, PRIMARY KEY (dataset_id, table_id))"
+    )
+
+
+def _columns(con: duckdb.DuckDBPyConnection, dataset_id: str, table_id: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [dataset_id, table_id],
+    ).fetchall()
+    return dict(rows)
+
+
+def _source(request: LoadRequest) -> str:
+    files = "[" + ", ".join(_literal(f) for f in request.files) + "]"
+    if not request.hive_types:
+        return f"read_parquet({files}, hive_partitioning = false)"
+    types = ", ".join(f"{_literal(k)}: {v}" for k, v in request.hive_types.items())
+    return f"read_parquet({files}, hive_partitioning = true, hive_types = {{{types}}})"
+
+
+def _load(con: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:
+    _ensure_bookkeeping(con)
+    table = _table(request.dataset_id, request.table_id)
+    name = f"{request.dataset_id}.{request.table_id}"
+    previous = con.execute(
+        f"SELECT rows FROM {LOADS_TABLE} WHERE dataset_id = ? AND table_id = ? AND run_id = ?",
+        [request.dataset_id, request.table_id, request.run_id],
+    ).fetchone()
+    if previous is not None:
+        total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return LoadResult(name, previous[0], total, already_loaded=True)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(request.dataset_id)}")
+    source = _source(request)
+    new = dict(
+        con.execute(
+            f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})"
+        ).fetchall()
+    )
+    old = _columns(con, request.dataset_id, request.table_id)
+    added = check_drift(name, new, old) if old else []
+    if request.mode == "overwrite" or not old:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}")
+        loaded = total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    else:
+        for column in added:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(column)} {new[column]}")
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source}")
+        total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        loaded = total - before
+    if loaded != request.expected_rows:
+        raise LoadVerificationError(
+            f"{name}: {loaded} linhas carregadas, {request.expected_rows} extraídas; "
+            "nada foi gravado"
+        )
+    _record(con, request, loaded)
+    return LoadResult(name, loaded, total, tuple(added))
+
+
+def _record(con: duckdb.DuckDBPyConnection, request: LoadRequest, rows: int) -> None:
+    now = datetime.now(timezone.utc)
+    con.execute(
+        f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+        [request.dataset_id, request.table_id, request.run_id, request.mode, rows, now],
+    )
+    if request.state is None:
+        return
+    con.execute(
+        f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            request.dataset_id,
+            request.table_id,
+            request.state["column"],
+            request.state["value"],
+            request.state.get("type"),
+            now,
+        ],
+    )
