@@ -24,3 +24,10 @@ class constants(Enum):  # pylint: disable=c0103
     DEFAULT_AGENT_LABEL = "rj-escritorio-dev"
     """Label of flows that have no schedule (they still need a worker for manual runs)."""
     FLOW_NAME_PATTERN = r"^[A-Z][A-Z0-9]{1,9}: [a-z0-9_]+ - \S.*$"
+
+    # Chat mentions of code owners in failure alerts: Discord `<@user id>` / `<@&role id>`, Slack
+    # `<@U...>`. An owner not listed here is written as `@owner`. (Example ids: set the real ones.)
+    CODE_OWNERS_MENTIONS = {  # noqa: RUF012  (an Enum member: read, never mutated)
+        "paty": "<@100000000000000001>",
+        "pipeliners": "<@&100000000000000002>",
+    }

@@ -8,6 +8,7 @@ from typing import Any
 import prefect
 from prefect import Flow
 
+from pipelines.framework.alerts import attach as attach_alerts
 from pipelines.framework.schedules import Schedule
 
 
@@ -55,4 +56,5 @@ def _declare(
     prefect_flow.code_owners = tuple(code_owners)
     prefect_flow.schedule = schedule
     prefect_flow.skip_if_running = skip_if_running
+    attach_alerts(prefect_flow)  # on_failure / on_crashed: tell the code owners
     return prefect_flow
