@@ -199,7 +199,7 @@ class Lake:
                 destination = target + file_path[len(source) :]
                 self.fs.makedirs(destination.rsplit("/", 1)[0], exist_ok=True)
                 self.fs.mv(file_path, destination)
-        self.discard(staged)
+        self.discard(staged.run_id)
         return target_url
 
     def _swap(self, source: str, target: str, run_id: str) -> None:
@@ -217,9 +217,9 @@ class Lake:
         if self.fs.exists(trash):
             self.fs.rm(trash, recursive=True)
 
-    def discard(self, staged: StagedTable) -> None:
+    def discard(self, run_id: str) -> None:
         """Remove a run's staging prefix (after publishing, or after a failure)."""
-        run_root = f"{self._root}/{STAGING_FOLDER}/{staged.run_id}"
+        run_root = f"{self._root}/{STAGING_FOLDER}/{run_id}"
         if self.fs.exists(run_root):
             self.fs.rm(run_root, recursive=True)
 

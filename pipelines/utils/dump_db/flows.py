@@ -1,0 +1,97 @@
+"""
+The generic "dump a database table" flow: source -> Arrow batches -> Parquet in the lake's
+staging -> one atomic warehouse load -> lake publish -> optional dbt materialization.
+
+Projects make their own scheduled copy with `pipelines.framework.flows.instantiate`.
+"""
+
+import time
+import uuid
+from typing import Any, Literal
+
+from prefect.runtime import flow_run
+
+from pipelines.constants import constants
+from pipelines.framework.environments import current_environment
+from pipelines.framework.flows import flow
+from pipelines.framework.lake import Lake
+from pipelines.framework.warehouse import get_warehouse
+from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark, watermark_state
+from pipelines.utils.dump_db.utils import base_query
+from pipelines.utils.loading.tasks import finish_dump
+from pipelines.utils.utils import log
+
+
+@flow(name="EMD: utils - Dump database", code_owners=constants.DEFAULT_CODE_OWNERS.value)
+def dump_db(  # pylint: disable=too-many-locals
+    db_type: Literal["postgres", "mysql"],
+    db_host: str,
+    db_port: int,
+    db_database: str,
+    dataset_id: str,
+    table_id: str,
+    execute_query: str | None = None,
+    table: str | None = None,
+    vault_secret_path: str | None = None,
+    dump_mode: Literal["append", "overwrite"] = "overwrite",
+    batch_size: int = 100_000,
+    partition_columns: list[str] | None = None,
+    incremental_column: str | None = None,
+    materialize_after_dump: bool = False,
+    materialization_mode: str = "dev",
+    dbt_vars: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Copia uma tabela (ou consulta) de um banco para o lake e o warehouse.
+
+    Com `incremental_column`, lê só as linhas acima do último valor carregado (guardado no
+    warehouse na mesma transação da carga) e anexa: reexecutar nunca duplica linhas.
+    """
+    started = time.monotonic()
+    environment = current_environment()
+    dataset = environment.dataset(dataset_id)
+    lake, warehouse = Lake(environment.lake_url), get_warehouse(environment)
+    run_id = flow_run.get_id() or uuid.uuid4().hex
+    if incremental_column and dump_mode != "append":
+        log("dump incremental: usando dump_mode='append'")
+        dump_mode = "append"
+    last_value = (
+        read_watermark(warehouse, dataset, table_id, incremental_column)
+        if incremental_column
+        else None
+    )
+    staged = extract_to_lake(
+        lake,
+        {
+            "db_type": db_type,
+            "host": db_host,
+            "port": db_port,
+            "database": db_database,
+            "vault_secret_path": vault_secret_path,
+        },
+        base_query(db_type, execute_query, table),
+        run_id=str(run_id),
+        dataset_id=dataset,
+        table_id=table_id,
+        batch_size=batch_size,
+        partition_columns=partition_columns,
+        incremental_column=incremental_column,
+        last_value=last_value,
+    )
+    summary = finish_dump(
+        lake=lake,
+        warehouse=warehouse,
+        staged=staged,
+        mode=dump_mode,
+        source=f"{db_type}://{db_host}:{db_port}/{db_database}",
+        seconds_so_far=time.monotonic() - started,
+        state=watermark_state(staged, incremental_column, last_value),
+        materialization={
+            "dataset_id": dataset_id,
+            "table_id": table_id,
+            "materialization_mode": materialization_mode,
+            "dbt_vars": dbt_vars,
+        }
+        if materialize_after_dump
+        else None,
+    )
+    return {"table": summary.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}

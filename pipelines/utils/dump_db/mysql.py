@@ -1,0 +1,129 @@
+"""
+MySQL / MariaDB source: pymysql's unbuffered server-side cursor (SSCursor), fetched in batches.
+
+The session runs in UTC so TIMESTAMP columns come back as UTC instants; DECIMAL stays decimal.
+"""
+
+from collections.abc import Iterator
+from contextlib import closing
+
+import pyarrow as pa
+import pymysql
+from pymysql.constants import FIELD_TYPE
+
+from pipelines.utils.dump_db.utils import Connection, SourceError
+
+_BINARY_CHARSET = 63
+_UNSIGNED_FLAG = 32
+_INTEGERS = {
+    FIELD_TYPE.TINY: (pa.int8(), pa.int16()),
+    FIELD_TYPE.SHORT: (pa.int16(), pa.int32()),
+    FIELD_TYPE.INT24: (pa.int32(), pa.int32()),
+    FIELD_TYPE.LONG: (pa.int32(), pa.int64()),
+    FIELD_TYPE.LONGLONG: (pa.int64(), pa.decimal128(20, 0)),
+    FIELD_TYPE.YEAR: (pa.int16(), pa.int16()),
+}
+_TEXT_LIKE = {
+    FIELD_TYPE.VARCHAR,
+    FIELD_TYPE.VAR_STRING,
+    FIELD_TYPE.STRING,
+    FIELD_TYPE.TINY_BLOB,
+    FIELD_TYPE.MEDIUM_BLOB,
+    FIELD_TYPE.LONG_BLOB,
+    FIELD_TYPE.BLOB,
+}
+_OTHERS = {
+    FIELD_TYPE.FLOAT: pa.float32(),
+    FIELD_TYPE.DOUBLE: pa.float64(),
+    FIELD_TYPE.DATE: pa.date32(),
+    FIELD_TYPE.DATETIME: pa.timestamp("us"),
+    FIELD_TYPE.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    FIELD_TYPE.BIT: pa.binary(),
+}
+
+
+def arrow_type(field) -> pa.DataType:
+    """Arrow type of a result field, from its MySQL type code, flags and charset."""
+    code = field.type_code
+    if code in _INTEGERS:
+        signed, unsigned = _INTEGERS[code]
+        return unsigned if field.flags & _UNSIGNED_FLAG else signed
+    if code in (FIELD_TYPE.NEWDECIMAL, FIELD_TYPE.DECIMAL):
+        unsigned = bool(field.flags & _UNSIGNED_FLAG)
+        precision = field.length - (1 if field.scale else 0) - (0 if unsigned else 1)
+        if precision <= 38:
+            return pa.decimal128(max(precision, 1), field.scale)
+        return pa.string()
+    if code == FIELD_TYPE.JSON:
+        return pa.json_(pa.string())
+    if code in _OTHERS:
+        return _OTHERS[code]
+    if code in _TEXT_LIKE and field.charsetnr == _BINARY_CHARSET:
+        return pa.binary()
+    return pa.string()
+
+
+def _connect(conn: Connection) -> pymysql.Connection:
+    try:
+        return pymysql.connect(
+            host=conn.host,
+            port=conn.port,
+            user=conn.user or "root",
+            password=conn.password or "",
+            database=conn.database,
+            charset="utf8mb4",
+            connect_timeout=10,
+            init_command="SET time_zone = '+00:00'",
+            cursorclass=pymysql.cursors.SSCursor,
+        )
+    except pymysql.MySQLError as exc:
+        raise SourceError(f"MySQL {conn.host}:{conn.port}/{conn.database}: {exc}") from exc
+
+
+def literal(conn: Connection, value: str) -> str:
+    """A value quoted as a MySQL string literal."""
+    with closing(_connect(conn)) as mysql:
+        return mysql.escape(value)
+
+
+def read_batches(
+    conn: Connection, query: str, batch_size: int
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The result's schema and a stream of `batch_size`-row batches (server-side cursor)."""
+    mysql = _connect(conn)
+    cursor = mysql.cursor()
+    try:
+        cursor.execute(query)
+    except pymysql.MySQLError as exc:
+        mysql.close()
+        raise SourceError(f"a consulta falhou no MySQL: {exc}") from exc
+    fields = cursor._result.fields  # pylint: disable=protected-access
+    schema = pa.schema([(f.name, arrow_type(f)) for f in fields])
+    return schema, _batches(mysql, cursor, schema, batch_size)
+
+
+def _batches(mysql, cursor, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:
+    try:
+        while True:
+            try:
+                rows = cursor.fetchmany(batch_size)
+            except pymysql.MySQLError as exc:
+                raise SourceError(f"a leitura do MySQL falhou: {exc}") from exc
+            if not rows:
+                return
+            columns = list(zip(*rows, strict=True))
+            yield pa.RecordBatch.from_arrays(
+                [_array(values, f.type) for values, f in zip(columns, schema, strict=True)],
+                schema=schema,
+            )
+    finally:
+        cursor.close()
+        mysql.close()
+
+
+def _array(values, arrow: pa.DataType) -> pa.Array:
+    if isinstance(arrow, pa.JsonType):
+        return pa.ExtensionArray.from_storage(arrow, _array(values, pa.string()))
+    if pa.types.is_string(arrow):
+        values = [v if v is None or isinstance(v, str) else str(v) for v in values]
+    return pa.array(values, type=arrow)

@@ -1,0 +1,88 @@
+"""
+Helpers of the dump_db flow: connection details, the query to run, watermark values as text.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+DB_TYPES = ("postgres", "mysql")
+
+
+class DumpConfigError(ValueError):
+    """Parameters that cannot describe a dump."""
+
+
+class SourceError(RuntimeError):
+    """The source database failed while we read it (down, dropped connection, bad query)."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where to read from; `user`/`password` None means the client's defaults (trust auth)."""
+
+    db_type: str
+    host: str
+    port: int
+    database: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def credentials(vault_secret_path: str | None) -> tuple[str | None, str | None]:
+    """The single place where a dump reads its login: `(None, None)` without a secret path."""
+    if not vault_secret_path:
+        return None, None
+    from pipelines.utils.secrets import get_credentials
+
+    return get_credentials(vault_secret_path)
+
+
+def connection_for(
+    db_type: str, host: str, port: int, database: str, vault_secret_path: str | None
+) -> Connection:
+    """A `Connection` with its credentials read from the secret store."""
+    if db_type not in DB_TYPES:
+        raise DumpConfigError(f"db_type {db_type!r} não suportado; use um de {DB_TYPES}")
+    user, password = credentials(vault_secret_path)
+    return Connection(db_type, host, int(port), database, user, password)
+
+
+def quote_identifier(db_type: str, name: str) -> str:
+    """A possibly schema-qualified name, quoted for the source's SQL dialect."""
+    mark = "`" if db_type == "mysql" else '"'
+    return ".".join(mark + part.replace(mark, mark * 2) + mark for part in name.split("."))
+
+
+def base_query(db_type: str, execute_query: str | None, table: str | None) -> str:
+    """The query that reads the data: `execute_query` as given, or every row of `table`."""
+    if bool(execute_query) == bool(table):
+        raise DumpConfigError("informe exatamente um de execute_query ou table")
+    if execute_query:
+        return execute_query.strip().rstrip(";")
+    return f"SELECT * FROM {quote_identifier(db_type, table or '')}"
+
+
+def incremental_query(
+    db_type: str, query: str, column: str | None, last_value: str | None, literal: Any
+) -> str:
+    """Wrap `query` so it returns only rows past the last loaded watermark."""
+    if not column or last_value is None:
+        return query
+    return (
+        f"SELECT * FROM ({query}) AS _dump WHERE "
+        f"{quote_identifier(db_type, column)} > {literal(last_value)}"
+    )
+
+
+def watermark_text(value: Any) -> str | None:
+    """A watermark as text the source compares correctly (UTC, no offset, for timestamps)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,134 @@
+"""
+Tasks shared by the dump flows: atomic warehouse load, lake publish, summary, materialization.
+"""
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.framework.lake import Lake, StagedTable
+from pipelines.framework.warehouse import LoadRequest, LoadResult, Warehouse
+from pipelines.framework.warehouse.duckdb import WarehouseBusyError
+from pipelines.utils.loading.utils import DumpSummary, artifact_key
+from pipelines.utils.utils import log
+
+
+def _retry_when_busy(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Retry the load only when another process held the warehouse too long."""
+    return isinstance(state.result(raise_on_failure=False), WarehouseBusyError)
+
+
+@task(
+    retries=2,
+    retry_delay_seconds=[10, 30],
+    retry_condition_fn=_retry_when_busy,
+    cache_policy=NO_CACHE,
+)
+def load_to_warehouse(
+    warehouse: Warehouse,
+    staged: StagedTable,
+    mode: str,
+    state: Mapping[str, Any] | None = None,
+) -> LoadResult:
+    """Load a run's staged Parquet into `dataset.table` in one step, and check the row count."""
+    result = warehouse.load(
+        LoadRequest(
+            dataset_id=staged.dataset_id,
+            table_id=staged.table_id,
+            files=staged.files,
+            mode=mode,
+            run_id=staged.run_id,
+            expected_rows=staged.rows,
+            hive_types=staged.partitioning.hive_types,
+            state=state,
+        )
+    )
+    if result.already_loaded:
+        log(f"{result.table}: esta execução já tinha carregado {result.rows_loaded:,} linhas")
+    if result.added_columns:
+        log(f"{result.table}: colunas novas adicionadas: {', '.join(result.added_columns)}")
+    return result
+
+
+@task(cache_policy=NO_CACHE)
+def publish_to_lake(lake: Lake, staged: StagedTable, mode: str) -> str:
+    """Move the loaded run's Parquet files into the table's lake folder."""
+    return lake.publish(staged, mode)
+
+
+@task(cache_policy=NO_CACHE)
+def report_dump(summary: DumpSummary) -> DumpSummary:
+    """Log the summary and show it in the UI as a markdown artifact."""
+    log(summary.line())
+    create_markdown_artifact(
+        markdown=summary.markdown(),
+        key=artifact_key(summary.table),
+        description=summary.line(),
+    )
+    return summary
+
+
+@task(cache_policy=NO_CACHE)
+def materialize_table(
+    dataset_id: str,
+    table_id: str,
+    materialization_mode: str,
+    dbt_vars: Mapping[str, Any] | None,
+) -> Any:
+    """Run the dbt materialize flow for the table just loaded (the guide's
+    `materialize_after_dump`)."""
+    from pipelines.utils.materialize.flows import materialize
+
+    log(f"Materializando {dataset_id}.{table_id} ({materialization_mode})")
+    return materialize(
+        dataset_id=dataset_id,
+        table_id=table_id,
+        materialization_mode=materialization_mode,
+        dbt_vars=dict(dbt_vars or {}),
+    )
+
+
+def finish_dump(  # pylint: disable=too-many-locals
+    *,
+    lake: Lake,
+    warehouse: Warehouse,
+    staged: StagedTable,
+    mode: str,
+    source: str,
+    seconds_so_far: float,
+    state: Mapping[str, Any] | None = None,
+    materialization: Mapping[str, Any] | None = None,
+) -> DumpSummary:
+    """The common end of every dump: load, publish, summarize, then materialize if asked.
+
+    A failed load discards the run's staging files; the table and the lake stay as they were.
+    `materialization` holds `dataset_id`, `table_id`, `materialization_mode`, `dbt_vars`.
+    """
+    started = time.monotonic()
+    try:
+        result = load_to_warehouse(warehouse, staged, mode, state)
+    except BaseException:
+        lake.discard(staged.run_id)
+        raise
+    lake_url = publish_to_lake(lake, staged, mode)
+    summary = report_dump(
+        DumpSummary(
+            table=result.table,
+            source=source,
+            mode=mode,
+            rows=result.rows_loaded,
+            table_rows=result.table_rows,
+            lake_bytes=staged.bytes,
+            seconds=seconds_so_far + time.monotonic() - started,
+            lake_url=lake_url,
+            added_columns=result.added_columns,
+            watermark=None if state is None else state.get("value"),
+        )
+    )
+    if materialization:
+        materialize_table(**materialization)
+    return summary

@@ -1,0 +1,107 @@
+"""
+Helpers shared by the dump flows: progress of a stream of Arrow batches and the run's summary.
+"""
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from pipelines.utils.utils import log
+
+
+@dataclass
+class Progress:
+    """Counts rows and bytes of a stream and logs every `every_rows` rows with the rate."""
+
+    table: str
+    every_rows: int = 100_000
+    rows: int = 0
+    bytes: int = 0
+    batches: int = 0
+    started: float = 0.0
+
+    def track(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """Pass `batches` through, logging progress as they go."""
+        self.started = time.monotonic()
+        pending_rows = pending_bytes = 0
+        for batch in batches:
+            pending_rows += batch.num_rows
+            pending_bytes += batch.nbytes
+            yield batch
+            if pending_rows >= self.every_rows:
+                self._log(pending_rows, pending_bytes)
+                pending_rows = pending_bytes = 0
+        if pending_rows:
+            self._log(pending_rows, pending_bytes)
+
+    def _log(self, rows: int, size: int) -> None:
+        self.batches += 1
+        self.rows += rows
+        self.bytes += size
+        log(
+            f"{self.table}: lote {self.batches}: {rows:,} linhas, {size / 1e6:.1f} MB "
+            f"({self.rows:,} linhas no total, {self.rate:,.0f} linhas/s)"
+        )
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started if self.started else 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class DumpSummary:
+    """What a dump did, for the log and the UI's artifact."""
+
+    table: str
+    source: str
+    mode: str
+    rows: int
+    table_rows: int
+    lake_bytes: int
+    seconds: float
+    lake_url: str
+    added_columns: tuple[str, ...] = ()
+    watermark: str | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """One log line."""
+        return (
+            f"Dump concluído: {self.rows:,} linhas em {self.seconds:.1f}s "
+            f"({self.rate:,.0f} linhas/s) -> {self.table} ({self.table_rows:,} linhas na tabela)"
+        )
+
+    def markdown(self) -> str:
+        """The summary as the markdown artifact the UI shows."""
+        rows = [
+            ("Tabela", f"`{self.table}`"),
+            ("Origem", self.source),
+            ("Modo", self.mode),
+            ("Linhas carregadas", f"{self.rows:,}"),
+            ("Linhas na tabela", f"{self.table_rows:,}"),
+            ("Segundos", f"{self.seconds:.1f}"),
+            ("Linhas/s", f"{self.rate:,.0f}"),
+            ("Parquet (MB)", f"{self.lake_bytes / 1e6:.1f}"),
+            ("Lake", f"`{self.lake_url}`"),
+        ]
+        if self.added_columns:
+            rows.append(("Colunas novas", ", ".join(self.added_columns)))
+        if self.watermark is not None:
+            rows.append(("Watermark", f"`{self.watermark}`"))
+        body = "\n".join(f"| {name} | {value} |" for name, value in rows)
+        return f"# Dump {self.table}\n\n| | |\n|---|---|\n{body}\n"
+
+
+def artifact_key(table: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    cleaned = "".join(c if c.isalnum() else "-" for c in table.lower())
+    return "dump-" + "-".join(part for part in cleaned.split("-") if part)
