@@ -77,7 +77,7 @@ def set_secret(
     pairs: Annotated[list[str] | None, typer.Argument(help="key=value pairs.")] = None,
     stdin: Annotated[
         bool,
-        typer.Option("--stdin", help="Read a JSON object from stdin (keeps values out of argv)."),
+        typer.Option("--stdin", help="Read a JSON object from stdin: no values in argv."),
     ] = False,
 ):
     """Store a secret (replacing it) as a Prefect Secret block on the local server."""
