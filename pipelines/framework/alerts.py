@@ -6,8 +6,8 @@ as its `on_failure` and `on_crashed` hook. When a run fails or crashes, one mess
 Discord- or Slack-compatible webhook: flow and deployment, environment, the failing task, the
 error's first lines (masked), a link to the run in the UI, and the owners' mentions
 (`constants.CODE_OWNERS_MENTIONS`). The webhook URL is itself a secret (`{"url": ...}` at the
-path in `PIPELINES_ALERT_WEBHOOK_SECRET`, default `alerts/webhook`); staging uses
-`PIPELINES_ALERT_WEBHOOK_SECRET_STAGING` when set, and is always marked `[staging]`.
+path in `PIPELINES_ALERT_WEBHOOK_PATH`, default `alerts/webhook`); staging uses
+`PIPELINES_ALERT_WEBHOOK_PATH_STAGING` when set, and is always marked `[staging]`.
 
 An alert never changes the run's result: no webhook configured, a webhook that answers 500 or
 does not answer within `PIPELINES_ALERT_TIMEOUT` seconds is logged and ignored.
@@ -147,9 +147,9 @@ def build_alert(flow: Flow, flow_run: FlowRun, state: State) -> Alert:
 def webhook_url(environment: str, settings: Settings | None = None) -> str | None:
     """The webhook for this environment's alerts, or None when none is configured."""
     settings = settings or get_settings()
-    paths = [settings.alert_webhook_secret]
-    if environment == constants.ENV_STAGING.value and settings.alert_webhook_secret_staging:
-        paths.insert(0, settings.alert_webhook_secret_staging)
+    paths = [settings.alert_webhook_path]
+    if environment == constants.ENV_STAGING.value and settings.alert_webhook_path_staging:
+        paths.insert(0, settings.alert_webhook_path_staging)
     for path in paths:
         try:
             return read_secret(path)["url"]

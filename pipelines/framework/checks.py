@@ -3,7 +3,9 @@
 """
 
 import ast
+import json
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +159,52 @@ def check_secrets(root: Path = REPO_ROOT) -> Iterator[Finding]:
                 yield from _secret_findings(path)
 
 
+CREDENTIAL_FILE_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore")
+CREDENTIAL_FILE_NAMES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".pgpass")
+_ENV_TEMPLATES = (".example", ".sample", ".template", ".dist")
+
+
+def repository_files(root: Path = REPO_ROOT) -> list[Path]:
+    """Files git tracks or would add (ignored ones excluded); every file outside a git checkout."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        skipped = {".git", ".venv", ".pipelines", "__pycache__", "node_modules"}
+        return sorted(p for p in root.rglob("*") if p.is_file() and not skipped & set(p.parts))
+    return sorted(root / name for name in listed.split("\0") if name)
+
+
+def _credential_file_finding(path: Path) -> str | None:
+    name = path.name
+    if name == ".env" or (name.startswith(".env.") and not name.endswith(_ENV_TEMPLATES)):
+        return "a .env file in the repository: keep it out of git (.gitignore), secrets in Vault"
+    if name in CREDENTIAL_FILE_NAMES or path.suffix in CREDENTIAL_FILE_SUFFIXES:
+        return "a key or credentials file in the repository: keep it in Vault"
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, ValueError):
+            return None
+        if isinstance(data, dict) and (
+            "private_key" in data or data.get("type") == "service_account"
+        ):
+            return "a service-account key file (private_key): keep it in Vault, not the repository"
+    return None
+
+
+def check_credential_files(root: Path = REPO_ROOT) -> Iterator[Finding]:
+    """No `.env`, key or service-account JSON file anywhere in the repository."""
+    for path in repository_files(root):
+        if path.is_file() and (message := _credential_file_finding(path)):
+            yield Finding(path, 1, message)
+
+
 def run_checks() -> list[Finding]:
     """Every finding of every check."""
     return [
@@ -164,4 +212,5 @@ def run_checks() -> list[Finding]:
         *check_flows(),
         *check_constants(),
         *check_secrets(),
+        *check_credential_files(),
     ]

@@ -62,9 +62,9 @@ class Settings(BaseSettings):
     """Mount point of the KV v2 engine in Vault."""
     secret_backends: str = ""
     """Comma list of secret backends in order (vault, prefect, env); empty: what is configured."""
-    alert_webhook_secret: str = "alerts/webhook"
+    alert_webhook_path: str = "alerts/webhook"
     """Secret path holding the chat webhook (`{"url": ...}`) that failure alerts go to."""
-    alert_webhook_secret_staging: str | None = None
+    alert_webhook_path_staging: str | None = None
     """Staging's own webhook secret path; unset: staging alerts go to the main one, marked."""
     alert_timeout: float = 5.0
 

@@ -124,7 +124,7 @@ def test_without_a_webhook_nothing_is_sent_and_nothing_breaks(prefect_api, monke
 def test_staging_uses_its_own_webhook_when_configured(monkeypatch):
     monkeypatch.setenv("PIPELINES_SECRET_ALERTS_WEBHOOK", json.dumps({"url": "http://main"}))
     monkeypatch.setenv("PIPELINES_SECRET_ALERTS_STAGING", json.dumps({"url": "http://staging"}))
-    settings = Settings(secret_backends="env", alert_webhook_secret_staging="alerts/staging")
+    settings = Settings(secret_backends="env", alert_webhook_path_staging="alerts/staging")
     assert webhook_url("staging", settings) == "http://staging"
     assert webhook_url("prod", settings) == "http://main"
     masking.forget_secrets()
