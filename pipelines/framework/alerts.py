@@ -42,7 +42,7 @@ _fallback_logger = logging.getLogger("pipelines.alerts")
 
 
 @dataclass(frozen=True)
-class Alert:
+class Alert:  # pylint: disable=too-many-instance-attributes
     """What the owners read about a failed run."""
 
     flow_name: str
@@ -93,7 +93,7 @@ def error_lines(state: State) -> str:
     if error is None:
         try:
             result = state.result(raise_on_failure=False)
-        except Exception:  # a result that cannot be read back is no reason to skip the alert
+        except Exception:  # pylint: disable=broad-exception-caught  # unreadable result: still alert
             result = None
         error = result if isinstance(result, BaseException) else None
     if error is not None:
@@ -177,14 +177,14 @@ def alert_on_failure(flow: Flow, flow_run: FlowRun, state: State) -> None:
         logger.info("failure alert sent to the owners: %s", ", ".join(alert.mentions))
     except (httpx.HTTPError, SecretError, OSError, ValueError) as exc:
         logger.warning("failure alert not sent: %s", mask(f"{type(exc).__name__}: {exc}"))
-    except Exception as exc:  # an alert must never make a failed run worse
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # never worsen the run
         logger.warning("failure alert not sent (unexpected): %s", mask(repr(exc)))
 
 
 def _run_logger(flow: Flow, flow_run: FlowRun) -> Any:
     try:
         return flow_run_logger(flow_run, flow)
-    except Exception:  # no run context: log locally
+    except Exception:  # pylint: disable=broad-exception-caught  # no run context: log locally
         return _fallback_logger
 
 

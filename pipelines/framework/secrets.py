@@ -276,7 +276,8 @@ def read_secret(path: str, settings: Settings | None = None) -> dict[str, str]:
 def write_block_secret(path: str, value: dict[str, str]) -> str:
     """Store `value` in the Secret block for `path` on the current server; returns its name."""
     name = block_name(path)
-    Secret(value=value).save(name, overwrite=True, _sync=True)
+    # `_sync`: Prefect's async_dispatch flag, so this stays sync even under an event loop
+    Secret(value=value).save(name, overwrite=True, _sync=True)  # pylint: disable=unexpected-keyword-arg
     return name
 
 
