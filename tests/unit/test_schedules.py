@@ -74,3 +74,30 @@ def test_the_generator_staggers_one_clock_per_table():
     }
     assert second.parameter_defaults["table_id"] == "medicos"
     assert schedule.labels == ("rj-escritorio",)
+
+
+def test_every_day_at_four_in_sao_paulo_is_seven_utc_with_the_parameters():
+    from pipelines.framework.backfill import planned_runs
+    from pipelines.framework.discovery import find_flow
+
+    runs = planned_runs(
+        find_flow("Users report"),
+        datetime(2024, 6, 1, tzinfo=timezone.utc),
+        datetime(2024, 6, 4, tzinfo=timezone.utc),
+    )
+    assert [r.scheduled_time.astimezone(timezone.utc).hour for r in runs] == [7, 7, 7]
+    assert all(r.parameters == {"n_users": 10} for r in runs)
+
+
+def test_daylight_saving_changes_keep_the_local_wall_clock_time():
+    from pipelines.framework.backfill import _dates
+
+    new_york = ZoneInfo("America/New_York")
+    clock = IntervalClock(
+        interval=timedelta(days=1), start_date=datetime(2024, 1, 1, 4, tzinfo=new_york)
+    )
+    dates = _dates(
+        clock, datetime(2024, 3, 8, tzinfo=new_york), datetime(2024, 3, 12, tzinfo=new_york)
+    )
+    assert [d.astimezone(new_york).hour for d in dates] == [4, 4, 4, 4]
+    assert {d.astimezone(timezone.utc).hour for d in dates} == {8, 9}  # the UTC time moved

@@ -1,0 +1,135 @@
+"""`pipelines register` on a copy of the repository against a real server: unchanged flows are
+skipped, a shared helper re-registers exactly the flows that import it, deleted flows are paused."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+
+from tests.conftest import pipelines_command
+from tests.support.prefect_api import client_for
+
+pytestmark = pytest.mark.e2e
+TUTORIAL = "EMD: escritorio - Users report"
+NEW = "SMTR: smtr - onibus example"
+
+
+def pipelines(*args, env, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*pipelines_command(), *args],
+        env={**env, "PYTHONPATH": str(cwd)},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def register(env, cwd, *extra) -> dict[str, str]:
+    result = pipelines("register", "--env", "staging", "--json", *extra, env=env, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return {o["flow"]: o["action"] for o in json.loads(result.stdout)}
+
+
+EXPECTED_AFTER_HTTP_EDIT = """
+import json
+from pipelines.framework.code_closure import module_closure
+from pipelines.framework.discovery import discover_flows
+print(json.dumps({
+    f.name: "updated" if "pipelines.utils.http" in module_closure(f.module) else "skipped"
+    for f in discover_flows()
+}))
+"""
+
+
+def expected_after_http_edit(repo) -> dict[str, str]:
+    """'updated' for each flow whose code closure holds pipelines/utils/http.py, else 'skipped'."""
+    python = pipelines_command()[0].replace("bin/pipelines", "bin/python")
+    probe = subprocess.run(
+        [python, "-c", EXPECTED_AFTER_HTTP_EDIT],
+        env={"PYTHONPATH": str(repo)},
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(probe.stdout.strip().splitlines()[-1])
+
+
+def test_register_skips_unchanged_updates_importers_and_pauses_deleted(
+    cli_env, repo_copy, prefect_api
+):
+    assert pipelines("new", "rj_smtr", "onibus", env=cli_env, cwd=repo_copy).returncode == 0
+
+    first = register(cli_env, repo_copy, "--dry-run")
+    assert set(first.values()) == {"created"} and {TUTORIAL, NEW} <= set(first)
+    assert register(cli_env, repo_copy) == first
+    assert set(register(cli_env, repo_copy).values()) == {"skipped"}
+
+    http_helper = repo_copy / "pipelines" / "utils" / "http.py"  # the new project doesn't import it
+    http_helper.write_text(http_helper.read_text() + "\n# a change to a shared helper\n")
+    after_edit = register(cli_env, repo_copy)
+    assert after_edit[TUTORIAL] == "updated"
+    assert after_edit[NEW] == "skipped"
+    assert after_edit == expected_after_http_edit(repo_copy)
+
+    shutil.rmtree(repo_copy / "pipelines" / "rj_smtr")
+    after_delete = register(cli_env, repo_copy)
+    assert after_delete[NEW] == "paused"
+    assert {a for f, a in after_delete.items() if f != NEW} == {"skipped"}
+    with client_for(prefect_api) as client:
+        deployment = client.read_deployment_by_name(f"{NEW}/staging")
+        assert deployment.paused
+        future = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
+        )
+        assert future == []
+        tutorial = client.read_deployment_by_name(f"{TUTORIAL}/staging")
+        assert tutorial.work_queue_name == "staging"
+        assert tutorial.job_variables["env"]["PIPELINES_ENV"] == "staging"
+        assert {"env:staging", "orgao:rj_escritorio", "project:tutorial", "owner:paty"} <= set(
+            tutorial.tags
+        )
+    assert NEW not in register(cli_env, repo_copy)  # paused once, reported once
+
+
+def test_the_uploaded_code_is_what_the_deployment_runs(
+    cli_env, repo_copy, prefect_api, prefect_home
+):
+    register(cli_env, repo_copy)
+    with client_for(prefect_api) as client:
+        deployment = client.read_deployment_by_name(f"{TUTORIAL}/staging")
+    code_dir = deployment.job_variables["env"]["PYTHONPATH"]
+    assert code_dir.startswith(str(prefect_home / "storage" / "code" / "staging"))
+    assert deployment.version in code_dir
+    stored = Path(code_dir) / "pipelines/rj_escritorio/tutorial/tasks.py"
+    assert stored.read_text(encoding="utf-8") == (
+        repo_copy / "pipelines/rj_escritorio/tutorial/tasks.py"
+    ).read_text(encoding="utf-8")
+
+
+def test_prod_dry_run_shows_what_would_be_created_and_creates_nothing(
+    cli_env, repo_copy, prefect_api
+):
+    result = pipelines("register", "--env", "prod", "--dry-run", env=cli_env, cwd=repo_copy)
+    assert result.returncode == 0, result.stderr
+    assert "would register" in result.stdout
+    assert TUTORIAL in result.stdout
+    with client_for(prefect_api) as client:
+        names = {d.name for d in client.read_deployments()}
+    assert "prod" not in names

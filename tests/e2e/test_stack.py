@@ -1,0 +1,184 @@
+"""The hybrid model on one machine: `pipelines up` starts a real server and real workers, flows
+are registered with their schedules, runs go to the worker of their label, crashes are detected
+and nothing registered is lost when the server restarts."""
+
+import os
+import signal
+import subprocess
+from datetime import timezone
+
+import pytest
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
+
+from pipelines.framework.server import free_port
+from tests.conftest import pipelines_command
+from tests.support.prefect_api import (
+    client_for,
+    run_log_messages,
+    wait_for_final_state,
+    wait_for_state,
+)
+from tests.support.randomuser_api import RandomUserAPI
+
+pytestmark = pytest.mark.e2e
+USERS_REPORT = "EMD: escritorio - Users report/local"
+
+
+def pipelines(*args, env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*pipelines_command(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    home = tmp_path_factory.mktemp("stack-home")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(
+        PIPELINES_HOME=str(home),
+        PIPELINES_HTTP_TIMEOUT="200",
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5",
+        NO_COLOR="1",
+        COLUMNS="200",
+    )
+    started = pipelines("up", "--detach", "--port", str(port), env=env)
+    assert started.returncode == 0, started.stderr + started.stdout
+    yield {
+        "env": env,
+        "url": f"http://127.0.0.1:{port}/api",
+        "port": port,
+        "home": home,
+        "up": started,
+    }
+    pipelines("down", env=env)
+
+
+def status(stack) -> dict:
+    import json
+
+    result = pipelines("status", "--json", env=stack["env"])
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_up_registers_every_flow_and_shows_the_ui(stack):
+    output = stack["up"].stdout
+    assert "EMD: escritorio - Users report" in output
+    assert f"UI: http://127.0.0.1:{stack['port']}" in output
+    current = status(stack)
+    assert current["healthy"]
+    assert set(current["workers"]) == {"rj-escritorio", "rj-escritorio-dev"}
+    assert all(worker["alive"] for worker in current["workers"].values())
+
+
+def test_the_scheduler_creates_runs_at_four_in_sao_paulo_with_the_schedule_parameters(stack):
+    import time
+
+    with client_for(stack["url"]) as client:
+        deployment = client.read_deployment_by_name(USERS_REPORT)
+        scheduled = []
+        for _ in range(60):
+            scheduled = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])
+                    )
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+                limit=3,
+            )
+            if len(scheduled) == 3:
+                break
+            time.sleep(2)
+    assert len(scheduled) == 3
+    for run in scheduled:
+        when = run.expected_start_time.astimezone(timezone.utc)
+        assert (when.hour, when.minute) == (7, 0)
+        assert run.parameters == {"n_users": 10}
+    assert deployment.work_pool_name == "rj-escritorio-dev"
+    assert deployment.work_queue_name == "local"
+
+
+def test_a_run_with_other_parameters_completes_on_its_labels_worker_with_its_logs(stack, tmp_path):
+    report = tmp_path / "report.csv"
+    with RandomUserAPI() as api, client_for(stack["url"]) as client:
+        deployment = client.read_deployment_by_name(USERS_REPORT)
+        run = client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={"n_users": 7, "api_url": api.url, "output_path": str(report)},
+        )
+        finished = wait_for_final_state(client, run.id, timeout=180)
+        assert finished.state.is_completed(), finished.state
+        messages = run_log_messages(client, run.id, expect="Dados salvos")
+    assert len(report.read_text(encoding="utf-8").splitlines()) >= 8
+    assert "Dados baixados com sucesso!" in messages
+    assert "Dados convertidos em DataFrame com sucesso!" in messages
+    assert f"Dados salvos em {report} com sucesso!" in messages
+    # it was the rj-escritorio-dev worker, never the rj-escritorio one, that took it
+    assert any("Worker 'rj-escritorio-dev-local' submitting" in m for m in messages)
+    other_log = (stack["home"] / "logs" / "worker-rj-escritorio.log").read_text(errors="replace")
+    assert str(run.id) not in other_log
+
+
+def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, tmp_path):
+    worker_pid = status(stack)["workers"]["rj-escritorio-dev"]["pid"]
+    with RandomUserAPI(mode="hang", hang_seconds=600) as api, client_for(stack["url"]) as client:
+        deployment = client.read_deployment_by_name(USERS_REPORT)
+        run = client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={"n_users": 3, "api_url": api.url, "output_path": str(tmp_path / "x.csv")},
+        )
+        wait_for_state(client, run.id, "RUNNING", timeout=180)
+        os.killpg(worker_pid, signal.SIGKILL)  # the worker and the run's process die at once
+        # the run's engine reports the crash itself; if it can't (machine gone), the heartbeat
+        # automation created by `up` marks the run Crashed
+        wait_for_state(client, run.id, "CRASHED", timeout=240)
+
+    restarted = pipelines("up", "--detach", "--port", str(stack["port"]), env=stack["env"])
+    assert restarted.returncode == 0, restarted.stderr
+    assert status(stack)["workers"]["rj-escritorio-dev"]["pid"] != worker_pid
+    with RandomUserAPI() as api, client_for(stack["url"]) as client:
+        run = client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={"n_users": 2, "api_url": api.url, "output_path": str(tmp_path / "y.csv")},
+        )
+        assert wait_for_final_state(client, run.id, timeout=180).state.is_completed()
+
+
+def test_a_restarted_server_keeps_deployments_schedules_and_history(stack):
+    with client_for(stack["url"]) as client:
+        before = client.read_deployment_by_name(USERS_REPORT)
+        runs_before = len(client.read_flow_runs(limit=200))
+    assert pipelines("down", env=stack["env"]).returncode == 0
+    again = pipelines("up", "--detach", "--port", str(stack["port"]), env=stack["env"])
+    assert again.returncode == 0, again.stderr
+    assert "skipped" in again.stdout
+    with client_for(stack["url"]) as client:
+        after = client.read_deployment_by_name(USERS_REPORT)
+        assert after.id == before.id
+        assert after.version == before.version
+        assert [s.schedule for s in after.schedules] == [s.schedule for s in before.schedules]
+        assert len(client.read_flow_runs(limit=200)) >= runs_before
+
+
+def test_a_port_in_use_is_a_one_line_error(stack, tmp_path):
+    env = {**stack["env"], "PIPELINES_HOME": str(tmp_path)}
+    result = pipelines("up", "--detach", "--port", str(stack["port"]), env=env)
+    assert result.returncode == 1
+    assert "in use" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,31 @@
+"""Every deployment the repository would register, rendered offline and compared with a reviewed
+snapshot. After an intended change, run this file with `UPDATE_SNAPSHOTS=1` and review the diff
+of tests/snapshots/deployments.json."""
+
+import json
+import os
+from pathlib import Path
+
+from pipelines.framework.environments import ENVIRONMENTS, Environment
+from pipelines.framework.registration import plan
+
+SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "deployments.json"
+
+
+def render_all() -> dict:
+    return {env: [spec.render() for spec in plan(Environment(env))] for env in ENVIRONMENTS}
+
+
+def test_deployments_match_the_reviewed_snapshot():
+    rendered = json.loads(json.dumps(render_all(), default=str))
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(json.dumps(rendered, indent=2, ensure_ascii=False) + "\n")
+    assert rendered == json.loads(SNAPSHOT.read_text())
+
+
+def test_staging_and_prod_never_share_a_queue_or_a_deployment():
+    staging, prod = plan(Environment("staging")), plan(Environment("prod"))
+    for s, p in zip(staging, prod, strict=True):
+        assert s.render()["work_queue"] != p.render()["work_queue"]
+        assert s.render()["deployment"] != p.render()["deployment"]
+        assert s.render()["job_variables"]["env"]["PIPELINES_ENV"] == "staging"
