@@ -5,6 +5,7 @@ messages (flow and task runs, as the server holds them), the exception the calle
 the process wrote to its stdout/stderr. Prefect Secret blocks are read from the real server.
 """
 
+import asyncio
 import json
 import time
 import uuid
@@ -143,3 +144,13 @@ def test_values_are_cached_for_the_run_only(stored_secret):
             block_name(stored_secret), overwrite=True
         )
         run_cache.clear()
+
+
+def test_an_async_flow_reads_secrets_too(stored_secret):
+    from pipelines.framework.flows import flow
+
+    @flow("TST: teste - assincrono", code_owners=["paty"])
+    async def reads_async(path: str) -> str:
+        return get_secret(path)["username"]
+
+    assert asyncio.run(reads_async(stored_secret)) == "sme"
