@@ -7,8 +7,9 @@ long it keeps run history. `server.server_environment` applies it to the server 
   `<home>/encryption.key` (0600), generated before the server first starts. A SQLite database
   that already holds a key (created before this existed) has that key adopted into the file, so
   its secrets stay readable.
-- Basic auth: `PIPELINES_AUTH_STRING=user:password` becomes the server's
-  `PREFECT_SERVER_API_AUTH_STRING` and the clients' `PREFECT_API_AUTH_STRING`. `/api/health` and
+- Basic auth: `PREFECT_API_AUTH_STRING=user:password` (what Prefect clients and workers read;
+  `PIPELINES_AUTH_STRING` is accepted too) becomes the server's `PREFECT_SERVER_API_AUTH_STRING`;
+  `ensure_server` exports it to this process's clients. `/api/health` and
   the UI's HTML stay public (Prefect's rule); every other API call without it gets 401. A server
   bound beyond loopback without a credential is refused.
 - Retention: Prefect's DB vacuum deletes flow runs (with their task runs and logs) older than
@@ -52,7 +53,7 @@ def exposure_refusal(settings: Settings, host: str) -> str | None:
         return None
     return (
         f"refusing to serve the API on {host} without a credential; "
-        "set PIPELINES_AUTH_STRING=user:password (Prefect basic auth) or bind 127.0.0.1"
+        "set PREFECT_API_AUTH_STRING=user:password (Prefect basic auth) or bind 127.0.0.1"
     )
 
 

@@ -91,5 +91,5 @@ def test_no_retention_when_set_to_zero(tmp_path):
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.0.10", "::"])
 def test_a_server_beyond_loopback_needs_a_credential(tmp_path, host):
-    with pytest.raises(ServerError, match="PIPELINES_AUTH_STRING"):
+    with pytest.raises(ServerError, match="PREFECT_API_AUTH_STRING"):
         start_server(Settings(home=tmp_path), host, free_port())
