@@ -25,7 +25,8 @@ _DATE_PARTITION_TYPES = {
     "data_particao": "DATE",
 }
 _ROWS_PER_FILE = 2_000_000
-_MAX_OPEN_FILES = 64
+_MAX_OPEN_FILES = 1024
+_GROUP_BYTES = 64 << 20
 
 
 class PartitionError(ValueError):
@@ -148,8 +149,11 @@ class Lake:
         counter = _Counter(watermark_column)
         written: list[tuple[str, int]] = []
         write_schema = _with_folders(schema, partitioning)
+        stream = (partitioning.apply(batch) for batch in counter.count(batches))
+        if partitioning.keys:
+            stream = _grouped(stream, partitioning.keys)
         ds.write_dataset(
-            (partitioning.apply(batch) for batch in counter.count(batches)),
+            stream,
             path,
             schema=write_schema,
             format="parquet",
@@ -161,7 +165,7 @@ class Lake:
             max_rows_per_group=rows_per_group,
             min_rows_per_group=0 if partitioning.keys else rows_per_group,
             max_rows_per_file=_ROWS_PER_FILE,
-            max_open_files=_MAX_OPEN_FILES,
+            max_open_files=_MAX_OPEN_FILES if partitioning.keys else 1,
             existing_data_behavior="overwrite_or_ignore",
             file_visitor=lambda f: written.append((f.path, f.size)),
         )
@@ -235,6 +239,26 @@ def _with_folders(schema: pa.Schema, partitioning: Partitioning) -> pa.Schema:
     if partitioning.date_column is None:
         return schema
     return pa.schema([*schema, *partitioning.folder_schema(schema)])
+
+
+def _grouped(batches: Iterable[pa.RecordBatch], keys: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    """Regroup ~64 MB of rows at a time sorted by partition, so unsorted data (every row a new
+    day) still writes one row group per partition per group instead of one per tiny batch."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += batch.nbytes
+        if size >= _GROUP_BYTES:
+            yield _sorted(pending, keys)
+            pending, size = [], 0
+    if pending:
+        yield _sorted(pending, keys)
+
+
+def _sorted(batches: list[pa.RecordBatch], keys: Sequence[str]) -> pa.RecordBatch:
+    table = pa.Table.from_batches(batches).sort_by([(key, "ascending") for key in keys])
+    return table.combine_chunks().to_batches()[0]
 
 
 class _Counter:

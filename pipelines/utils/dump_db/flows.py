@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 from prefect.runtime import flow_run
 
-from pipelines.constants import constants
 from pipelines.framework.environments import current_environment
 from pipelines.framework.flows import flow
 from pipelines.framework.lake import Lake
@@ -22,7 +21,7 @@ from pipelines.utils.loading.tasks import finish_dump
 from pipelines.utils.utils import log
 
 
-@flow(name="EMD: utils - Dump database", code_owners=constants.DEFAULT_CODE_OWNERS.value)
+@flow(name="EMD: utils - Dump database", code_owners=["pipeliners"])
 def dump_db(  # pylint: disable=too-many-locals
     db_type: Literal["postgres", "mysql"],
     db_host: str,

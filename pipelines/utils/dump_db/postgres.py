@@ -94,12 +94,12 @@ def read_batches(conn: Connection, query: str, schema: pa.Schema) -> Iterator[pa
     source = _psql_stream if shutil.which("psql") else _psycopg_stream
     with source(conn, copy) as (stream, failure):
         text_schema = _as_text(schema)
-        reader = pcsv.open_csv(
-            stream,
-            read_options=pcsv.ReadOptions(block_size=BLOCK_SIZE, column_names=schema.names),
-            convert_options=_convert_options(text_schema),
-        )
         try:
+            reader = pcsv.open_csv(
+                stream,
+                read_options=pcsv.ReadOptions(block_size=BLOCK_SIZE, column_names=schema.names),
+                convert_options=_convert_options(text_schema),
+            )
             for batch in reader:
                 yield batch if text_schema is schema else batch.cast(schema)
         except pa.ArrowInvalid as exc:

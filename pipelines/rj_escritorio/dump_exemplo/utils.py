@@ -1,0 +1,3 @@
+"""
+Helpers of the dump_exemplo project: none yet; table declarations live in schedules.py.
+"""

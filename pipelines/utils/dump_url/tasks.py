@@ -1,0 +1,121 @@
+"""
+Tasks of the dump_url flow: download the file to disk, then convert it into the lake's staging.
+"""
+
+import time
+from pathlib import Path
+
+import httpx
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.framework.lake import Lake, StagedTable
+from pipelines.framework.settings import get_settings
+from pipelines.utils import http
+from pipelines.utils.dump_url.utils import (
+    FILE_FORMATS,
+    DumpUrlError,
+    SkippedRows,
+    auth_headers,
+    csv_batches,
+    download_url,
+    json_array_to_lines,
+    json_lines_batches,
+    parquet_batches,
+)
+from pipelines.utils.loading.utils import Progress
+from pipelines.utils.utils import log
+
+_CHUNK = 1 << 20
+
+
+@task(
+    retries=len(http.RETRY_DELAYS_SECONDS),
+    retry_delay_seconds=http.RETRY_DELAYS_SECONDS,
+    retry_condition_fn=http.retry_on_transient_http_error,
+    cache_policy=NO_CACHE,
+)
+def download_file(url: str, target: Path, vault_secret_path: str | None = None) -> Path:
+    """Stream the URL to `target` in 1 MiB chunks (never whole in memory)."""
+    secret = None
+    if vault_secret_path:
+        from pipelines.utils.secrets import get_secret
+
+        secret = get_secret(vault_secret_path)
+    source = download_url(url)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    started, size = time.monotonic(), 0
+    timeout = httpx.Timeout(get_settings().http_timeout, read=max(get_settings().http_timeout, 60))
+    with (
+        httpx.stream(
+            "GET", source, headers=auth_headers(secret), timeout=timeout, follow_redirects=True
+        ) as response,
+        open(target, "wb") as handle,
+    ):
+        response.raise_for_status()
+        for chunk in response.iter_bytes(_CHUNK):
+            handle.write(chunk)
+            size += len(chunk)
+    expected = response.headers.get("content-length")
+    compressed = "content-encoding" in response.headers
+    if expected is not None and not compressed and int(expected) != size:
+        raise DumpUrlError(f"download incompleto: {size} de {expected} bytes")
+    seconds = time.monotonic() - started
+    log(f"Baixados {size / 1e6:.1f} MB de {source} em {seconds:.1f}s")
+    return target
+
+
+@task(cache_policy=NO_CACHE)
+def convert_to_lake(  # pylint: disable=too-many-locals
+    lake: Lake,
+    path: Path,
+    *,
+    file_format: str,
+    run_id: str,
+    dataset_id: str,
+    table_id: str,
+    encoding: str = "utf-8",
+    separator: str = ",",
+    on_bad_lines: str = "error",
+    infer_types: bool = False,
+    batch_size: int = 100_000,
+    partition_columns: list[str] | None = None,
+) -> StagedTable:
+    """Turn the downloaded file into Parquet under the run's staging prefix, streaming."""
+    if file_format not in FILE_FORMATS:
+        raise DumpUrlError(f"file_format {file_format!r} inválido; use um de {FILE_FORMATS}")
+    skipped = SkippedRows()
+    if file_format == "csv":
+        schema, batches = csv_batches(
+            path,
+            encoding=encoding,
+            separator=separator,
+            on_bad_lines=on_bad_lines,
+            infer_types=infer_types,
+            skipped=skipped,
+        )
+    elif file_format == "parquet":
+        schema, batches = parquet_batches(path, batch_size)
+    else:
+        if file_format == "json":
+            path = json_array_to_lines(path, path.with_suffix(".jsonl"))
+        schema, batches = json_lines_batches(path)
+    progress = Progress(f"{dataset_id}.{table_id}", every_rows=batch_size)
+    try:
+        staged = lake.write(
+            progress.track(batches),
+            schema,
+            run_id=run_id,
+            dataset_id=dataset_id,
+            table_id=table_id,
+            partition_columns=partition_columns,
+        )
+    except BaseException:
+        lake.discard(run_id)
+        raise
+    if skipped.count:
+        log(
+            f"{skipped.count} linha(s) malformada(s) ignorada(s): {'; '.join(skipped.examples)}",
+            level="warning",
+        )
+    return staged

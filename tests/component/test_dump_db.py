@@ -1,0 +1,315 @@
+# ruff: noqa: F811  (pytest fixtures are imported by name)
+"""dump_db against real PostgreSQL / MariaDB servers and a real DuckDB warehouse."""
+
+import json
+import math
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from pipelines.utils.dump_db.flows import dump_db
+from tests.support.databases import mysql_server, mysql_table, pg_schema, postgres_server  # noqa: F401
+from tests.support.dumps import place  # noqa: F401
+
+pytestmark = pytest.mark.component
+
+TYPES_TABLE = """
+CREATE TABLE {schema}.tipos (
+    id bigint PRIMARY KEY, i int, s smallint, n numeric(14, 4), nu numeric, f4 real,
+    f8 double precision, b boolean, d date, ts timestamp, tz timestamptz, t text, j jsonb, js json
+);
+INSERT INTO {schema}.tipos VALUES
+ (1, 2147483647, -32768, 1234567890.1234, 3.141592653, 1.5, 1e300, true, '2024-01-31',
+  '2024-01-31 23:59:59.123456', '2024-01-31 23:59:59.5-03',
+  E'São João "aspas", vírgula\\nnova linha 😀 中文 ‮', '{{"a": [1, 2], "ç": null}}', '{{"b":  1}}'),
+ (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, NULL),
+ (3, -1, 0, -0.0001, 0, -2.25, -1e-300, false, '1900-01-01', '1900-01-01 00:00:00',
+  '1970-01-01 00:00:00+00', NULL, 'null', '[]'),
+ (4, 0, 1, 99999.9999, 12345678901234567890.123456789, 0, 0, true, '2262-04-11',
+  '2262-04-11 23:47:16', '2038-01-19 03:14:08+00', E'\\\\N', '"texto"', '{{}}')
+"""
+
+
+def _pg(postgres_server, **overrides):
+    params = {
+        "db_type": "postgres",
+        "db_host": postgres_server.host,
+        "db_port": postgres_server.port,
+        "db_database": postgres_server.database,
+    }
+    return {**params, **overrides}
+
+
+@pytest.fixture(autouse=True)
+def _pg_user(monkeypatch, request):
+    if "postgres_server" in request.fixturenames:
+        server = request.getfixturevalue("postgres_server")
+        monkeypatch.setenv("PGUSER", server.user)
+
+
+def _same(left, right) -> bool:
+    if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
+        return math.isnan(right)
+    return left == right
+
+
+def test_every_type_survives_the_round_trip(prefect_api, postgres_server, pg_schema, place):
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(TYPES_TABLE.format(schema=pg_schema))
+        conn.execute("SET TimeZone = 'UTC'")
+        source = conn.execute(f"SELECT * FROM {pg_schema}.tipos ORDER BY id").fetchall()
+    result = dump_db(
+        **_pg(postgres_server, table=f"{pg_schema}.tipos"), dataset_id="br", table_id="tipos"
+    )
+    assert result["rows"] == 4
+    loaded = place.query(f"SELECT * FROM {place.dataset('br')}.tipos ORDER BY id")
+    types = dict(
+        place.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'tipos'"
+        )
+    )
+    assert types["n"] == "DECIMAL(14,4)" and types["nu"] == "DECIMAL(38,9)"
+    assert types["tz"] == "TIMESTAMP WITH TIME ZONE" and types["j"] == "JSON"
+    for src, dst in zip(source, loaded, strict=True):
+        for column, (a, b) in enumerate(zip(src, dst, strict=True)):
+            if column in (12, 13):  # json: same document
+                assert (None if b is None else json.loads(b)) == a
+            elif column == 5 and a is not None:  # real: float32 both sides
+                assert b == pytest.approx(a, rel=1e-7)
+            else:
+                assert _same(a, b), (column, a, b)
+    assert isinstance(loaded[0][3], Decimal)
+    assert loaded[0][10].utcoffset().total_seconds() == 0  # UTC instant
+    assert loaded[1][11] == "" and loaded[2][11] is None  # empty string is not NULL
+
+
+CHECKSUM_PG = """
+SELECT count(*), sum(('x' || substr(md5(concat_ws('|', id, valor::text, ativo::text, data::text,
+    to_char(criado_em, 'YYYY-MM-DD HH24:MI:SS.US'), nome)), 1, 15))::bit(60)::bigint)
+FROM {table}
+"""
+CHECKSUM_DUCKDB = """
+SELECT count(*), sum(('0x' || substr(md5(concat_ws('|', id, valor::varchar, ativo::varchar,
+    data::varchar, strftime(criado_em, '%Y-%m-%d %H:%M:%S.%f'), nome)), 1, 15))::bigint)
+FROM {table}
+"""
+
+
+def test_a_million_rows_match_by_count_and_checksum(prefect_api, postgres_server, pg_schema, place):
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(
+            f"""CREATE TABLE {pg_schema}.grande AS SELECT g AS id,
+            round((g * 1.37)::numeric % 100000, 2)::numeric(12,2) AS valor, g % 3 = 0 AS ativo,
+            date '2020-01-01' + g / 10000 AS data,
+            timestamp '2020-01-01' + g * interval '1.5 second' AS criado_em,
+            CASE WHEN g % 10 = 0 THEN NULL ELSE 'Conceição nº ' || g END AS nome
+            FROM generate_series(1, 1000000) g"""
+        )
+        expected = conn.execute(CHECKSUM_PG.format(table=f"{pg_schema}.grande")).fetchone()
+    dump_db(
+        **_pg(postgres_server, table=f"{pg_schema}.grande"),
+        dataset_id="br",
+        table_id="grande",
+        partition_columns=["data"],
+    )
+    got = place.query(CHECKSUM_DUCKDB.format(table=f"{place.dataset('br')}.grande"))[0]
+    assert (got[0], int(got[1])) == (expected[0], int(expected[1]))
+    months = place.query(
+        f"SELECT count(DISTINCT (ano_particao, mes_particao)) FROM {place.dataset('br')}.grande"
+    )
+    assert months[0][0] == 4
+    files = list(
+        (place.home / "storage" / "lake" / "local" / place.dataset("br") / "grande").rglob(
+            "*.parquet"
+        )
+    )
+    assert any(
+        "ano_particao=2020/mes_particao=01/data_particao=2020-01-02" in str(f) for f in files
+    )
+
+
+def test_mysql_types_survive_the_round_trip(prefect_api, mysql_server, mysql_table, place):
+    with mysql_server.connect() as conn, conn.cursor() as cursor:
+        cursor.execute(
+            f"""CREATE TABLE `{mysql_table}` (id BIGINT PRIMARY KEY, i INT, u INT UNSIGNED,
+            n DECIMAL(14,4), f DOUBLE, b TINYINT(1), d DATE, ts DATETIME(6), tz TIMESTAMP(6) NULL,
+            t TEXT, j JSON)"""
+        )
+        cursor.execute(
+            f"""INSERT INTO `{mysql_table}` VALUES
+            (1, -2147483648, 4294967295, 1234567890.1234, 1e300, 1, '2024-01-31',
+             '2024-01-31 23:59:59.123456', '2024-01-31 23:59:59.500000', 'São João 😀 "x",\\n',
+             '{{"a": [1, 2]}}'),
+            (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL)"""
+        )
+    dump_db(
+        db_type="mysql",
+        db_host=mysql_server.host,
+        db_port=mysql_server.port,
+        db_database=mysql_server.database,
+        table=mysql_table,
+        dataset_id="br",
+        table_id="mysql_tipos",
+        batch_size=1,
+    )
+    rows = place.query(f"SELECT * FROM {place.dataset('br')}.mysql_tipos ORDER BY id")
+    first = rows[0]
+    assert first[:5] == (1, -2147483648, 4294967295, Decimal("1234567890.1234"), 1e300)
+    assert str(first[6]) == "2024-01-31" and str(first[7]) == "2024-01-31 23:59:59.123456"
+    assert first[8].isoformat() == "2024-01-31T23:59:59.500000+00:00"
+    assert first[9] == 'São João 😀 "x",\n' and json.loads(first[10]) == {"a": [1, 2]}
+    assert rows[1] == (2, *([None] * 8), "", None)
+
+
+def _create_events(server, schema, rows, start=1):
+    with server.connect(autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.eventos (id bigint, valor text)")
+        conn.execute(
+            f"INSERT INTO {schema}.eventos SELECT g, 'v' || g FROM generate_series(%s, %s) g",
+            [start, start + rows - 1],
+        )
+
+
+def test_source_down_fails_naming_it_and_keeps_the_table(
+    prefect_api, postgres_server, pg_schema, place
+):
+    _create_events(postgres_server, pg_schema, 10)
+    dump_db(
+        **_pg(postgres_server, table=f"{pg_schema}.eventos"), dataset_id="br", table_id="eventos"
+    )
+    from pipelines.framework.server import free_port
+
+    state = dump_db(
+        **_pg(postgres_server, db_port=free_port(), table=f"{pg_schema}.eventos"),
+        dataset_id="br",
+        table_id="eventos",
+        return_state=True,
+    )
+    assert state.is_failed()
+    assert "127.0.0.1" in str(state.result(raise_on_failure=False))
+    assert place.query(f"SELECT count(*) FROM {place.dataset('br')}.eventos") == [(10,)]
+
+
+def _terminate_dump_soon(server, delay: float) -> threading.Thread:
+    def run():
+        time.sleep(delay)
+        with server.connect(autocommit=True) as conn:
+            for _ in range(100):
+                killed = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE query LIKE 'COPY (%%' AND pid <> pg_backend_pid()"
+                ).fetchall()
+                if killed:
+                    return
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_dropped_connection_then_incremental_rerun_loads_each_row_once(
+    prefect_api, postgres_server, pg_schema, place
+):
+    _create_events(postgres_server, pg_schema, 1000)
+    params = _pg(
+        postgres_server,
+        dataset_id="br",
+        table_id="eventos",
+        incremental_column="id",
+        execute_query=f"SELECT * FROM {pg_schema}.eventos",
+    )
+    dump_db(**params)
+    _create_events(postgres_server, pg_schema, 300_000, start=1001)
+    slow = {
+        **params,
+        "execute_query": f"SELECT e.*, pg_sleep(0.00001) AS _p FROM {pg_schema}.eventos e",
+    }
+    with postgres_server.connect(autocommit=True) as conn:  # same columns as the table, but slow
+        conn.execute(
+            f"CREATE VIEW {pg_schema}.lento AS SELECT e.* FROM {pg_schema}.eventos e, "
+            "LATERAL (SELECT pg_sleep(0.00002)) s"
+        )
+    slow["execute_query"] = f"SELECT * FROM {pg_schema}.lento"
+    killer = _terminate_dump_soon(postgres_server, 1.0)
+    state = dump_db(**slow, return_state=True)
+    killer.join()
+    assert state.is_failed()
+    message = str(state.result(raise_on_failure=False))
+    assert "terminat" in message or "closed" in message, message
+    table = f"{place.dataset('br')}.eventos"
+    assert place.query(f"SELECT count(*) FROM {table}") == [(1000,)]
+    dump_db(**params)
+    dump_db(**params)  # nothing new: no duplicates
+    assert place.query(f"SELECT count(*), count(DISTINCT id), max(id) FROM {table}") == [
+        (301_000, 301_000, 301_000)
+    ]
+    state_row = place.query("SELECT watermark_value FROM _pipelines_state")
+    assert state_row == [("301000",)]
+
+
+def test_schema_drift_adds_new_columns_and_stops_on_removed_ones(
+    prefect_api, postgres_server, pg_schema, place
+):
+    _create_events(postgres_server, pg_schema, 5)
+    params = _pg(
+        postgres_server,
+        table=f"{pg_schema}.eventos",
+        dataset_id="br",
+        table_id="eventos",
+        dump_mode="append",
+    )
+    dump_db(**params)
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {pg_schema}.eventos ADD COLUMN extra numeric(5,1) DEFAULT 1.5")
+    dump_db(**params)
+    table = f"{place.dataset('br')}.eventos"
+    assert place.query(f"SELECT count(*), count(extra) FROM {table}") == [(10, 5)]
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {pg_schema}.eventos DROP COLUMN valor")
+        conn.execute(f"ALTER TABLE {pg_schema}.eventos ALTER COLUMN extra TYPE text")
+    state = dump_db(**params, return_state=True)
+    assert state.is_failed()
+    message = str(state.result(raise_on_failure=False))
+    assert "valor" in message and "extra" in message, message
+    assert place.query(f"SELECT count(*) FROM {table}") == [(10,)]
+
+
+def test_a_write_error_in_the_lake_keeps_the_previous_table(
+    prefect_api, postgres_server, pg_schema, place, monkeypatch, tmp_path
+):
+    from pipelines.framework.settings import get_settings
+
+    _create_events(postgres_server, pg_schema, 5)
+    params = _pg(postgres_server, table=f"{pg_schema}.eventos", dataset_id="br", table_id="eventos")
+    dump_db(**params)
+    _create_events(postgres_server, pg_schema, 5, start=6)
+    warehouse = place.warehouse_path
+    if __import__("os").geteuid() == 0:  # root ignores file modes; /sys refuses even root
+        monkeypatch.setenv("PIPELINES_STORAGE_URL", "/sys/pipelines-lake")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        monkeypatch.setenv("PIPELINES_STORAGE_URL", str(locked))
+    get_settings.cache_clear()
+    state = dump_db(**params, return_state=True)
+    assert state.is_failed()
+    assert isinstance(state.result(raise_on_failure=False), PermissionError)
+    monkeypatch.delenv("PIPELINES_STORAGE_URL")
+    get_settings.cache_clear()
+    assert place.warehouse_path == warehouse
+    assert place.query(f"SELECT count(*) FROM {place.dataset('br')}.eventos") == [(5,)]
+
+
+def test_bad_query_names_the_database_error(prefect_api, postgres_server, place):
+    state = dump_db(
+        **_pg(postgres_server, execute_query="SELECT * FROM nao_existe"),
+        dataset_id="br",
+        table_id="x",
+        return_state=True,
+    )
+    assert state.is_failed()
+    assert "nao_existe" in str(state.result(raise_on_failure=False))

@@ -1,0 +1,104 @@
+# ruff: noqa: F811  (pytest fixtures are imported by name)
+"""dump_url against a local HTTP server and a real DuckDB warehouse."""
+
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.utils.dump_url.flows import dump_url
+from tests.support.dumps import place  # noqa: F401
+from tests.support.file_server import FileServer
+
+pytestmark = pytest.mark.component
+
+CSV = (
+    "id,nome,endereco,valor\n"
+    '1,João,"Rua São João, 10\nFundos",1.50\n'
+    '2,Zoë 😀,"",\n'
+    '3,"Aspas ""duplas""",Av. Brasil,-3\n'
+)
+
+
+def test_csv_lands_as_exact_text(prefect_api, place):
+    with FileServer({"/dados.csv": CSV.encode()}) as server:
+        result = dump_url(url=server.url("/dados.csv"), dataset_id="br", table_id="csv")
+    assert result["rows"] == 3
+    rows = place.query(f"SELECT * FROM {place.dataset('br')}.csv ORDER BY id")
+    assert rows == [
+        ("1", "João", "Rua São João, 10\nFundos", "1.50"),
+        ("2", "Zoë 😀", "", None),
+        ("3", 'Aspas "duplas"', "Av. Brasil", "-3"),
+    ]
+
+
+def test_latin1_semicolon_csv_with_inferred_types(prefect_api, place):
+    body = "código;município;valor\n1;Niterói;2,5\n2;São Gonçalo;3\n".encode("latin-1")
+    with FileServer({"/x.csv": body}) as server:
+        dump_url(
+            url=server.url("/x.csv"),
+            dataset_id="br",
+            table_id="latin",
+            encoding="latin-1",
+            separator=";",
+            infer_types=True,
+        )
+    rows = place.query(f"SELECT * FROM {place.dataset('br')}.latin ORDER BY 1")
+    assert rows == [(1, "Niterói", "2,5"), (2, "São Gonçalo", "3")]
+
+
+def test_malformed_row_fails_naming_it_or_is_skipped(prefect_api, place):
+    good = "a,b\n1,2\n"
+    bad = "a,b\n1,2\n3,4,5\n6,7\n"
+    with FileServer({"/good.csv": good.encode(), "/bad.csv": bad.encode()}) as server:
+        dump_url(url=server.url("/good.csv"), dataset_id="br", table_id="t")
+        state = dump_url(
+            url=server.url("/bad.csv"), dataset_id="br", table_id="t", return_state=True
+        )
+        assert state.is_failed()
+        message = str(state.result(raise_on_failure=False))
+        assert "3,4,5" in message and "Expected 2 columns" in message, message
+        assert place.query(f"SELECT * FROM {place.dataset('br')}.t") == [("1", "2")]
+        dump_url(url=server.url("/bad.csv"), dataset_id="br", table_id="t", on_bad_lines="skip")
+    assert place.query(f"SELECT * FROM {place.dataset('br')}.t ORDER BY a") == [
+        ("1", "2"),
+        ("6", "7"),
+    ]
+
+
+def test_json_jsonl_and_parquet(prefect_api, place):
+    items = [{"id": 1, "nome": "Ana", "tags": ["a"]}, {"id": 2, "nome": "Çá", "tags": []}]
+    parquet = io.BytesIO()
+    pq.write_table(pa.table({"id": [1, 2], "v": [1.5, None]}), parquet)
+    files = {
+        "/a.json": json.dumps(items).encode(),
+        "/a.jsonl": "\n".join(json.dumps(i) for i in items).encode(),
+        "/a.parquet": parquet.getvalue(),
+    }
+    with FileServer(files) as server:
+        dump_url(url=server.url("/a.json"), dataset_id="br", table_id="js", file_format="json")
+        dump_url(url=server.url("/a.jsonl"), dataset_id="br", table_id="jl", file_format="jsonl")
+        dump_url(
+            url=server.url("/a.parquet"), dataset_id="br", table_id="pq", file_format="parquet"
+        )
+    ds = place.dataset("br")
+    for table in ("js", "jl"):
+        assert place.query(f"SELECT id, nome, tags FROM {ds}.{table} ORDER BY id") == [
+            (1, "Ana", ["a"]),
+            (2, "Çá", []),
+        ]
+    assert place.query(f"SELECT * FROM {ds}.pq ORDER BY id") == [(1, 1.5), (2, None)]
+
+
+def test_auth_header_comes_from_the_secret(prefect_api, place, monkeypatch):
+    monkeypatch.setenv("PIPELINES_SECRET_BACKENDS", "env")
+    monkeypatch.setenv("PIPELINES_SECRET_API_DADOS", json.dumps({"token": "s3cr3t-token"}))
+    with FileServer({"/p.csv": b"a\n1\n"}, token="s3cr3t-token") as server:
+        state = dump_url(url=server.url("/p.csv"), dataset_id="br", table_id="p", return_state=True)
+        assert state.is_failed() and "401" in str(state.result(raise_on_failure=False))
+        dump_url(
+            url=server.url("/p.csv"), dataset_id="br", table_id="p", vault_secret_path="api/dados"
+        )
+    assert place.query(f"SELECT * FROM {place.dataset('br')}.p") == [("1",)]

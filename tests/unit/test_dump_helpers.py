@@ -1,0 +1,107 @@
+"""Pure helpers of the dump flows and the warehouse's schema-drift rules."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import pyarrow as pa
+import pytest
+
+from pipelines.framework.lake import PartitionError, partitioning_for
+from pipelines.framework.warehouse import SchemaDriftError, check_drift, is_compatible
+from pipelines.utils.dump_db.utils import (
+    DumpConfigError,
+    base_query,
+    incremental_query,
+    watermark_text,
+)
+from pipelines.utils.dump_url.utils import DumpUrlError, auth_headers, download_url
+from pipelines.utils.loading.utils import artifact_key
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://docs.google.com/spreadsheets/d/1AbC-x_9/edit#gid=123",
+            "https://docs.google.com/spreadsheets/d/1AbC-x_9/export?format=csv&gid=123",
+        ),
+        (
+            "https://docs.google.com/spreadsheets/d/1AbC/edit?usp=sharing",
+            "https://docs.google.com/spreadsheets/d/1AbC/export?format=csv",
+        ),
+        (
+            "https://drive.google.com/file/d/0B_xyz/view?usp=sharing",
+            "https://drive.google.com/uc?export=download&id=0B_xyz",
+        ),
+        (
+            "https://drive.google.com/open?id=0B_q",
+            "https://drive.google.com/uc?export=download&id=0B_q",
+        ),
+        ("https://example.org/a.csv", "https://example.org/a.csv"),
+    ],
+)
+def test_share_links_become_download_links(url, expected):
+    assert download_url(url) == expected
+
+
+def test_auth_headers():
+    assert auth_headers(None) == {}
+    assert auth_headers({"token": "t"}) == {"Authorization": "Bearer t"}
+    assert auth_headers({"Authorization": "Basic x"}) == {"Authorization": "Basic x"}
+    with pytest.raises(DumpUrlError, match="token"):
+        auth_headers({"user": "x"})
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "ok"),
+    [
+        ("BIGINT", "BIGINT", True),
+        ("INTEGER", "BIGINT", True),
+        ("BIGINT", "INTEGER", False),
+        ("VARCHAR", "DECIMAL(5,1)", False),
+        ("DATE", "TIMESTAMP", False),
+    ],
+)
+def test_compatible_types(new, old, ok):
+    assert is_compatible(new, old) is ok
+
+
+def test_drift_adds_new_columns_and_names_removed_and_retyped_ones():
+    assert check_drift("d.t", {"a": "BIGINT", "b": "VARCHAR"}, {"a": "BIGINT"}) == ["b"]
+    with pytest.raises(SchemaDriftError) as error:
+        check_drift("d.t", {"a": "VARCHAR"}, {"a": "BIGINT", "gone": "DATE"})
+    assert "gone" in str(error.value) and "a (BIGINT -> VARCHAR)" in str(error.value)
+
+
+def test_queries():
+    assert base_query("postgres", None, "s.t") == 'SELECT * FROM "s"."t"'
+    assert base_query("mysql", None, "t") == "SELECT * FROM `t`"
+    assert base_query("postgres", "SELECT 1;", None) == "SELECT 1"
+    with pytest.raises(DumpConfigError):
+        base_query("postgres", "SELECT 1", "t")
+    assert incremental_query("postgres", "SELECT 1", "id", None, repr) == "SELECT 1"
+    assert incremental_query("postgres", "Q", "id", "5", repr) == (
+        "SELECT * FROM (Q) AS _dump WHERE \"id\" > '5'"
+    )
+
+
+def test_watermark_text_is_utc_without_offset():
+    aware = datetime(2024, 1, 1, 9, 0, tzinfo=timezone(timedelta(hours=-3)))
+    assert watermark_text(aware) == "2024-01-01 12:00:00"
+    assert watermark_text(date(2024, 2, 3)) == "2024-02-03"
+    assert watermark_text(42) == "42"
+    assert watermark_text(None) is None
+
+
+def test_partitioning_rules():
+    schema = pa.schema([("d", pa.date32()), ("uf", pa.string()), ("x", pa.float64())])
+    by_date = partitioning_for(schema, ["d"])
+    assert by_date.keys == ("ano_particao", "mes_particao", "data_particao")
+    assert partitioning_for(schema, ["uf"]).hive_types == {"uf": "VARCHAR"}
+    with pytest.raises(PartitionError):
+        partitioning_for(schema, ["nope"])
+    with pytest.raises(PartitionError):
+        partitioning_for(schema, ["x"])
+
+
+def test_artifact_key():
+    assert artifact_key("br_rj.Tabela_1") == "dump-br-rj-tabela-1"
