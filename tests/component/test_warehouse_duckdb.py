@@ -1,0 +1,118 @@
+"""The DuckDB warehouse: atomic loads, idempotent retries, and many writers at once."""
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.framework.warehouse import LoadRequest, LoadVerificationError, SchemaDriftError
+from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+
+pytestmark = pytest.mark.component
+
+LOADER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from pipelines.framework.warehouse import LoadRequest
+    from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+    path, table, run_id, file, rows = sys.argv[1:6]
+    result = DuckDBWarehouse(Path(path)).load(LoadRequest(
+        dataset_id="br", table_id=table, files=[file], mode="append", run_id=run_id,
+        expected_rows=int(rows)))
+    print(result.rows_loaded)
+    """
+)
+
+
+def _parquet(folder: Path, name: str, ids: range, extra: dict | None = None) -> str:
+    path = folder / f"{name}.parquet"
+    pq.write_table(pa.table({"id": list(ids), **(extra or {})}), path)
+    return str(path)
+
+
+def _request(file: str, rows: int, run_id: str, mode: str = "append", **kwargs) -> LoadRequest:
+    return LoadRequest("br", "t", [file], mode, run_id, rows, **kwargs)
+
+
+def test_parallel_processes_all_load_without_lock_errors(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    files = [_parquet(tmp_path, f"p{i}", range(i * 1000, (i + 1) * 1000)) for i in range(6)]
+    holder = subprocess.Popen(  # another program holding DuckDB's own lock for a while
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); "
+            "time.sleep(2); c.close()",
+        ]
+    )
+    time.sleep(0.5)
+    loaders = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                LOADER,
+                str(warehouse),
+                "t" if i % 2 else "u",
+                f"run{i}",
+                file,
+                "1000",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, file in enumerate(files)
+    ]
+    outputs = [loader.communicate(timeout=300) for loader in loaders]
+    holder.wait(timeout=60)
+    assert [loader.returncode for loader in loaders] == [0] * 6, outputs
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT id) FROM br.t").fetchone() == (
+            3000,
+            3000,
+        )
+        assert con.execute("SELECT count(*) FROM br.u").fetchone() == (3000,)
+
+
+def test_a_retry_of_the_same_run_never_duplicates(tmp_path):
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    file = _parquet(tmp_path, "a", range(10))
+    state = {"column": "id", "value": "9", "type": "int64"}
+    first = warehouse.load(_request(file, 10, "run-1", state=state))
+    again = warehouse.load(_request(file, 10, "run-1", state=state))
+    assert (first.rows_loaded, first.already_loaded) == (10, False)
+    assert (again.rows_loaded, again.already_loaded, again.table_rows) == (10, True, 10)
+    assert warehouse.count_rows("br", "t") == 10
+    assert warehouse.read_state("br", "t") == state
+
+
+def test_a_failed_load_leaves_table_and_state_as_they_were(tmp_path):
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    warehouse.load(
+        _request(_parquet(tmp_path, "a", range(5)), 5, "r1", state={"column": "id", "value": "4"})
+    )
+    with pytest.raises(LoadVerificationError):
+        warehouse.load(
+            _request(
+                _parquet(tmp_path, "b", range(5, 10)),
+                99,
+                "r2",
+                state={"column": "id", "value": "9"},
+            )
+        )
+    retyped = _parquet(tmp_path, "c", range(3), {"v": ["x", "y", "z"]})
+    pq.write_table(pa.table({"id": ["a", "b"]}), tmp_path / "d.parquet")
+    with pytest.raises(SchemaDriftError, match="id"):
+        warehouse.load(_request(str(tmp_path / "d.parquet"), 2, "r3", mode="overwrite"))
+    assert warehouse.count_rows("br", "t") == 5
+    assert warehouse.read_state("br", "t")["value"] == "4"
+    added = warehouse.load(_request(retyped, 3, "r4"))
+    assert added.added_columns == ("v",) and added.table_rows == 8
