@@ -230,8 +230,8 @@ def test_dropped_connection_then_incremental_rerun_loads_each_row_once(
     }
     with postgres_server.connect(autocommit=True) as conn:  # same columns as the table, but slow
         conn.execute(
-            f"CREATE VIEW {pg_schema}.lento AS SELECT e.* FROM {pg_schema}.eventos e, "
-            "LATERAL (SELECT pg_sleep(0.00002)) s"
+            f"CREATE VIEW {pg_schema}.lento AS SELECT e.* FROM {pg_schema}.eventos e "
+            "WHERE pg_sleep(0.0001)::text = ''"
         )
     slow["execute_query"] = f"SELECT * FROM {pg_schema}.lento"
     killer = _terminate_dump_soon(postgres_server, 1.0)

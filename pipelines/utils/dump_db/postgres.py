@@ -103,7 +103,10 @@ def read_batches(conn: Connection, query: str, schema: pa.Schema) -> Iterator[pa
             for batch in reader:
                 yield batch if text_schema is schema else batch.cast(schema)
         except pa.ArrowInvalid as exc:
-            raise SourceError(failure() or f"dados inválidos vindos do PostgreSQL: {exc}") from exc
+            problem = failure()
+            if problem is None and "Empty CSV file" in str(exc):
+                return  # the query returned no rows
+            raise SourceError(problem or f"dados inválidos vindos do PostgreSQL: {exc}") from exc
         problem = failure()
         if problem:
             raise SourceError(problem)

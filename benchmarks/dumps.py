@@ -1,0 +1,339 @@
+"""
+Dumps side by side: a PostgreSQL table (generate_series, 12 columns) and a CSV of the same rows,
+moved into Parquet / DuckDB by raw COPY, our dump_db and dump_url, the original system's pandas
+way, dlt (connectorx backend) and DuckDB's own CSV reader. Each runs in its own subprocess; we
+print wall time, rows/s, peak RSS (the child's own, from wait4) and the ratios.
+
+    .venv/bin/python benchmarks/dumps.py            # 2M rows (the issue's size)
+    .venv/bin/python benchmarks/dumps.py --rows 200000 --skip pandas,dlt
+
+Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`), `psql` and, for dlt, the
+`bench` extra (`uv pip install -e '.[bench]'`). Writes only under a temporary folder and drops the
+table it created.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres", "dbname": "test"}
+
+CREATE = """
+DROP TABLE IF EXISTS {table};
+CREATE UNLOGGED TABLE {table} AS
+SELECT g::bigint AS id, (g % 1000)::int AS grupo, (g % 100)::smallint AS pequeno,
+       round((g * 1.37)::numeric % 100000, 2)::numeric(12,2) AS valor,
+       (g * 0.001)::double precision AS medida, (g % 2 = 0) AS ativo,
+       date '2020-01-01' + (g % 1500) AS data,
+       timestamp '2020-01-01' + g * interval '1 second' AS criado_em,
+       timestamptz '2020-01-01 00:00:00+00' + g * interval '1 second' AS atualizado_em,
+       md5(g::text) AS codigo, 'São João ' || (g % 97) AS nome,
+       jsonb_build_object('k', g % 10, 'v', 'ç') AS extra
+FROM generate_series(1, {rows}) g;
+"""
+
+DUMP_DB = """
+import json, sys, time, uuid
+from pathlib import Path
+from pipelines.framework.lake import Lake
+from pipelines.framework.warehouse import LoadRequest
+from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+from pipelines.utils.dump_db import postgres
+from pipelines.utils.dump_db.utils import connection_for
+folder, table = sys.argv[1], sys.argv[2]
+started = time.monotonic()
+lake, warehouse = Lake(folder + "/lake"), DuckDBWarehouse(Path(folder) / "w.duckdb")
+conn = connection_for("postgres", "127.0.0.1", 5432, "test", None)
+query = f"SELECT * FROM {table}"
+schema = postgres.describe(conn, query)
+staged = lake.write(postgres.read_batches(conn, query, schema), schema, run_id=uuid.uuid4().hex,
+                    dataset_id="bench", table_id="t")
+extracted = time.monotonic()
+result = warehouse.load(LoadRequest("bench", "t", staged.files, "overwrite", staged.run_id,
+                                    staged.rows))
+lake.publish(staged, "overwrite")
+print(json.dumps({"rows": result.table_rows, "extract_s": extracted - started,
+                  "load_s": time.monotonic() - extracted}))
+"""
+
+DUMP_DB_FLOW = """
+import json, sys
+from pipelines.utils.dump_db.flows import dump_db
+result = dump_db(db_type="postgres", db_host="127.0.0.1", db_port=5432, db_database="test",
+                 table=sys.argv[2], dataset_id="bench", table_id="t", batch_size=500_000)
+print(json.dumps({"rows": result["rows"], "flow_s": result["seconds"]}))
+"""
+
+PANDAS = """
+import json, sys, glob
+import duckdb, pandas as pd, sqlalchemy
+folder, table = sys.argv[1], sys.argv[2]
+engine = sqlalchemy.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+with engine.connect() as conn:
+    for i, chunk in enumerate(pd.read_sql(f"SELECT * FROM {table}", conn, chunksize=100_000)):
+        chunk.to_csv(f"{folder}/chunk_{i:05d}.csv", index=False)
+con = duckdb.connect(f"{folder}/w.duckdb")
+con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv_auto('{folder}/chunk_*.csv')")
+print(json.dumps({"rows": con.execute("SELECT count(*) FROM t").fetchone()[0]}))
+"""
+
+DLT = """
+import json, sys
+import dlt
+from dlt.sources.sql_database import sql_table
+folder, table = sys.argv[1], sys.argv[2]
+schema, name = table.split(".")
+source = sql_table(credentials="postgresql://postgres@127.0.0.1:5432/test", schema=schema,
+                   table=name, backend="connectorx")
+pipeline = dlt.pipeline(pipeline_name="bench", pipelines_dir=f"{folder}/dlt",
+                        destination=dlt.destinations.duckdb(f"{folder}/w.duckdb"),
+                        dataset_name="bench")
+pipeline.run(source, write_disposition="replace")
+import duckdb
+with duckdb.connect(f"{folder}/w.duckdb") as con:
+    print(json.dumps({"rows": con.execute(f"SELECT count(*) FROM bench.{name}").fetchone()[0]}))
+"""
+
+DUMP_URL = """
+import json, sys, time, uuid
+from pathlib import Path
+import httpx
+from pipelines.framework.lake import Lake
+from pipelines.framework.warehouse import LoadRequest
+from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+from pipelines.utils.dump_url.utils import csv_batches
+folder, url = sys.argv[1], sys.argv[2]
+started = time.monotonic()
+path = Path(folder) / "download.csv"
+path.parent.mkdir(parents=True, exist_ok=True)
+with httpx.stream("GET", url) as response, open(path, "wb") as handle:
+    for chunk in response.iter_bytes(1 << 20):
+        handle.write(chunk)
+downloaded = time.monotonic()
+lake, warehouse = Lake(folder + "/lake"), DuckDBWarehouse(Path(folder) / "w.duckdb")
+schema, batches = csv_batches(path, infer_types=True)
+staged = lake.write(batches, schema, run_id=uuid.uuid4().hex, dataset_id="bench", table_id="csv")
+converted = time.monotonic()
+result = warehouse.load(LoadRequest("bench", "csv", staged.files, "overwrite", staged.run_id,
+                                    staged.rows))
+print(json.dumps({"rows": result.table_rows, "download_s": downloaded - started,
+                  "convert_s": converted - downloaded, "load_s": time.monotonic() - converted}))
+"""
+
+DUCKDB_CSV = """
+import json, sys
+import duckdb
+folder, csv = sys.argv[1], sys.argv[2]
+con = duckdb.connect()
+con.execute(f"COPY (SELECT * FROM read_csv_auto('{csv}')) TO '{folder}/x.parquet' (FORMAT parquet)")
+rows = con.execute(f"SELECT count(*) FROM '{folder}/x.parquet'").fetchone()[0]
+print(json.dumps({"rows": rows}))
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    peak_mb: float
+    rows: int | None
+    detail: dict
+
+    @property
+    def rate(self) -> float:
+        return (self.rows or 0) / self.seconds if self.seconds else 0.0
+
+
+def _psql(sql: str, **kwargs) -> subprocess.CompletedProcess:
+    args = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", PG["port"]]
+    args += ["-U", PG["user"], "-d", PG["dbname"], "-c", sql]
+    return subprocess.run(args, check=True, **kwargs)
+
+
+def measure(name: str, command: list[str], env: dict | None = None, **popen) -> Result:
+    """Run one contender in a child process: wall time and the child's own peak RSS."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, env=env, **popen)  # pylint: disable=consider-using-with
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    output = process.stdout.read().decode() if process.stdout else ""
+    if process.returncode:
+        raise SystemExit(f"{name} failed ({process.returncode}): {output[-2000:]}")
+    detail = json.loads(output.strip().splitlines()[-1]) if output.strip() else {}
+    return Result(name, seconds, usage.ru_maxrss / 1024, detail.pop("rows", None), detail)
+
+
+def python(name: str, script: str, *args: str, env: dict | None = None) -> Result:
+    command = [sys.executable, "-c", textwrap.dedent(script), *args]
+    return measure(name, command, env=env, stdout=subprocess.PIPE, cwd=REPO)
+
+
+def raw_copy(table: str, fmt: str) -> Result:
+    options = "" if fmt == "text" else f" (FORMAT {fmt})"
+    command = ["psql", "-X", "-q", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d"]
+    command += [PG["dbname"], "-c", f"COPY {table} TO STDOUT{options}"]
+    return measure(f"raw psql COPY {fmt} > /dev/null", command, stdout=subprocess.DEVNULL)
+
+
+def _env(home: Path, api_url: str | None = None) -> dict:
+    env = {**os.environ, "PGUSER": PG["user"], "PIPELINES_HOME": str(home)}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+def _serve(folder: Path) -> tuple[subprocess.Popen, str]:
+    from pipelines.framework.server import free_port
+
+    port = free_port()
+    server = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _start_prefect(home: Path) -> tuple[int, str]:
+    from pipelines.framework.server import free_port, start_server
+    from pipelines.framework.settings import Settings
+
+    state = start_server(Settings(home=home), "127.0.0.1", free_port())
+    return state.pid, state.url
+
+
+def run_db(table: str, rows: int, work: Path, skip: set[str], flow: bool) -> list[Result]:
+    """Every database contender on one table."""
+    results = [raw_copy(table, "text"), raw_copy(table, "binary"), raw_copy(table, "csv")]
+    base_env = _env(work / "home")
+    contenders = [
+        ("dump_db (data path)", DUMP_DB, "dump_db"),
+        ("pandas read_sql->CSV->DuckDB", PANDAS, "pandas"),
+        ("dlt connectorx->DuckDB", DLT, "dlt"),
+    ]
+    for name, script, key in contenders:
+        if key in skip:
+            continue
+        folder = Path(tempfile.mkdtemp(dir=work))
+        results.append(python(name, script, str(folder), table, env=base_env))
+    if flow and "flow" not in skip:
+        from pipelines.framework.server import stop_process_group
+
+        pid, url = _start_prefect(work / "prefect")
+        try:
+            env = _env(work / "home-flow", url)
+            results.append(python("dump_db flow (Prefect run)", DUMP_DB_FLOW, "", table, env=env))
+        finally:
+            stop_process_group(pid)
+    for result in results:
+        if result.rows is not None and result.rows != rows:
+            raise SystemExit(f"{result.name} loaded {result.rows} rows, expected {rows}")
+    return results
+
+
+def run_csv(table: str, work: Path) -> list[Result]:
+    """dump_url over loopback HTTP vs DuckDB's own CSV reader on the same file."""
+    folder = work / "csv"
+    folder.mkdir()
+    with open(folder / "dados.csv", "wb") as handle:
+        _psql(f"COPY {table} TO STDOUT (FORMAT csv, HEADER)", stdout=handle)
+    server, base = _serve(folder)
+    try:
+        ours = python(
+            "dump_url (HTTP->Parquet->DuckDB)",
+            DUMP_URL,
+            str(work / "u1"),
+            f"{base}/dados.csv",
+            env=_env(work / "home"),
+        )
+    finally:
+        server.terminate()
+        server.wait()
+    (work / "u2").mkdir()
+    theirs = python(
+        "DuckDB read_csv->Parquet", DUCKDB_CSV, str(work / "u2"), str(folder / "dados.csv")
+    )
+    return [ours, theirs]
+
+
+def table_markdown(results: list[Result], base: Result) -> str:
+    lines = [
+        "| path | s | rows/s | peak RSS MB | x raw COPY text | detail |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        detail = ", ".join(f"{k} {v:.1f}" for k, v in r.detail.items() if isinstance(v, float))
+        lines.append(
+            f"| {r.name} | {r.seconds:.1f} | {r.rate:,.0f} | {r.peak_mb:.0f} | "
+            f"{r.seconds / base.seconds:.2f} | {detail} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--skip", default="", help="comma list: pandas, dlt, flow, csv, flat")
+    args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    table = f"public.bench_dumps_{args.rows}"
+    _psql(CREATE.format(table=table, rows=args.rows), stdout=subprocess.DEVNULL)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-dumps-") as folder:
+            work = Path(folder)
+            results = run_db(table, args.rows, work, skip, flow=True)
+            base = results[0]
+            print(f"\n## PostgreSQL -> DuckDB, {args.rows:,} rows x 12 columns\n")
+            print(table_markdown(results, base))
+            by_name = {r.name: r for r in results}
+            ours = by_name.get("dump_db (data path)")
+            if ours:
+                for other in ("pandas read_sql->CSV->DuckDB", "dlt connectorx->DuckDB"):
+                    if other in by_name:
+                        print(
+                            f"\ndump_db is {by_name[other].seconds / ours.seconds:.1f}x faster "
+                            f"than {other}"
+                        )
+            if "flat" not in skip and ours and args.rows >= 100_000:
+                small_rows = args.rows // 10
+                small = f"public.bench_dumps_{small_rows}"
+                _psql(CREATE.format(table=small, rows=small_rows), stdout=subprocess.DEVNULL)
+                try:
+                    flat = python(
+                        "dump_db (data path)",
+                        DUMP_DB,
+                        tempfile.mkdtemp(dir=work),
+                        small,
+                        env=_env(work / "home"),
+                    )
+                finally:
+                    _psql(f"DROP TABLE IF EXISTS {small}", stdout=subprocess.DEVNULL)
+                print(
+                    f"\nPeak RSS of dump_db: {flat.peak_mb:.0f} MB at {small_rows:,} rows, "
+                    f"{ours.peak_mb:.0f} MB at {args.rows:,} rows"
+                )
+            if "csv" not in skip:
+                csv_results = run_csv(table, work)
+                print(f"\n## CSV ({args.rows:,} rows) -> Parquet\n")
+                print(table_markdown(csv_results, base))
+                print(
+                    f"\ndump_url / DuckDB read_csv: "
+                    f"{csv_results[0].seconds / csv_results[1].seconds:.2f}x"
+                )
+    finally:
+        _psql(f"DROP TABLE IF EXISTS {table}", stdout=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""
+The production warehouse: BigQuery, loading Parquet staged on GCS.
+
+A load job fills a run-specific temporary table; one multi-statement transaction then moves its
+rows into the target (DELETE + INSERT for overwrite, INSERT for append) together with the run
+record and the watermark, so readers see the old table or the new one, never half. The Google
+libraries (`pip install -e '.[gcp]'`) are imported only here, when this adapter is chosen.
+"""
+
+from typing import Any
+
+from pipelines.framework.settings import get_settings
+from pipelines.framework.warehouse import (
+    LOADS_TABLE,
+    STATE_TABLE,
+    LoadRequest,
+    LoadResult,
+    LoadVerificationError,
+    check_drift,
+)
+
+META_DATASET = "_pipelines"
+_TYPES = {"BIGINT": "INTEGER", "DATE": "DATE", "VARCHAR": "STRING"}
+
+
+def _bigquery():
+    try:
+        from google.cloud import bigquery
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        raise ImportError(
+            "the BigQuery warehouse needs the 'gcp' extra: pip install -e '.[gcp]'"
+        ) from exc
+    return bigquery
+
+
+class BigQueryWarehouse:
+    """Loads runs into BigQuery tables `project.dataset.table`."""
+
+    def __init__(self, project: str | None = None, client: Any = None):
+        bigquery = _bigquery()
+        self.client = client or bigquery.Client(project=project)
+        self.project = self.client.project
+
+    def _id(self, dataset_id: str, table_id: str) -> str:
+        return f"{self.project}.{dataset_id}.{table_id}"
+
+    def load(self, request: LoadRequest) -> LoadResult:
+        """Load job into a temporary table, then one transaction into the target."""
+        bigquery = _bigquery()
+        self._ensure_meta()
+        name = f"{request.dataset_id}.{request.table_id}"
+        previous = self._query(
+            f"SELECT rows FROM `{self.project}.{META_DATASET}.{LOADS_TABLE}` "
+            "WHERE dataset_id = @d AND table_id = @t AND run_id = @r",
+            d=request.dataset_id,
+            t=request.table_id,
+            r=request.run_id,
+        )
+        if previous:
+            return LoadResult(
+                name, previous[0][0], self.count_rows(*name.split(".")) or 0, already_loaded=True
+            )
+        self.client.create_dataset(request.dataset_id, exists_ok=True)
+        temp = self._id(request.dataset_id, f"_tmp_{request.table_id}_{request.run_id[:12]}")
+        try:
+            self._load_temp(bigquery, request, temp)
+            staged_rows = self.client.get_table(temp).num_rows
+            if staged_rows != request.expected_rows:
+                raise LoadVerificationError(
+                    f"{name}: {staged_rows} linhas no load job, {request.expected_rows} extraídas"
+                )
+            added = self._evolve(request, temp)
+            self._swap(request, temp)
+        finally:
+            self.client.delete_table(temp, not_found_ok=True)
+        total = self.count_rows(request.dataset_id, request.table_id) or 0
+        return LoadResult(name, request.expected_rows, total, tuple(added))
+
+    def _load_temp(self, bigquery, request: LoadRequest, temp: str) -> None:
+        uris = _gcs_uris(request.files, request.run_id)
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        )
+        config.parquet_options = bigquery.ParquetOptions()
+        config.parquet_options.enable_list_inference = True
+        if request.hive_types:
+            prefix = uris[0].split("/" + next(iter(request.hive_types)) + "=")[0]
+            keys = "/".join(f"{{{k}:{_TYPES[v]}}}" for k, v in request.hive_types.items())
+            hive = bigquery.HivePartitioningOptions()
+            hive.mode = "CUSTOM"
+            hive.source_uri_prefix = f"{prefix}/{keys}"
+            config.hive_partitioning = hive
+        self.client.load_table_from_uri(uris, temp, job_config=config).result()
+
+    def _columns(self, table: str) -> dict[str, str]:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return {f.name: f.field_type for f in self.client.get_table(table).schema}
+        except NotFound:
+            return {}
+
+    def _evolve(self, request: LoadRequest, temp: str) -> list[str]:
+        target = self._id(request.dataset_id, request.table_id)
+        old = self._columns(target)
+        if not old:
+            self._query(f"CREATE TABLE `{target}` LIKE `{temp}`")
+            return []
+        new = self._columns(temp)
+        added = check_drift(f"{request.dataset_id}.{request.table_id}", new, old)
+        for column in added:
+            self._query(f"ALTER TABLE `{target}` ADD COLUMN `{column}` {new[column]}")
+        return added
+
+    def _swap(self, request: LoadRequest, temp: str) -> None:
+        target = self._id(request.dataset_id, request.table_id)
+        columns = ", ".join(f"`{c}`" for c in self._columns(temp))
+        meta = f"{self.project}.{META_DATASET}"
+        statements = ["BEGIN TRANSACTION;"]
+        if request.mode == "overwrite":
+            statements.append(f"DELETE FROM `{target}` WHERE TRUE;")
+        statements += [
+            f"INSERT INTO `{target}` ({columns}) SELECT {columns} FROM `{temp}`;",
+            f"INSERT INTO `{meta}.{LOADS_TABLE}` VALUES (@d, @t, @r, @m, @n, CURRENT_TIMESTAMP());",
+        ]
+        if request.state is not None:
+            statements.append(
+                f"MERGE `{meta}.{STATE_TABLE}` s USING (SELECT @d AS d, @t AS t) k "
+                "ON s.dataset_id = k.d AND s.table_id = k.t "
+                "WHEN MATCHED THEN UPDATE SET watermark_column = @c, watermark_value = @v, "
+                "watermark_type = @y, updated_at = CURRENT_TIMESTAMP() "
+                "WHEN NOT MATCHED THEN INSERT VALUES (@d, @t, @c, @v, @y, CURRENT_TIMESTAMP());"
+            )
+        statements.append("COMMIT TRANSACTION;")
+        state = request.state or {}
+        self._query(
+            "\n".join(statements),
+            d=request.dataset_id,
+            t=request.table_id,
+            r=request.run_id,
+            m=request.mode,
+            n=request.expected_rows,
+            c=state.get("column"),
+            v=state.get("value"),
+            y=state.get("type"),
+        )
+
+    def _ensure_meta(self) -> None:
+        self.client.create_dataset(META_DATASET, exists_ok=True)
+        meta = f"{self.project}.{META_DATASET}"
+        self._query(
+            f"CREATE TABLE IF NOT EXISTS `{meta}.{LOADS_TABLE}` (dataset_id STRING, "
+            "table_id STRING, run_id STRING, mode STRING, rows INT64, loaded_at TIMESTAMP)"
+        )
+        self._query(
+            f"CREATE TABLE IF NOT EXISTS `{meta}.{STATE_TABLE}` (dataset_id STRING, "
+            "table_id STRING, watermark_column STRING, watermark_value STRING, "
+            "watermark_type STRING, updated_at TIMESTAMP)"
+        )
+
+    def _query(self, sql: str, **params: Any) -> list[tuple]:
+        bigquery = _bigquery()
+        config = bigquery.QueryJobConfig(
+            query_parameters=[
+                bigquery.ScalarQueryParameter(
+                    name, "INT64" if isinstance(value, int) else "STRING", value
+                )
+                for name, value in params.items()
+            ]
+        )
+        return [tuple(row.values()) for row in self.client.query(sql, job_config=config).result()]
+
+    def read_state(self, dataset_id: str, table_id: str) -> dict[str, Any] | None:
+        """Last committed watermark of a table, or None before its first load."""
+        self._ensure_meta()
+        rows = self._query(
+            "SELECT watermark_column, watermark_value, watermark_type "
+            f"FROM `{self.project}.{META_DATASET}.{STATE_TABLE}` "
+            "WHERE dataset_id = @d AND table_id = @t",
+            d=dataset_id,
+            t=table_id,
+        )
+        if not rows:
+            return None
+        return {"column": rows[0][0], "value": rows[0][1], "type": rows[0][2]}
+
+    def count_rows(self, dataset_id: str, table_id: str) -> int | None:
+        """Rows in a table, or None when it does not exist."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return self.client.get_table(self._id(dataset_id, table_id)).num_rows
+        except NotFound:
+            return None
+
+
+def _gcs_uris(files: list[str] | tuple[str, ...], run_id: str) -> list[str]:
+    """Load jobs read only from GCS: files already on `gs://` (a GCS lake) are used in place;
+    local ones are uploaded under `gcs_staging_url/<run_id>/`, keeping their Hive folders."""
+    if all(f.startswith("gs://") for f in files):
+        return list(files)
+    staging = get_settings().gcs_staging_url
+    if not staging:
+        raise ValueError(
+            "BigQuery carrega só de gs://: use PIPELINES_STORAGE_URL=gs://... ou "
+            "PIPELINES_GCS_STAGING_URL=gs://bucket/prefixo"
+        )
+    import os
+
+    import fsspec
+
+    gcs = fsspec.filesystem("gs")
+    root = os.path.commonpath([os.path.dirname(f) for f in files])
+    uris = []
+    for local in files:
+        uri = f"{staging.rstrip('/')}/{run_id}/{os.path.relpath(local, root)}"
+        gcs.put(local, uri)
+        uris.append(uri)
+    return uris
