@@ -6,6 +6,9 @@ A run writes under its own staging prefix; `publish` moves the files into the ta
 after the warehouse load succeeded, so a failed run never leaves half a table behind.
 """
 
+# pyarrow.compute builds its functions at import time, out of pylint's sight.
+# pylint: disable=no-member
+
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,7 +94,7 @@ def _hive_type(arrow_type: pa.DataType) -> str:
 
 
 @dataclass(frozen=True)
-class StagedTable:
+class StagedTable:  # pylint: disable=too-many-instance-attributes
     """What one run wrote under its staging prefix, ready to load."""
 
     run_id: str
@@ -270,6 +273,7 @@ class _Counter:
         self._column = watermark_column
 
     def count(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """Pass `batches` through, counting them."""
         for batch in batches:
             self.rows += batch.num_rows
             if self._column and batch.num_rows:

@@ -168,7 +168,8 @@ def _create_events(server, schema, rows, start=1):
     with server.connect(autocommit=True) as conn:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.eventos (id bigint, valor text)")
         conn.execute(
-            f"INSERT INTO {schema}.eventos SELECT g, 'v' || g FROM generate_series(%s::bigint, %s::bigint) g",
+            f"INSERT INTO {schema}.eventos SELECT g, 'v' || g "
+            "FROM generate_series(%s::bigint, %s::bigint) g",
             [start, start + rows - 1],
         )
 

@@ -10,7 +10,7 @@ libraries (`pip install -e '.[gcp]'`) are imported only here, when this adapter 
 from typing import Any
 
 from pipelines.framework.settings import get_settings
-from pipelines.framework.warehouse import (
+from pipelines.framework.warehouse.base import (
     LOADS_TABLE,
     STATE_TABLE,
     LoadRequest,
@@ -94,7 +94,7 @@ class BigQueryWarehouse:
         self.client.load_table_from_uri(uris, temp, job_config=config).result()
 
     def _columns(self, table: str) -> dict[str, str]:
-        from google.api_core.exceptions import NotFound
+        from google.api_core.exceptions import NotFound  # pylint: disable=import-error,no-name-in-module
 
         try:
             return {f.name: f.field_type for f in self.client.get_table(table).schema}
@@ -187,7 +187,7 @@ class BigQueryWarehouse:
 
     def count_rows(self, dataset_id: str, table_id: str) -> int | None:
         """Rows in a table, or None when it does not exist."""
-        from google.api_core.exceptions import NotFound
+        from google.api_core.exceptions import NotFound  # pylint: disable=import-error,no-name-in-module
 
         try:
             return self.client.get_table(self._id(dataset_id, table_id)).num_rows

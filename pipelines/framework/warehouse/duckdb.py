@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from pipelines.framework.settings import get_settings
-from pipelines.framework.warehouse import (
+from pipelines.framework.warehouse.base import (
     LOADS_TABLE,
     STATE_TABLE,
     LoadRequest,

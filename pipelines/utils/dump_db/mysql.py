@@ -42,7 +42,7 @@ _OTHERS = {
 }
 
 
-def arrow_type(field) -> pa.DataType:
+def arrow_type(field) -> pa.DataType:  # pylint: disable=too-many-return-statements
     """Arrow type of a result field, from its MySQL type code, flags and charset."""
     code = field.type_code
     if code in _INTEGERS:

@@ -55,7 +55,7 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class DumpSummary:
+class DumpSummary:  # pylint: disable=too-many-instance-attributes
     """What a dump did, for the log and the UI's artifact."""
 
     table: str
