@@ -102,3 +102,15 @@ def test_auth_header_comes_from_the_secret(prefect_api, place, monkeypatch):
             url=server.url("/p.csv"), dataset_id="br", table_id="p", vault_secret_path="api/dados"
         )
     assert place.query(f"SELECT * FROM {place.dataset('br')}.p") == [("1",)]
+
+
+def test_a_dump_then_materialize_builds_the_dbt_model(prefect_api, place):
+    pytest.importorskip("pipelines.utils.materialize.flows")
+    from pipelines.utils.loading.tasks import materialize_table
+    from tests.support.randomuser_api import users_csv
+
+    with FileServer({"/users.csv": users_csv(30).encode()}) as server:
+        dump_url(url=server.url("/users.csv"), dataset_id="tutorial", table_id="users")
+    materialize_table.fn("tutorial", "users_by_city", "dev", {"min_users_per_city": 1})
+    by_city = place.query(f"SELECT sum(users) FROM {place.dataset('tutorial')}.users_by_city")
+    assert by_city == [(30,)]

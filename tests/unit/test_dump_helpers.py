@@ -105,3 +105,32 @@ def test_partitioning_rules():
 
 def test_artifact_key():
     assert artifact_key("br_rj.Tabela_1") == "dump-br-rj-tabela-1"
+
+
+def test_the_warehouse_is_chosen_by_one_setting(monkeypatch, tmp_path):
+    from pipelines.framework.settings import get_settings
+    from pipelines.framework.warehouse import UnknownWarehouseError, get_warehouse
+    from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+
+    monkeypatch.setenv("PIPELINES_HOME", str(tmp_path))
+    monkeypatch.setenv("PIPELINES_ENV", "local")
+    try:
+        for kind, expected in (("duckdb", DuckDBWarehouse), ("nope", UnknownWarehouseError)):
+            monkeypatch.setenv("PIPELINES_WAREHOUSE", kind)
+            get_settings.cache_clear()
+            if isinstance(expected, type) and issubclass(expected, Exception):
+                with pytest.raises(expected):
+                    get_warehouse()
+            else:
+                warehouse = get_warehouse()
+                assert isinstance(warehouse, expected)
+                assert warehouse.path == tmp_path / "warehouse" / "local.duckdb"
+        monkeypatch.setenv("PIPELINES_WAREHOUSE", "bigquery")
+        get_settings.cache_clear()
+        try:
+            import google.cloud.bigquery  # noqa: F401
+        except ImportError:
+            with pytest.raises(ImportError, match="gcp"):
+                get_warehouse()
+    finally:
+        get_settings.cache_clear()
