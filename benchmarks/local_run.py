@@ -4,12 +4,13 @@ Wall time of one local run of the Users report, four ways, side by side.
 (a) plain Python (httpx + pandas, `plain_users_report.py`), no Prefect;
 (b) `pipelines run "Users report"` cold: fresh PIPELINES_HOME, no PREFECT_API_URL, so the CLI
     starts its background server (stopped again after each run);
-(c) the same warm: the server a previous run left running is reused;
+(c) the same warm: the server an untimed run just started is reused;
 (d) `python run.py` of examples/first_flow: Prefect's temporary (ephemeral) server, with a fresh
     PREFECT_HOME each run as a new user has; (d2) the same once its database exists.
 
-Every case is a subprocess against a local randomuser stand-in; the figure is the median of N runs.
-Every server started here is stopped before the script exits.
+Every case is a subprocess against a local randomuser stand-in; the figure is the median of N runs,
+taken round-robin (one run of each case per round) so that a change in the machine's load hits
+every case alike. Every server started here is stopped as soon as its run is over.
 
 Usage: .venv/bin/python benchmarks/local_run.py [--runs N] [--n-users N]
 """
@@ -27,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -43,13 +44,27 @@ EXAMPLE_USERS = 20  # examples/first_flow/run.py calls users_report(n_users=20)
 RUN_TIMEOUT = 300
 
 
+@dataclass(frozen=True)
+class Run:
+    """Where one measured run happens: scratch folder, stand-in URL, users, round number."""
+
+    scratch: Path
+    api_url: str
+    n_users: int
+    round: int
+
+
 @dataclass
 class Case:
-    """One way of running the report and the wall times it took."""
+    """One way of running the report, how to time one run of it, and the times it took."""
 
     label: str
-    n_users: int
-    seconds: list[float]
+    measure: Callable[[Run], float]
+    example: bool = False
+    seconds: list[float] = field(default_factory=list)
+
+    def n_users(self, n_users: int) -> int:
+        return EXAMPLE_USERS if self.example else n_users
 
     @property
     def median(self) -> float:
@@ -130,84 +145,69 @@ def _pipelines_home(scratch: Path, name: str) -> Iterator[dict[str, str]]:
         stop_server(Settings(home=home))
 
 
-def plain(scratch: Path, api_url: str, n_users: int, runs: int) -> Case:
+def plain(run: Run) -> float:
     """(a) The same work without Prefect."""
-    command = [PYTHON, str(BENCHMARKS / "plain_users_report.py"), str(n_users), api_url]
-    seconds = [_timed(command, scratch, _base_env(), n_users) for _ in range(runs)]
-    return Case("(a) plain Python (httpx + pandas), no Prefect", n_users, seconds)
+    command = [PYTHON, str(BENCHMARKS / "plain_users_report.py"), str(run.n_users), run.api_url]
+    return _timed(command, run.scratch, _base_env(), run.n_users)
 
 
-def _cli_command(api_url: str, n_users: int) -> list[str]:
-    parameters = ["-p", f"n_users={n_users}", "-p", f"api_url={api_url}"]
+def _cli_command(run: Run) -> list[str]:
+    parameters = ["-p", f"n_users={run.n_users}", "-p", f"api_url={run.api_url}"]
     return [PIPELINES, "run", "Users report", *parameters]
 
 
-def cli_cold(scratch: Path, api_url: str, n_users: int, runs: int) -> Case:
+def cli_cold(run: Run) -> float:
     """(b) `pipelines run` that must start the background server on a fresh home."""
-    seconds = []
-    for index in range(runs):
-        with _pipelines_home(scratch, f"cold-{index}") as env:
-            seconds.append(_timed(_cli_command(api_url, n_users), scratch, env, n_users))
-    return Case("(b) `pipelines run`, cold (starts its server)", n_users, seconds)
+    with _pipelines_home(run.scratch, f"cold-{run.round}") as env:
+        return _timed(_cli_command(run), run.scratch, env, run.n_users)
 
 
-def cli_warm(scratch: Path, api_url: str, n_users: int, runs: int) -> Case:
-    """(c) `pipelines run` reusing the server an earlier run left running."""
-    command = _cli_command(api_url, n_users)
-    with _pipelines_home(scratch, "warm") as env:
-        _timed(command, scratch, env, n_users)  # starts the server; not counted
-        seconds = [_timed(command, scratch, env, n_users) for _ in range(runs)]
-    return Case("(c) `pipelines run`, warm (server running)", n_users, seconds)
+def cli_warm(run: Run) -> float:
+    """(c) `pipelines run` reusing the server an earlier, untimed run left running."""
+    with _pipelines_home(run.scratch, f"warm-{run.round}") as env:
+        _timed(_cli_command(run), run.scratch, env, run.n_users)  # starts the server
+        return _timed(_cli_command(run), run.scratch, env, run.n_users)
 
 
-def _example_env(api_url: str, prefect_home: Path) -> dict[str, str]:
+def _run_example(run: Run, prefect_home: Path) -> float:
+    folder = run.scratch / "first_flow"
+    if not folder.exists():
+        shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("__pycache__", "*.csv"))
     env = _base_env()
-    env.update(RANDOMUSER_API_URL=api_url, PREFECT_HOME=str(prefect_home))
-    return env
+    env.update(RANDOMUSER_API_URL=run.api_url, PREFECT_HOME=str(prefect_home))
+    return _timed([PYTHON, "run.py"], folder, env, EXAMPLE_USERS)
 
 
-def _example_copy(scratch: Path) -> Path:
-    target = scratch / "first_flow"
-    if not target.exists():
-        shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.csv"))
-    return target
+def example_fresh(run: Run) -> float:
+    """(d) `python run.py` as a new user runs it: temporary server, new Prefect database."""
+    return _run_example(run, run.scratch / f"prefect-fresh-{run.round}")
 
 
-def example_fresh(scratch: Path, api_url: str, _n_users: int, runs: int) -> Case:
-    """(d) `python run.py` as a new user runs it: ephemeral server, new Prefect database."""
-    folder = _example_copy(scratch)
-    command = [PYTHON, "run.py"]
-    seconds = [
-        _timed(command, folder, _example_env(api_url, scratch / f"fresh-{i}"), EXAMPLE_USERS)
-        for i in range(runs)
+def example_reused(run: Run) -> float:
+    """(d2) `python run.py` again: temporary server, its database created by an untimed run."""
+    home = run.scratch / "prefect-reused"
+    if not (home / "prefect.db").exists():
+        _run_example(run, home)
+    return _run_example(run, home)
+
+
+def cases() -> list[Case]:
+    return [
+        Case("(a) plain Python (httpx + pandas), no Prefect", plain),
+        Case("(b) `pipelines run`, cold (starts its server)", cli_cold),
+        Case("(c) `pipelines run`, warm (server running)", cli_warm),
+        Case("(d) examples/first_flow `python run.py`, temporary server", example_fresh, True),
+        Case("(d2) the same, Prefect database already created", example_reused, True),
     ]
-    return Case("(d) examples/first_flow `python run.py`, ephemeral server", EXAMPLE_USERS, seconds)
 
 
-def example_reused(scratch: Path, api_url: str, _n_users: int, runs: int) -> Case:
-    """(d2) `python run.py` again: ephemeral server, its database already created."""
-    folder = _example_copy(scratch)
-    env = _example_env(api_url, scratch / "reused")
-    _timed([PYTHON, "run.py"], folder, env, EXAMPLE_USERS)  # creates the database; not counted
-    seconds = [_timed([PYTHON, "run.py"], folder, env, EXAMPLE_USERS) for _ in range(runs)]
-    return Case("(d2) the same, Prefect database already created", EXAMPLE_USERS, seconds)
-
-
-CASES: list[Callable[[Path, str, int, int], Case]] = [
-    plain,
-    cli_cold,
-    cli_warm,
-    example_fresh,
-    example_reused,
-]
-
-
-def render(cases: list[Case], runs: int) -> str:
+def render(cases: list[Case], runs: int, n_users: int) -> str:
     """A Markdown table: median, every run, and the ratio to the plain-Python baseline."""
     baseline = cases[0].median
     lines = [
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, median of {runs} runs",
+        f"Python {platform.python_version()}, median of {runs} runs, "
+        f"1-min load average at the end {os.getloadavg()[0]:.1f}",
         "",
         "| case | n_users | median (s) | runs (s) | x (a) |",
         "|---|---:|---:|---|---:|",
@@ -215,7 +215,7 @@ def render(cases: list[Case], runs: int) -> str:
     for case in cases:
         runs_text = ", ".join(f"{s:.1f}" for s in case.seconds)
         lines.append(
-            f"| {case.label} | {case.n_users} | {case.median:.1f} | {runs_text} "
+            f"| {case.label} | {case.n_users(n_users)} | {case.median:.1f} | {runs_text} "
             f"| {case.median / baseline:.1f}x |"
         )
     return "\n".join(lines)
@@ -226,13 +226,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per case (default 3)")
     parser.add_argument("--n-users", type=int, default=100, help="users per run (default 100)")
     args = parser.parse_args()
-    cases = []
+    measured = cases()
     with tempfile.TemporaryDirectory(prefix="bench-local-run-") as tmp, _stand_in() as api_url:
-        for measure in CASES:
-            case = measure(Path(tmp), api_url, args.n_users, args.runs)
-            print(f"  {case.label}: {case.median:.1f} s", file=sys.stderr, flush=True)
-            cases.append(case)
-    print(render(cases, args.runs))
+        for index in range(args.runs):  # round-robin, so load drift hits every case alike
+            for case in measured:
+                run = Run(Path(tmp), api_url, case.n_users(args.n_users), index)
+                case.seconds.append(case.measure(run))
+                print(f"  {case.label}: {case.seconds[-1]:.1f} s", file=sys.stderr, flush=True)
+    print(render(measured, args.runs, args.n_users))
 
 
 if __name__ == "__main__":
