@@ -13,18 +13,21 @@ An alert never changes the run's result: no webhook configured, a webhook that a
 does not answer within `PIPELINES_ALERT_TIMEOUT` seconds is logged and ignored.
 """
 
+import json
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import httpx
 from prefect import Flow
+from prefect.blocks.webhook import Webhook
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun
+from prefect.events.actions import CallWebhook
 from prefect.logging.loggers import flow_run_logger
 from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
 from prefect.states import State
@@ -37,6 +40,7 @@ from pipelines.framework.secrets import SecretError, SecretNotFoundError, read_s
 from pipelines.framework.settings import Settings, get_settings
 
 ERROR_LINES = 6
+WEBHOOK_BLOCK = "pipelines-alerts-webhook"
 MAX_ERROR_CHARS = 1200
 _fallback_logger = logging.getLogger("pipelines.alerts")
 
@@ -81,8 +85,8 @@ def mentions(owners: Sequence[str]) -> tuple[str, ...]:
     return tuple(mapping.get(owner, f"@{owner}") for owner in owners)
 
 
-def run_url(flow_run_id: UUID) -> str:
-    """The run's page in the Prefect UI."""
+def run_url(flow_run_id: UUID | str) -> str:
+    """The run's page in the Prefect UI this process talks to."""
     ui_url = PREFECT_UI_URL.value() or (PREFECT_API_URL.value() or "").removesuffix("/api")
     return f"{ui_url.rstrip('/')}/runs/flow-run/{flow_run_id}"
 
@@ -194,3 +198,41 @@ def attach(prefect_flow: Flow) -> Flow:
         if alert_on_failure not in hooks:
             hooks.append(alert_on_failure)
     return prefect_flow
+
+
+def crash_alert_payload(owners_by_flow: Mapping[str, Sequence[str]], environment: str) -> str:
+    """The message, as a template the server renders itself when it marks a run Crashed."""
+    tag = "" if environment == constants.ENV_PROD.value else f"[{environment}] "
+    owners = {name: " ".join(mentions(list(found))) for name, found in owners_by_flow.items()}
+    return (
+        "{% set owners = "
+        + json.dumps(owners)
+        + " %}{% set text %}"
+        + tag
+        + "**{{ flow.name }}**: run `{{ flow_run.name }}` crashed\n"
+        "deployment: `{{ deployment.name if deployment else '(none: a local run)' }}`"
+        f" · environment: {environment} · failing task: `unknown`\n"
+        "```\n{{ flow_run.state.message }}\n```\n"
+        "run: " + run_url("{{ flow_run.id }}") + "\n"
+        "owners: {{ owners.get(flow.name, '(none declared)') }}{% endset %}"
+        '{"content": {{ text|tojson }}, "text": {{ text|tojson }}}'
+    )
+
+
+async def crash_alert_action(
+    owners_by_flow: Mapping[str, Sequence[str]], environment: str
+) -> CallWebhook | None:
+    """A server-side action that alerts a crash no process is left to report (a killed worker).
+
+    Add it to the automation that marks such runs Crashed. It saves the webhook (read from the
+    alert secret) as a Webhook block; None when no webhook is configured.
+    """
+    url = webhook_url(environment)
+    if url is None:
+        return None
+    block_id = await Webhook(
+        method="POST", url=url, headers={"Content-Type": "application/json"}
+    ).asave(WEBHOOK_BLOCK, overwrite=True)
+    return CallWebhook(
+        block_document_id=block_id, payload=crash_alert_payload(owners_by_flow, environment)
+    )
