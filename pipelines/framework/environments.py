@@ -12,6 +12,7 @@ from pipelines.constants import constants
 from pipelines.framework.settings import REPO_ROOT, get_settings
 
 ENVIRONMENTS = (constants.ENV_LOCAL.value, constants.ENV_STAGING.value, constants.ENV_PROD.value)
+MATERIALIZATION_MODES = ("dev", "prod")
 
 
 class UnknownEnvironmentError(ValueError):
@@ -57,6 +58,30 @@ class Environment:
     def dbt_target(self) -> str:
         """The dbt profile target that materializes this environment."""
         return self.name
+
+    def materialization_target(self, mode: str) -> str:
+        """The dbt target of the guide's `materialization_mode` (dev/prod) in this environment.
+
+        The warehouse the dumps load (`Settings.warehouse`) decides the adapter: on BigQuery,
+        `prod` (dbt-bigquery). On the embedded DuckDB file, `dev` mode runs the `dev` target and
+        `prod` mode the environment's own (`local`, `staging`, `prod_duckdb`), so models can
+        tell a dev run apart by `target.name`. Datasets always come from `dataset(...)`: the
+        target never decides them, and staging never resolves to a prod dataset.
+        """
+        if mode not in MATERIALIZATION_MODES:
+            raise ValueError(
+                f"materialization_mode {mode!r} inválido; use um de {MATERIALIZATION_MODES}"
+            )
+        if get_settings().warehouse == "bigquery":
+            return "prod"
+        if mode == "dev":
+            return "dev"
+        return f"{self.dbt_target}_duckdb" if self.is_prod else self.dbt_target
+
+    @property
+    def dataset_suffix(self) -> str:
+        """What `dataset()` appends to a dataset_id here (dbt gets it as a var)."""
+        return self.dataset("")
 
     def work_queue(self) -> str:
         """Each label's work pool has one queue per environment."""

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     """Google Cloud project of the BigQuery warehouse (default: the client's own)."""
     gcs_staging_url: str | None = None
     """`gs://bucket/prefix` where BigQuery loads stage Parquet when the lake is not on GCS."""
+    dbt_project_dir: Path = REPO_ROOT / "queries"
+    """The dbt project (with its profiles.yml) that the materialize flow builds."""
     auth_string: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("PIPELINES_AUTH_STRING", "PREFECT_API_AUTH_STRING"),
