@@ -78,6 +78,8 @@ def server_environment(settings: Settings) -> dict[str, str]:
         PREFECT_HOME=str(settings.home / "prefect"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_UI_ENABLED="true",
+        # relative, so the UI calls the server that served it, whatever address the browser used
+        PREFECT_UI_API_URL="/api",
     )
     if settings.database_url:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.database_url

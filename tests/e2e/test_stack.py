@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 from datetime import timezone
+from pathlib import Path
 
 import pytest
 from prefect.client.schemas.filters import (
@@ -19,6 +20,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
 from pipelines.framework.server import free_port
+from pipelines.framework.settings import REPO_ROOT
 from tests.conftest import pipelines_command
 from tests.support.prefect_api import (
     client_for,
@@ -133,6 +135,55 @@ def test_a_run_with_other_parameters_completes_on_its_labels_worker_with_its_log
     assert any("Worker 'rj-escritorio-dev-local' submitting" in m for m in messages)
     other_log = (stack["home"] / "logs" / "worker-rj-escritorio.log").read_text(errors="replace")
     assert str(run.id) not in other_log
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def test_in_the_ui_a_user_finds_the_flow_runs_it_with_other_parameters_and_reads_its_log(
+    stack, tmp_path
+):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    report = tmp_path / "ui_report.csv"
+    run_name = f"ui-run-{os.getpid()}"
+    with RandomUserAPI() as api, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(f"{stack['url'].removesuffix('/api')}/deployments", wait_until="networkidle")
+            page.get_by_placeholder("Search deployments...").fill("Users report")
+            page.locator("tr", has_text="EMD: escritorio - Users report").get_by_text(
+                "local", exact=True
+            ).click()
+            page.screenshot(path=ARTIFACTS / "1-deployment.png")
+            page.get_by_role("button", name="Run", exact=True).click()
+            page.get_by_text("Custom run").click()
+            page.get_by_role("textbox").nth(0).fill(run_name)
+            page.get_by_role("spinbutton").fill("3")  # n_users
+            page.get_by_role("textbox").nth(1).fill(api.url)  # api_url (no internet here)
+            page.get_by_role("textbox").nth(2).fill(str(report))  # output_path
+            page.screenshot(path=ARTIFACTS / "2-custom-run.png")
+            page.get_by_role("button", name="Submit").click()
+            page.get_by_role("link", name=run_name).first.click()
+            page.wait_for_url("**/runs/flow-run/**")
+            expect(page.get_by_text("Completed").first).to_be_visible(timeout=180_000)
+            page.reload()
+            expect(page.get_by_text("Dados baixados com sucesso!")).to_be_visible(timeout=60_000)
+            page.screenshot(path=ARTIFACTS / "3-run-logs.png", full_page=True)
+        except Exception:
+            page.screenshot(path=ARTIFACTS / "failure.png", full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert len(report.read_text(encoding="utf-8").splitlines()) == 4  # header + 3 users
 
 
 def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, tmp_path):
