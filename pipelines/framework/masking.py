@@ -61,12 +61,11 @@ def register_secret(value: Any) -> None:
     global _pattern  # pylint: disable=global-statement
     with _lock:
         new = {v for v in _variants(value) if len(v) >= MIN_MASKED_LENGTH} - _values
-        if not new:
-            return
-        _values.update(new)
-        ordered = sorted(_values, key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(v) for v in ordered))
-    install_masking()
+        if new:
+            _values.update(new)
+            ordered = sorted(_values, key=len, reverse=True)
+            _pattern = re.compile("|".join(re.escape(v) for v in ordered))
+    install_masking()  # again each time: repairs a logging reconfiguration in between
 
 
 def forget_secrets() -> None:

@@ -188,3 +188,12 @@ def test_escaped_and_multiline_forms_are_masked_too():
     assert "MIIEvQ" not in masking.mask(json.dumps({"k": key}))
     assert masking.mask("line: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC") == "line: ****"
     assert masking.mask("pin 12") == "pin 12"  # too short to mask without garbling every log
+
+
+def test_reading_again_repairs_a_logging_reconfiguration():
+    masking.register_secret("value-1234")
+    logger = logging.getLogger("pipelines")
+    for existing in list(logger.filters):
+        logger.removeFilter(existing)  # what a dictConfig without our filter would leave
+    masking.register_secret("value-1234")
+    assert any(isinstance(f, masking.SecretMaskingFilter) for f in logger.filters)
