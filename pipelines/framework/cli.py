@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -28,7 +27,8 @@ from pipelines.framework.local_run import run_flow
 from pipelines.framework.parameters import ParameterError, parse_parameters
 from pipelines.framework.registration import Outcome, plan, register
 from pipelines.framework.schedules import ScheduleError
-from pipelines.framework.server import ServerError, ensure_server
+from pipelines.framework.secrets_cli import secrets_app
+from pipelines.framework.server import ServerError, api_settings, ensure_server
 from pipelines.framework.settings import get_settings
 from pipelines.framework.work_pools import WorkPoolError
 
@@ -50,6 +50,7 @@ USAGE_ERRORS = (
     BackfillError,
     WorkPoolError,
 )
+app.add_typer(secrets_app, name="secrets")
 EnvOption = Annotated[
     str | None,
     typer.Option("--env", help="local, staging or prod; default: from the git branch."),
@@ -197,12 +198,12 @@ def register_command(
         raise fail(str(exc), 2) from None
     try:
         with (
-            temporary_settings(updates={PREFECT_API_URL: ensure_server()}),
+            api_settings(ensure_server()),
             Progress(console=errors, transient=True, disable=as_json) as progress,
         ):
-            bar = progress.add_task(f"registering in {environment.name}", total=total)
+            task = progress.add_task(f"registering in {environment.name}", total=total)
             outcomes = asyncio.run(
-                register(environment, dry_run, on_outcome=lambda _: progress.advance(bar))
+                register(environment, dry_run, on_outcome=lambda _: progress.advance(task))
             )
     except USAGE_ERRORS as exc:
         raise fail(str(exc), 2) from None
@@ -253,7 +254,7 @@ def up(
     try:
         environment = Environment(env)
         state = stack.up(settings, environment, host or settings.host, port or settings.port)
-        with temporary_settings(updates={PREFECT_API_URL: state.url}):
+        with api_settings(state.url):
             outcomes = asyncio.run(register(environment))
     except USAGE_ERRORS as exc:
         raise fail(str(exc), 2) from None
@@ -310,7 +311,7 @@ def backfill(
         environment = resolve_environment(env)
         runs = planned_runs(info, start, end)
         if not dry_run:
-            with temporary_settings(updates={PREFECT_API_URL: ensure_server()}):
+            with api_settings(ensure_server()):
                 asyncio.run(create_backfill(info, environment, runs))
     except USAGE_ERRORS as exc:
         raise fail(str(exc), 2) from None

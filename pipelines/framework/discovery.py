@@ -152,9 +152,9 @@ class FlowNotFoundError(LookupError):
 
 
 def find_flow(query: str, flows: list[FlowInfo] | None = None) -> FlowInfo:
-    """A flow by full name, a unique part of its name, its module, or `module:function`."""
+    """A flow by full name, a unique part of its name, its module, or `module:attribute`."""
     flows = discover_flows() if flows is None else flows
-    exact = [f for f in flows if query in (f.name, f.module, f.entrypoint, f"{f.module}.{f.attribute}")]
+    exact = [f for f in flows if query in (f.name, f.module, f.entrypoint)]
     if len(exact) == 1:
         return exact[0]
     candidates = exact or [f for f in flows if query.lower() in f.name.lower()]

@@ -8,11 +8,10 @@ from uuid import UUID
 
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import State
 
 from pipelines.framework.discovery import FlowInfo
-from pipelines.framework.server import ensure_server
+from pipelines.framework.server import api_settings, ensure_server
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class RunOutcome:
 
 def run_flow(info: FlowInfo, parameters: dict[str, Any]) -> RunOutcome:
     """Run `info` with `parameters`; on failure, name the failing task and why."""
-    with temporary_settings(updates={PREFECT_API_URL: ensure_server()}):
+    with api_settings(ensure_server()):
         state = info.flow(**parameters, return_state=True)
         if state.is_completed():
             return RunOutcome(state)

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from pipelines.framework.masking import MASK, register_secret
 from pipelines.framework.secrets import (
@@ -26,7 +25,7 @@ from pipelines.framework.secrets import (
     list_block_secrets,
     write_block_secret,
 )
-from pipelines.framework.server import ServerError, ensure_server
+from pipelines.framework.server import ServerError, api_settings, ensure_server
 
 secrets_app = typer.Typer(
     help="Secrets for local development (Prefect Secret blocks on the local server).",
@@ -46,7 +45,7 @@ def _local_server() -> Iterator[None]:
         url = ensure_server()
     except ServerError as exc:
         raise _fail(str(exc), 1) from None
-    with temporary_settings(updates={PREFECT_API_URL: url}):
+    with api_settings(url):
         yield
 
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
 from pipelines.framework.server_security import (
     client_environment,
@@ -186,6 +187,17 @@ def ensure_server(settings: Settings | None = None) -> str:
             else free_port(settings.host)
         )
         return start_server(settings, settings.host, port).url
+
+
+@contextmanager
+def api_settings(url: str) -> Iterator[None]:
+    """Point this process's Prefect clients at `url`, with the server's credential if it has one."""
+    updates = {PREFECT_API_URL: url}
+    credential = client_environment(get_settings()).get("PREFECT_API_AUTH_STRING")
+    if credential:
+        updates[PREFECT_API_AUTH_STRING] = credential
+    with temporary_settings(updates=updates):
+        yield
 
 
 def stop_server(settings: Settings | None = None) -> ServerState | None:

@@ -4,6 +4,7 @@ label (the guide's agents) and every flow registered, on one machine with nothin
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -21,11 +22,13 @@ from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectNotFound
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from pipelines.framework.alerts import crash_alert_action
+from pipelines.framework.discovery import discover_flows
 from pipelines.framework.environments import Environment
 from pipelines.framework.server import (
     ServerError,
+    api_settings,
     is_healthy,
     pid_alive,
     running_server,
@@ -34,6 +37,7 @@ from pipelines.framework.server import (
     stop_process_group,
     stop_server,
 )
+from pipelines.framework.server_security import client_environment
 from pipelines.framework.settings import Settings
 from pipelines.framework.work_pools import agent_labels, ensure_work_pools
 
@@ -74,6 +78,7 @@ def worker_environment(settings: Settings, url: str) -> dict[str, str]:
         "PREFECT_WORKER_QUERY_SECONDS": str(settings.worker_poll_seconds),
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **client_environment(settings),
     }
 
 
@@ -108,13 +113,13 @@ def stop_worker(pid: int) -> None:
     stop_process_group(pid, timeout=5)
 
 
-async def ensure_zombie_automation() -> None:
-    """Mark a run Crashed when its heartbeats stop (its worker or machine died)."""
-    try:
-        await Automation.aread(name=ZOMBIE_AUTOMATION)
-        return
-    except (ObjectNotFound, ValueError):
-        pass
+async def ensure_zombie_automation(env: Environment) -> None:
+    """Mark a run Crashed when its heartbeats stop (its worker or machine died) and alert its
+    owners, since no process is left to do it. Recreated on every `up` to follow the owners."""
+    with contextlib.suppress(ObjectNotFound, ValueError):
+        await (await Automation.aread(name=ZOMBIE_AUTOMATION)).adelete()
+    owners = {info.name: info.code_owners for info in discover_flows()}
+    alert = await crash_alert_action(owners, env.name)
     await Automation(
         name=ZOMBIE_AUTOMATION,
         trigger=EventTrigger(
@@ -136,16 +141,17 @@ async def ensure_zombie_automation() -> None:
             ChangeFlowRunState(
                 state=StateType.CRASHED,
                 message=f"No heartbeat for {ZOMBIE_AFTER.seconds} s: its worker or machine died.",
-            )
+            ),
+            *([alert] if alert else []),
         ],
     ).acreate()
 
 
-async def prepare_server(labels: list[str]) -> None:
+async def prepare_server(labels: list[str], env: Environment) -> None:
     """Pools, queues and the crash-detection automation, before any worker polls."""
     async with get_client() as client:
         await ensure_work_pools(client, labels)
-    await ensure_zombie_automation()
+    await ensure_zombie_automation(env)
 
 
 def up(settings: Settings, env: Environment, host: str, port: int) -> StackState:
@@ -159,8 +165,8 @@ def up(settings: Settings, env: Environment, host: str, port: int) -> StackState
             if pid_alive(pid) and previous and previous.url == server.url
         }
         labels = agent_labels()
-        with temporary_settings(updates={PREFECT_API_URL: server.url}):
-            asyncio.run(prepare_server(labels))
+        with api_settings(server.url):
+            asyncio.run(prepare_server(labels, env))
         for label in labels:
             if label not in workers:
                 workers[label] = start_worker(settings, server.url, label, env)
