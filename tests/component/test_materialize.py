@@ -1,5 +1,8 @@
 """The materialize flow with real dbt, a real DuckDB warehouse and a real Prefect server."""
 
+# pytest fixtures: requested by name, some only for their effect (the server, the environment).
+# pylint: disable=redefined-outer-name,unused-argument
+
 import contextvars
 import shutil
 import subprocess
@@ -112,6 +115,10 @@ def expected_cities(n_users: int, min_users: int = 1) -> list[tuple]:
     )
 
 
+def models(statuses: dict[str, str]) -> list[str]:
+    return sorted(node for node in statuses if node.startswith("model."))
+
+
 def error_of(state) -> str:
     return str(state.result(raise_on_failure=False))
 
@@ -135,7 +142,6 @@ def test_upstream_and_downstream_select_the_graph_around_the_model(prefect_api, 
         "select city, users * 1.0 / sum(users) over () as share from {{ ref('users_by_city') }}\n"
     )
     local.load_users(12)
-    models = lambda statuses: sorted(n for n in statuses if n.startswith("model."))  # noqa: E731
 
     only = materialize(dataset_id="tutorial", table_id="users_by_city")
     assert models(only) == [MODEL]
@@ -233,18 +239,13 @@ def test_staging_writes_only_staging_datasets(prefect_api, staging, mode):
 
 def test_materializations_wait_for_each_other_and_for_duckdb_s_lock(prefect_api, local):
     local.load_users(8)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-            "print('locked', flush=True); time.sleep(4)",
-            str(local.path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "locked"
+    lock_holder = [
+        sys.executable,
+        "-c",
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+        "print('locked', flush=True); time.sleep(12)",
+        str(local.path),
+    ]
     results: list = []
 
     def run(min_users: int) -> None:
@@ -257,17 +258,25 @@ def test_materializations_wait_for_each_other_and_for_duckdb_s_lock(prefect_api,
             )
         )
 
-    started = time.monotonic()
-    # each thread runs in a copy of this context, which holds the test server's settings
-    threads = [
-        threading.Thread(target=contextvars.copy_context().run, args=(run, n)) for n in (1, 2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    holder.wait(timeout=30)
+    with subprocess.Popen(lock_holder, stdout=subprocess.PIPE, text=True) as holder:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        # each thread runs in a copy of this context, which holds the test server's settings
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(run, n)) for n in (1, 2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
     assert [state.is_completed() for state in results] == [True, True], [
         error_of(s) for s in results
     ]
-    assert time.monotonic() - started >= 4  # they waited for the other program's lock
+    assert time.monotonic() - started >= 12  # they waited for the other program's lock
+    APILogHandler().flush()
+    with client_for(prefect_api) as client:
+        logs = [
+            "\n".join(run_log_messages(client, state.state_details.flow_run_id, "Retry"))
+            for state in results
+        ]
+    assert any("Could not set lock on file" in text and "Retry 1/5" in text for text in logs)

@@ -1,5 +1,7 @@
 """Pure helpers of the materialize flow and the environment's dbt target mapping."""
 
+# pylint: disable=redefined-outer-name
+
 import pytest
 from dbt.cli.main import dbtRunnerResult
 
@@ -45,6 +47,8 @@ def test_vars_carry_the_environment_suffix_which_callers_cannot_override():
 
 @pytest.fixture
 def warehouse_kind(monkeypatch):
+    """Switch `Settings.warehouse` for one test."""
+
     def use(kind: str) -> None:
         monkeypatch.setenv("PIPELINES_WAREHOUSE", kind)
         get_settings.cache_clear()
