@@ -138,7 +138,7 @@ class Lake:
         dataset_id: str,
         table_id: str,
         partition_columns: Sequence[str] | None = None,
-        rows_per_group: int = 128 * 1024,
+        rows_per_group: int = 64 * 1024,
         watermark_column: str | None = None,
     ) -> StagedTable:
         """Stream `batches` into Parquet under the run's staging prefix (replacing any earlier
@@ -151,27 +151,23 @@ class Lake:
         self.fs.makedirs(path, exist_ok=True)
         counter = _Counter(watermark_column)
         written: list[tuple[str, int]] = []
-        write_schema = _with_folders(schema, partitioning)
-        stream = (partitioning.apply(batch) for batch in counter.count(batches))
         if partitioning.keys:
-            stream = _grouped(stream, partitioning.keys)
-        ds.write_dataset(
-            stream,
-            path,
-            schema=write_schema,
-            format="parquet",
-            filesystem=self.fs,
-            partitioning=ds.partitioning(partitioning.folder_schema(schema), flavor="hive")
-            if partitioning.keys
-            else None,
-            basename_template=f"{run_id}-{{i}}.parquet",
-            max_rows_per_group=rows_per_group,
-            min_rows_per_group=0 if partitioning.keys else rows_per_group,
-            max_rows_per_file=_ROWS_PER_FILE,
-            max_open_files=_MAX_OPEN_FILES if partitioning.keys else 1,
-            existing_data_behavior="overwrite_or_ignore",
-            file_visitor=lambda f: written.append((f.path, f.size)),
-        )
+            self._write_partitioned(
+                _grouped(
+                    (partitioning.apply(batch) for batch in counter.count(batches)),
+                    partitioning.keys,
+                ),
+                path,
+                _with_folders(schema, partitioning),
+                partitioning.folder_schema(schema),
+                run_id,
+                written,
+            )
+        else:
+            self._write_single(
+                counter.count(batches), path, schema, run_id, rows_per_group, written
+            )
+        pa.default_memory_pool().release_unused()  # give back the writer's buffers before the load
         if not written:
             empty = f"{path}/{run_id}-0.parquet"
             with self.fs.open(empty, "wb") as handle:
@@ -189,6 +185,79 @@ class Lake:
             schema=schema,
             partitioning=partitioning,
             watermark=counter.watermark,
+        )
+
+    def _write_single(  # pylint: disable=too-many-arguments
+        self,
+        batches: Iterable[pa.RecordBatch],
+        path: str,
+        schema: pa.Schema,
+        run_id: str,
+        rows_per_group: int,
+        written: list[tuple[str, int]],
+    ) -> None:
+        """Unpartitioned: one ParquetWriter at a time, a row group per `rows_per_group` rows
+        (the lightest path: memory holds one row group)."""
+        writer, handle, file_path, file_rows = None, None, "", 0
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+
+        def flush() -> None:
+            nonlocal writer, handle, file_path, file_rows, pending, pending_rows
+            if not pending:
+                return
+            if writer is None:
+                file_path = f"{path}/{run_id}-{len(written)}.parquet"
+                handle = self.fs.open(file_path, "wb")
+                writer = pq.ParquetWriter(handle, schema, compression="snappy")
+            writer.write_table(pa.Table.from_batches(pending, schema=schema))
+            file_rows += pending_rows
+            pending, pending_rows = [], 0
+            if file_rows >= _ROWS_PER_FILE:
+                close()
+
+        def close() -> None:
+            nonlocal writer, handle, file_rows
+            if writer is not None:
+                writer.close()
+                handle.close()
+                written.append((file_path, self.fs.size(file_path)))
+            writer, handle, file_rows = None, None, 0
+
+        try:
+            for batch in batches:
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= rows_per_group:
+                    flush()
+            flush()
+        finally:
+            close()
+
+    def _write_partitioned(  # pylint: disable=too-many-arguments
+        self,
+        batches: Iterable[pa.RecordBatch],
+        path: str,
+        schema: pa.Schema,
+        folders: pa.Schema,
+        run_id: str,
+        written: list[tuple[str, int]],
+    ) -> None:
+        """Hive folders through pyarrow's dataset writer (bounded open files)."""
+        ds.write_dataset(
+            batches,
+            path,
+            schema=schema,
+            format="parquet",
+            filesystem=self.fs,
+            partitioning=ds.partitioning(folders, flavor="hive"),
+            basename_template=f"{run_id}-{{i}}.parquet",
+            max_rows_per_group=128 * 1024,
+            min_rows_per_group=0,
+            max_rows_per_file=_ROWS_PER_FILE,
+            max_open_files=_MAX_OPEN_FILES,
+            existing_data_behavior="overwrite_or_ignore",
+            file_visitor=lambda f: written.append((f.path, f.size)),
         )
 
     def publish(self, staged: StagedTable, mode: str) -> str:

@@ -27,6 +27,9 @@ from pipelines.framework.warehouse.base import (
     check_drift,
 )
 
+# A load's memory stays flat whatever the table size: DuckDB spills past this to `<file>.tmp/`.
+LOAD_MEMORY_LIMIT = "128MB"
+
 
 class WarehouseBusyError(TimeoutError):
     """Another process held the warehouse longer than `warehouse_lock_timeout`."""
@@ -91,6 +94,9 @@ class DuckDBWarehouse:
     def load(self, request: LoadRequest) -> LoadResult:
         """Load a run's files atomically: rows, run record and watermark commit together."""
         with warehouse_lock(self.path), _closing(connect(self.path)) as con:
+            con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+            con.execute("SET preserve_insertion_order = false")  # lets inserts stream
+            con.execute("SET enable_progress_bar = false")
             _register_filesystems(con, request.files)
             con.execute("BEGIN TRANSACTION")
             try:
