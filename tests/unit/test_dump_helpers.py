@@ -134,3 +134,16 @@ def test_the_warehouse_is_chosen_by_one_setting(monkeypatch, tmp_path):
                 get_warehouse()
     finally:
         get_settings.cache_clear()
+
+
+def test_credentials_come_from_the_secret_path(monkeypatch):
+    from pipelines.utils.dump_db.utils import connection_for
+
+    monkeypatch.setenv("PIPELINES_SECRET_BACKENDS", "env")
+    monkeypatch.setenv("PIPELINES_SECRET_DB_EXEMPLO", '{"username": "leitor", "password": "pw"}')
+    conn = connection_for("postgres", "db", 5432, "dados", "db/exemplo")
+    assert (conn.user, conn.password) == ("leitor", "pw")
+    assert "pw" not in repr(conn)
+    assert connection_for("mysql", "db", 3306, "dados", None).user is None
+    with pytest.raises(DumpConfigError, match="oracle"):
+        connection_for("oracle", "db", 1521, "dados", None)
