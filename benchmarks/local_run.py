@@ -133,6 +133,7 @@ def _stand_in() -> Iterator[str]:
 def _pipelines_home(scratch: Path, name: str) -> Iterator[dict[str, str]]:
     """Env of `pipelines run` with its own PIPELINES_HOME; stops the server it leaves behind."""
     home = scratch / name
+    home.mkdir(parents=True, exist_ok=True)
     env = _base_env()
     env.update(
         PIPELINES_HOME=str(home),
@@ -203,7 +204,7 @@ def cases() -> list[Case]:
 
 def render(cases: list[Case], runs: int, n_users: int) -> str:
     """A Markdown table: median, every run, and the ratio to the plain-Python baseline."""
-    baseline = cases[0].median
+    baseline = cases[0].median if cases[0].seconds else float("nan")
     lines = [
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, median of {runs} runs, "
@@ -213,6 +214,9 @@ def render(cases: list[Case], runs: int, n_users: int) -> str:
         "|---|---:|---:|---|---:|",
     ]
     for case in cases:
+        if not case.seconds:
+            lines.append(f"| {case.label} | {case.n_users(n_users)} | - | not measured | - |")
+            continue
         runs_text = ", ".join(f"{s:.1f}" for s in case.seconds)
         lines.append(
             f"| {case.label} | {case.n_users(n_users)} | {case.median:.1f} | {runs_text} "
@@ -227,13 +231,15 @@ def main() -> None:
     parser.add_argument("--n-users", type=int, default=100, help="users per run (default 100)")
     args = parser.parse_args()
     measured = cases()
-    with tempfile.TemporaryDirectory(prefix="bench-local-run-") as tmp, _stand_in() as api_url:
-        for index in range(args.runs):  # round-robin, so load drift hits every case alike
-            for case in measured:
-                run = Run(Path(tmp), api_url, case.n_users(args.n_users), index)
-                case.seconds.append(case.measure(run))
-                print(f"  {case.label}: {case.seconds[-1]:.1f} s", file=sys.stderr, flush=True)
-    print(render(measured, args.runs, args.n_users))
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-local-run-") as tmp, _stand_in() as url:
+            for index in range(args.runs):  # round-robin, so load drift hits every case alike
+                for case in measured:
+                    run = Run(Path(tmp), url, case.n_users(args.n_users), index)
+                    case.seconds.append(case.measure(run))
+                    print(f"  {case.label}: {case.seconds[-1]:.1f} s", file=sys.stderr, flush=True)
+    finally:  # a failed run still reports what was measured before it
+        print(render(measured, args.runs, args.n_users))
 
 
 if __name__ == "__main__":
