@@ -133,7 +133,7 @@ def test_the_example_model_builds_the_expected_rows_and_leaves_no_files(prefect_
     assert rows == expected_cities(40)
     after = sorted(p.relative_to(REPO_ROOT) for p in (REPO_ROOT / "queries").rglob("*"))
     assert after == before  # dbt's target/ and logs/ live under PIPELINES_HOME
-    assert list((get_settings().home / "dbt" / "runs").iterdir()) == []
+    assert not list((get_settings().home / "dbt" / "runs").iterdir())
 
 
 def test_upstream_and_downstream_select_the_graph_around_the_model(prefect_api, local, project):
