@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,3 +77,20 @@ def repo_copy(tmp_path) -> Path:
 
 def pipelines_command() -> list[str]:
     return [str(VENV_BIN / "pipelines")]
+
+
+def run_pipelines(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """The `pipelines` command as a user runs it; in a repository copy, that copy's code."""
+    if cwd is not None and (cwd / "pipelines" / "constants.py").is_file():
+        env = {**env, "PYTHONPATH": str(cwd)}
+    return subprocess.run(
+        [*pipelines_command(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

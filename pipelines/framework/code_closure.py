@@ -5,6 +5,7 @@ re-registers the flows that import it, and only those.
 """
 
 import ast
+import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def module_path(module: str, root: Path = REPO_ROOT) -> Path | None:
     return None
 
 
-def _imported_modules(path: Path) -> set[str]:
+@cache
+def _imported_modules(path: Path) -> frozenset[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -32,7 +34,7 @@ def _imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {n for n in names if n == ROOT_PACKAGE or n.startswith(f"{ROOT_PACKAGE}.")}
+    return frozenset(n for n in names if n == ROOT_PACKAGE or n.startswith(f"{ROOT_PACKAGE}."))
 
 
 def _with_parents(module: str) -> list[str]:
@@ -56,6 +58,12 @@ def module_closure(module: str, root: Path = REPO_ROOT) -> frozenset[str]:
         for imported in _imported_modules(path):
             pending.extend(_with_parents(imported))
     return frozenset(seen)
+
+
+@cache
+def file_digest(path: Path) -> bytes:
+    """SHA-256 of a file's bytes, read once per process however many flows share it."""
+    return hashlib.sha256(path.read_bytes()).digest()
 
 
 def closure_files(module: str, root: Path = REPO_ROOT) -> list[Path]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import fsspec
 from prefect import get_client
@@ -33,7 +34,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitStrategy, Concurrency
 from prefect.client.schemas.responses import DeploymentResponse
 
 from pipelines.constants import constants
-from pipelines.framework.code_closure import closure_files
+from pipelines.framework.code_closure import closure_files, file_digest
 from pipelines.framework.discovery import FlowInfo, discover_flows
 from pipelines.framework.environments import Environment
 from pipelines.framework.schedules import ScheduleError
@@ -41,6 +42,7 @@ from pipelines.framework.settings import REPO_ROOT
 from pipelines.framework.work_pools import ensure_work_pools
 
 REGISTRY_TAG = "pipelines"
+PAGE = 200  # the server's largest page
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class DeploymentSpec:
         digest = hashlib.sha256(json.dumps(self.render(), sort_keys=True, default=str).encode())
         for path in closure_files(self.info.module):
             digest.update(str(path).encode())
-            digest.update((REPO_ROOT / path).read_bytes())
+            digest.update(file_digest(REPO_ROOT / path))
         return digest.hexdigest()[:16]
 
 
@@ -144,18 +146,18 @@ def code_location(code: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
 
 
 async def _existing(client: PrefectClient, env: Environment) -> dict[str, DeploymentResponse]:
-    """This environment's registered deployments, by flow name."""
-    deployments = await client.read_deployments(
-        deployment_filter=DeploymentFilter(
-            tags=DeploymentFilterTags(all_=[REGISTRY_TAG, f"env:{env.name}"])
-        )
-    )
-    if not deployments:
-        return {}
-    flows = await client.read_flows(
-        flow_filter=FlowFilter(id=FlowFilterId(any_=[d.flow_id for d in deployments]))
-    )
-    names = {f.id: f.name for f in flows}
+    """This environment's registered deployments, by flow name (every page of them)."""
+    only_ours = DeploymentFilter(tags=DeploymentFilterTags(all_=[REGISTRY_TAG, f"env:{env.name}"]))
+    deployments: list[DeploymentResponse] = []
+    while page := await client.read_deployments(
+        deployment_filter=only_ours, limit=PAGE, offset=len(deployments)
+    ):
+        deployments.extend(page)
+    names: dict[UUID, str] = {}
+    for start in range(0, len(deployments), PAGE):
+        ids = [d.flow_id for d in deployments[start : start + PAGE]]
+        flows = await client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=ids)))
+        names.update((f.id, f.name) for f in flows)
     return {names[d.flow_id]: d for d in deployments if d.flow_id in names}
 
 

@@ -5,25 +5,15 @@ import subprocess
 
 import pytest
 
-from tests.conftest import pipelines_command
+from tests.conftest import VENV_BIN, run_pipelines
 
 pytestmark = pytest.mark.e2e
 
 
-def pipelines(*args, env, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*pipelines_command(), *args],
-        env={**env, "PYTHONPATH": str(cwd)},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 def test_a_new_project_passes_check_and_runs(cli_env, repo_copy):
-    created = pipelines("new", "rj_smtr", "onibus", "--owner", "joao", env=cli_env, cwd=repo_copy)
+    created = run_pipelines(
+        "new", "rj_smtr", "onibus", "--owner", "joao", env=cli_env, cwd=repo_copy
+    )
     assert created.returncode == 0, created.stderr
     project = repo_copy / "pipelines" / "rj_smtr" / "onibus"
     assert sorted(p.name for p in project.iterdir()) == [
@@ -36,10 +26,10 @@ def test_a_new_project_passes_check_and_runs(cli_env, repo_copy):
     ]
     assert (repo_copy / "tests" / "flows" / "test_rj_smtr_onibus.py").is_file()
 
-    checked = pipelines("check", env=cli_env, cwd=repo_copy)
+    checked = run_pipelines("check", env=cli_env, cwd=repo_copy)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    ran = pipelines(
+    ran = run_pipelines(
         "run",
         "SMTR: smtr - onibus example",
         "-p",
@@ -53,13 +43,13 @@ def test_a_new_project_passes_check_and_runs(cli_env, repo_copy):
     with open(repo_copy / "out.csv", encoding="utf-8") as handle:
         assert [row["message"] for row in csv.DictReader(handle)] == ["Olá #1", "Olá #2"]
 
-    again = pipelines("new", "rj_smtr", "onibus", env=cli_env, cwd=repo_copy)
+    again = run_pipelines("new", "rj_smtr", "onibus", env=cli_env, cwd=repo_copy)
     assert again.returncode == 2
     assert "already exists" in again.stderr
 
     generated_test = subprocess.run(
         [
-            pipelines_command()[0].replace("pipelines", "pytest"),
+            str(VENV_BIN / "pytest"),
             "-q",
             "tests/flows/test_rj_smtr_onibus.py",
             "-p",
@@ -86,7 +76,7 @@ def test_check_reports_each_broken_convention_with_file_and_line(cli_env, repo_c
         .replace("code_owners=escritorio_constants.CODE_OWNERS.value", "code_owners=[]")
         + '\nDB_PASSWORD = "s3cr3t-value"\n'
     )
-    result = pipelines("check", env=cli_env, cwd=repo_copy)
+    result = run_pipelines("check", env=cli_env, cwd=repo_copy)
     assert result.returncode == 1
     lines = result.stdout.strip().splitlines()
     assert "pipelines/rj_escritorio/vazio/flows.py:1: project 'vazio' lacks flows.py" in lines

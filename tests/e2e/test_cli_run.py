@@ -2,31 +2,18 @@
 
 import csv
 import json
-import subprocess
 
 import pytest
 
-from tests.conftest import pipelines_command
+from tests.conftest import run_pipelines
 from tests.support.randomuser_api import HEADER, RandomUserAPI
 
 pytestmark = pytest.mark.e2e
 OLD_REPORT = b"gender,name.first\nfemale,Antiga\n"
 
 
-def pipelines(*args, env, cwd=None, timeout=180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*pipelines_command(), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def test_run_with_parameters_writes_the_report(cli_env, randomuser, tmp_path):
-    result = pipelines(
+    result = run_pipelines(
         "run",
         "Users report",
         "-p",
@@ -48,7 +35,8 @@ def test_run_with_parameters_writes_the_report(cli_env, randomuser, tmp_path):
 @pytest.mark.parametrize("n_users", ["0", "-1", "5001", "dez"])
 def test_invalid_n_users_is_a_one_line_error_and_the_report_survives(cli_env, tmp_path, n_users):
     (tmp_path / "report.csv").write_bytes(OLD_REPORT)
-    result = pipelines("run", "Users report", "-p", f"n_users={n_users}", env=cli_env, cwd=tmp_path)
+    args = ("run", "Users report", "-p", f"n_users={n_users}")
+    result = run_pipelines(*args, env=cli_env, cwd=tmp_path)
     assert result.returncode == 2
     assert "n_users" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -63,7 +51,7 @@ def test_invalid_n_users_is_a_one_line_error_and_the_report_survives(cli_env, tm
 def test_a_broken_api_fails_the_run_and_the_report_survives(cli_env, tmp_path, mode, reason):
     (tmp_path / "report.csv").write_bytes(OLD_REPORT)
     with RandomUserAPI(mode=mode, hang_seconds=5) as api:
-        result = pipelines(
+        result = run_pipelines(
             "run",
             "Users report",
             "-p",
@@ -91,14 +79,14 @@ def test_a_broken_api_fails_the_run_and_the_report_survives(cli_env, tmp_path, m
     ],
 )
 def test_usage_errors_exit_2_with_one_line(cli_env, args, message):
-    result = pipelines(*args, env=cli_env)
+    result = run_pipelines(*args, env=cli_env)
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_flows_json_lists_the_tutorial_with_its_parameters(cli_env):
-    result = pipelines("flows", "--json", env=cli_env)
+    result = run_pipelines("flows", "--json", env=cli_env)
     assert result.returncode == 0, result.stderr
     flows = {f["name"]: f for f in json.loads(result.stdout)}
     tutorial = flows["EMD: escritorio - Users report"]

@@ -4,6 +4,7 @@ skipped, a shared helper re-registers exactly the flows that import it, deleted 
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 
-from tests.conftest import pipelines_command
+from tests.conftest import run_pipelines
 from tests.support.prefect_api import client_for
 
 pytestmark = pytest.mark.e2e
@@ -24,20 +25,8 @@ TUTORIAL = "EMD: escritorio - Users report"
 NEW = "SMTR: smtr - onibus example"
 
 
-def pipelines(*args, env, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*pipelines_command(), *args],
-        env={**env, "PYTHONPATH": str(cwd)},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def register(env, cwd, *extra) -> dict[str, str]:
-    result = pipelines("register", "--env", "staging", "--json", *extra, env=env, cwd=cwd)
+    result = run_pipelines("register", "--env", "staging", "--json", *extra, env=env, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return {o["flow"]: o["action"] for o in json.loads(result.stdout)}
 
@@ -55,9 +44,8 @@ print(json.dumps({
 
 def expected_after_http_edit(repo) -> dict[str, str]:
     """'updated' for each flow whose code closure holds pipelines/utils/http.py, else 'skipped'."""
-    python = pipelines_command()[0].replace("bin/pipelines", "bin/python")
     probe = subprocess.run(
-        [python, "-c", EXPECTED_AFTER_HTTP_EDIT],
+        [sys.executable, "-c", EXPECTED_AFTER_HTTP_EDIT],
         env={"PYTHONPATH": str(repo)},
         cwd=repo,
         capture_output=True,
@@ -71,7 +59,7 @@ def expected_after_http_edit(repo) -> dict[str, str]:
 def test_register_skips_unchanged_updates_importers_and_pauses_deleted(
     cli_env, repo_copy, prefect_api
 ):
-    assert pipelines("new", "rj_smtr", "onibus", env=cli_env, cwd=repo_copy).returncode == 0
+    assert run_pipelines("new", "rj_smtr", "onibus", env=cli_env, cwd=repo_copy).returncode == 0
 
     first = register(cli_env, repo_copy, "--dry-run")
     assert set(first.values()) == {"created"} and {TUTORIAL, NEW} <= set(first)
@@ -126,7 +114,7 @@ def test_the_uploaded_code_is_what_the_deployment_runs(
 def test_prod_dry_run_shows_what_would_be_created_and_creates_nothing(
     cli_env, repo_copy, prefect_api
 ):
-    result = pipelines("register", "--env", "prod", "--dry-run", env=cli_env, cwd=repo_copy)
+    result = run_pipelines("register", "--env", "prod", "--dry-run", env=cli_env, cwd=repo_copy)
     assert result.returncode == 0, result.stderr
     assert "would register" in result.stdout
     assert TUTORIAL in result.stdout

@@ -4,7 +4,6 @@ and nothing registered is lost when the server restarts."""
 
 import os
 import signal
-import subprocess
 from datetime import timezone
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from pipelines.framework.server import free_port
 from pipelines.framework.settings import REPO_ROOT
-from tests.conftest import pipelines_command
+from tests.conftest import run_pipelines
 from tests.support.prefect_api import (
     client_for,
     run_log_messages,
@@ -32,17 +31,6 @@ from tests.support.randomuser_api import RandomUserAPI
 
 pytestmark = pytest.mark.e2e
 USERS_REPORT = "EMD: escritorio - Users report/local"
-
-
-def pipelines(*args, env) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*pipelines_command(), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +45,7 @@ def stack(tmp_path_factory):
         NO_COLOR="1",
         COLUMNS="200",
     )
-    started = pipelines("up", "--detach", "--port", str(port), env=env)
+    started = run_pipelines("up", "--detach", "--port", str(port), env=env)
     assert started.returncode == 0, started.stderr + started.stdout
     yield {
         "env": env,
@@ -66,13 +54,13 @@ def stack(tmp_path_factory):
         "home": home,
         "up": started,
     }
-    pipelines("down", env=env)
+    run_pipelines("down", env=env)
 
 
 def status(stack) -> dict:
     import json
 
-    result = pipelines("status", "--json", env=stack["env"])
+    result = run_pipelines("status", "--json", env=stack["env"])
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -200,7 +188,7 @@ def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, t
         # automation created by `up` marks the run Crashed
         wait_for_state(client, run.id, "CRASHED", timeout=240)
 
-    restarted = pipelines("up", "--detach", "--port", str(stack["port"]), env=stack["env"])
+    restarted = run_pipelines("up", "--detach", "--port", str(stack["port"]), env=stack["env"])
     assert restarted.returncode == 0, restarted.stderr
     assert status(stack)["workers"]["rj-escritorio-dev"]["pid"] != worker_pid
     with RandomUserAPI() as api, client_for(stack["url"]) as client:
@@ -215,8 +203,8 @@ def test_a_restarted_server_keeps_deployments_schedules_and_history(stack):
     with client_for(stack["url"]) as client:
         before = client.read_deployment_by_name(USERS_REPORT)
         runs_before = len(client.read_flow_runs(limit=200))
-    assert pipelines("down", env=stack["env"]).returncode == 0
-    again = pipelines("up", "--detach", "--port", str(stack["port"]), env=stack["env"])
+    assert run_pipelines("down", env=stack["env"]).returncode == 0
+    again = run_pipelines("up", "--detach", "--port", str(stack["port"]), env=stack["env"])
     assert again.returncode == 0, again.stderr
     assert "skipped" in again.stdout
     with client_for(stack["url"]) as client:
@@ -229,7 +217,7 @@ def test_a_restarted_server_keeps_deployments_schedules_and_history(stack):
 
 def test_a_port_in_use_is_a_one_line_error(stack, tmp_path):
     env = {**stack["env"], "PIPELINES_HOME": str(tmp_path)}
-    result = pipelines("up", "--detach", "--port", str(stack["port"]), env=env)
+    result = run_pipelines("up", "--detach", "--port", str(stack["port"]), env=env)
     assert result.returncode == 1
     assert "in use" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
