@@ -169,7 +169,9 @@ def measure(name: str, command: list[str], env: dict | None = None, **popen) -> 
     if process.returncode:
         raise SystemExit(f"{name} failed ({process.returncode}): {output[-2000:]}")
     detail = json.loads(output.strip().splitlines()[-1]) if output.strip() else {}
-    return Result(name, seconds, usage.ru_maxrss / 1024, detail.pop("rows", None), detail)
+    result = Result(name, seconds, usage.ru_maxrss / 1024, detail.pop("rows", None), detail)
+    print(f"# {name}: {seconds:.1f} s, peak {result.peak_mb:.0f} MB, {detail}", flush=True)
+    return result
 
 
 def python(name: str, script: str, *args: str, env: dict | None = None) -> Result:
@@ -209,7 +211,7 @@ def _start_prefect(home: Path) -> tuple[int, str]:
     from pipelines.framework.server import free_port, start_server
     from pipelines.framework.settings import Settings
 
-    state = start_server(Settings(home=home), "127.0.0.1", free_port())
+    state = start_server(Settings(home=home, server_start_timeout=600), "127.0.0.1", free_port())
     return state.pid, state.url
 
 
@@ -228,9 +230,13 @@ def run_db(table: str, rows: int, work: Path, skip: set[str], flow: bool) -> lis
         folder = Path(tempfile.mkdtemp(dir=work))
         results.append(python(name, script, str(folder), table, env=base_env))
     if flow and "flow" not in skip:
-        from pipelines.framework.server import stop_process_group
+        from pipelines.framework.server import ServerError, stop_process_group
 
-        pid, url = _start_prefect(work / "prefect")
+        try:
+            pid, url = _start_prefect(work / "prefect")
+        except ServerError as exc:
+            print(f"skipped the Prefect flow run: {exc}", flush=True)
+            return results
         try:
             env = _env(work / "home-flow", url)
             results.append(python("dump_db flow (Prefect run)", DUMP_DB_FLOW, "", table, env=env))
