@@ -187,7 +187,7 @@ class Lake:
             watermark=counter.watermark,
         )
 
-    def _write_single(  # pylint: disable=too-many-arguments
+    def _write_single(  # pylint: disable=too-many-arguments,too-many-locals
         self,
         batches: Iterable[pa.RecordBatch],
         path: str,
