@@ -16,6 +16,7 @@ DATA_DIRS: dict[str, tuple[str, ...]] = {"pipelines.utils.materialize": ("querie
 """Folders outside `pipelines/` that a module needs at run time (the dbt project)."""
 
 
+@cache
 def module_path(module: str, root: Path = REPO_ROOT) -> Path | None:
     """File of a dotted module name inside the repository, or None."""
     base = root.joinpath(*module.split("."))
@@ -66,7 +67,8 @@ def file_digest(path: Path) -> bytes:
     return hashlib.sha256(path.read_bytes()).digest()
 
 
-def closure_files(module: str, root: Path = REPO_ROOT) -> list[Path]:
+@cache
+def closure_files(module: str, root: Path = REPO_ROOT) -> tuple[Path, ...]:
     """Files, relative to `root`, that a flow in `module` needs to run."""
     modules = module_closure(module, root)
     files = {module_path(name, root).relative_to(root) for name in modules}  # type: ignore[union-attr]
@@ -82,4 +84,4 @@ def closure_files(module: str, root: Path = REPO_ROOT) -> list[Path]:
                     for p in (root / folder).rglob("*")
                     if p.is_file() and not {"target", "logs", "__pycache__"} & set(p.parts)
                 )
-    return sorted(files)
+    return tuple(sorted(files))

@@ -123,7 +123,7 @@ def upload_code(spec: DeploymentSpec, fingerprint: str) -> str:
     return target
 
 
-def _copy_locally(files: list[Path], target: Path) -> None:
+def _copy_locally(files: tuple[Path, ...], target: Path) -> None:
     """Build the snapshot beside its place and rename it in, so no reader sees half of it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
