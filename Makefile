@@ -27,7 +27,10 @@ lint: install
 	$(BIN)/pre-commit run --all-files
 
 bench: install
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
+	$(BIN)/python benchmarks/local_run.py
+	$(BIN)/python benchmarks/stack.py
+	$(BIN)/python benchmarks/dumps.py
 
 clean:
 	rm -rf $(VENV) .pipelines
