@@ -25,8 +25,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
-
 from pipelines.framework.server import free_port, is_healthy, stop_process_group
 from pipelines.framework.settings import REPO_ROOT
 
@@ -46,7 +44,9 @@ def wait_healthy(url: str, timeout: float = 300) -> None:
 
 def pipelines(*args: str, env: dict[str, str], cwd: Path | None = None) -> float:
     started = time.monotonic()
-    subprocess.run([str(BIN / "pipelines"), *args], env=env, cwd=cwd, check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "pipelines"), *args], env=env, cwd=cwd, check=True, capture_output=True
+    )
     return time.monotonic() - started
 
 
@@ -57,26 +57,38 @@ def stack_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]
 
 def ready_times(runs: int) -> dict[str, list[float]]:
     """Seconds until ready: plain `prefect server start`, `pipelines up` cold and warm."""
-    times: dict[str, list[float]] = {"prefect server start (cold)": [], "pipelines up (cold)": [],
-                                     "pipelines up (warm)": []}  # fmt: skip
+    times: dict[str, list[float]] = {
+        "prefect server start (cold)": [],
+        "pipelines up (cold)": [],
+        "pipelines up (warm)": [],
+    }
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as prefect_home:
             port = free_port()
-            env = stack_env(Path(prefect_home), {"PREFECT_HOME": prefect_home,
-                                                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})  # fmt: skip
+            env = stack_env(
+                Path(prefect_home),
+                {"PREFECT_HOME": prefect_home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+            )
             started = time.monotonic()
             server = subprocess.Popen(  # pylint: disable=consider-using-with
                 [sys.executable, "-m", "prefect", "server", "start", "--port", str(port)],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             wait_healthy(f"http://127.0.0.1:{port}/api")
             times["prefect server start (cold)"].append(time.monotonic() - started)
             stop_process_group(server.pid)
         with tempfile.TemporaryDirectory() as home:
             env, port = stack_env(Path(home)), str(free_port())
-            times["pipelines up (cold)"].append(pipelines("up", "--detach", "--port", port, env=env))
+            times["pipelines up (cold)"].append(
+                pipelines("up", "--detach", "--port", port, env=env)
+            )
             pipelines("down", env=env)
-            times["pipelines up (warm)"].append(pipelines("up", "--detach", "--port", port, env=env))
+            times["pipelines up (warm)"].append(
+                pipelines("up", "--detach", "--port", port, env=env)
+            )
             pipelines("down", env=env)
     return times
 
@@ -89,8 +101,12 @@ def generated_repo(target: Path, flows: int) -> Path:
         "import sys; from pipelines.framework.scaffold import create_project\n"
         f"[create_project('rj_bench', f'projeto{{i:03d}}') for i in range({flows})]\n"
     )
-    subprocess.run([sys.executable, "-c", code], cwd=target, env={**os.environ, "PYTHONPATH": str(target)},
-                   check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=target,
+        env={**os.environ, "PYTHONPATH": str(target)},
+        check=True,
+    )
     return target
 
 
@@ -118,17 +134,32 @@ def register_times(flows: int) -> list[tuple[str, float, float, int]]:
         url = f"http://127.0.0.1:{port}/api"
         try:
             # a fresh environment for "first time": staging has nothing registered yet
-            for case, register_env in (("first time (staging)", "staging"), ("no change (staging)", "staging")):
+            for case, register_env in (
+                ("first time (staging)", "staging"),
+                ("no change (staging)", "staging"),
+            ):
                 started = time.monotonic()
-                subprocess.run([str(BIN / "pipelines"), "register", "--env", register_env],
-                               env={**env, "PREFECT_API_URL": url}, cwd=repo, check=True,
-                               capture_output=True)  # fmt: skip
+                subprocess.run(
+                    [str(BIN / "pipelines"), "register", "--env", register_env],
+                    env={**env, "PREFECT_API_URL": url},
+                    cwd=repo,
+                    check=True,
+                    capture_output=True,
+                )
                 whole = time.monotonic() - started
                 rows.append((case, float("nan"), whole, -1))
-            probe = subprocess.run([sys.executable, "-c", REGISTER_IN_PROCESS, url], env=env, cwd=repo,
-                                   check=True, capture_output=True, text=True)  # fmt: skip
-            seconds, total, skipped = probe.stdout.split()
-            rows.append(("no change (local), registration only", float(seconds), float("nan"), int(skipped)))
+            probe = subprocess.run(
+                [sys.executable, "-c", REGISTER_IN_PROCESS, url],
+                env=env,
+                cwd=repo,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            seconds, _total, skipped = probe.stdout.split()
+            rows.append(
+                ("no change (local), registration only", float(seconds), float("nan"), int(skipped))
+            )
         finally:
             pipelines("down", env=env, cwd=repo)
     return rows
@@ -145,9 +176,10 @@ async def _due_to_first_task(url: str, api_url: str, runs: int) -> list[float]:
         for _ in range(runs):
             due = datetime.now(timezone.utc)
             run = await client.create_flow_run_from_deployment(
-                deployment.id, parameters={"n_users": 5, "api_url": api_url, "output_path": os.devnull},
+                deployment.id,
+                parameters={"n_users": 5, "api_url": api_url, "output_path": os.devnull},
                 state=Scheduled(scheduled_time=due),
-            )  # fmt: skip
+            )
             while True:
                 tasks = await client.read_task_runs(
                     flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
@@ -200,10 +232,20 @@ def flow_overhead(runs: int) -> dict[str, float]:
         pipelines("up", "--detach", "--port", str(port), env=env)
         try:
             out = subprocess.run(
-                [sys.executable, "-c", OVERHEAD, api.url, str(runs), str(Path(home) / "r.csv"),
-                 f"http://127.0.0.1:{port}/api"],
-                env=env, check=True, capture_output=True, text=True,
-            ).stdout  # fmt: skip
+                [
+                    sys.executable,
+                    "-c",
+                    OVERHEAD,
+                    api.url,
+                    str(runs),
+                    str(Path(home) / "r.csv"),
+                    f"http://127.0.0.1:{port}/api",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
         finally:
             pipelines("down", env=env)
     return {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if line.strip()}
@@ -214,29 +256,38 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    print(f"# stack benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores,"
-          f" load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    now = datetime.now(timezone.utc)
+    print(f"# stack benchmark, {now:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores,", end=" ")
+    print(f"load {os.getloadavg()[0]:.1f}")
 
-    print("\n## ready time (s)\n| case | median | runs | x prefect server start |\n|---|---:|---|---:|")
+    print("\n## ready time (s)\n| case | median | runs | x prefect server start |")
+    print("|---|---:|---|---:|")
     ready = ready_times(args.runs)
     base = statistics.median(ready["prefect server start (cold)"])
     for case, values in ready.items():
         median = statistics.median(values)
-        print(f"| {case} | {median:.1f} | {', '.join(f'{v:.1f}' for v in values)} | {median / base:.2f}x |")
+        shown = ", ".join(f"{v:.1f}" for v in values)
+        print(f"| {case} | {median:.1f} | {shown} | {median / base:.2f}x |")
 
-    print(f"\n## register {args.flows} generated flows (s)\n| case | registration | whole command |"
-          " skipped |\n|---|---:|---:|---:|")  # fmt: skip
+    print(
+        f"\n## register {args.flows} generated flows (s)\n| case | registration | whole command |"
+        " skipped |\n|---|---:|---:|---:|"
+    )
     for case, inner, whole, skipped in register_times(args.flows):
         print(f"| {case} | {inner:.2f} | {whole:.1f} | {skipped if skipped >= 0 else '-'} |")
 
     delays = due_delays(args.runs)
-    print(f"\n## due time -> first task on the worker (s)\nmedian {statistics.median(delays):.1f}; "
-          f"runs {', '.join(f'{d:.1f}' for d in delays)}")  # fmt: skip
+    print(
+        f"\n## due time -> first task on the worker (s)\nmedian {statistics.median(delays):.1f}; "
+        f"runs {', '.join(f'{d:.1f}' for d in delays)}"
+    )
 
     overhead = flow_overhead(args.runs)
-    print(f"\n## flow-run overhead, in one process (s per run)\nplain functions {overhead['plain']:.2f}; "
-          f"as a Prefect flow {overhead['flow']:.2f}; overhead {overhead['flow'] - overhead['plain']:.2f} s "
-          f"({overhead['flow'] / overhead['plain']:.1f}x)")  # fmt: skip
+    plain, flow = overhead["plain"], overhead["flow"]
+    print(
+        f"\n## flow-run overhead, in one process (s per run)\nplain functions {plain:.2f}; "
+        f"as a Prefect flow {flow:.2f}; overhead {flow - plain:.2f} s ({flow / plain:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ class DeploymentSpec:
 
     @property
     def label(self) -> str:
+        """The agent label (work pool) of the flow: its schedule's, or the default one."""
         schedule = self.info.schedule
         labels = schedule.labels if schedule else (constants.DEFAULT_AGENT_LABEL.value,)
         if len(labels) != 1:
