@@ -25,7 +25,7 @@ def prefect_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def prefect_api(prefect_home) -> Iterator[str]:
     """A real Prefect server on a free loopback port, for the whole test session."""
-    settings = Settings(home=prefect_home, server_start_timeout=300)
+    settings = Settings(home=prefect_home, server_start_timeout=540)
     state = start_server(settings, "127.0.0.1", free_port())
     previous = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = state.url
