@@ -54,6 +54,7 @@ def cli_env(prefect_api, prefect_home) -> dict[str, str]:
         "PREFECT_API_URL": prefect_api,
         "PIPELINES_HOME": str(prefect_home),
         "PIPELINES_HTTP_TIMEOUT": "1",
+        "PIPELINES_SERVER_START_TIMEOUT": "540",
         "NO_COLOR": "1",
         "COLUMNS": "200",
     }

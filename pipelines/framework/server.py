@@ -104,14 +104,11 @@ def running_server(settings: Settings) -> ServerState | None:
 
 
 def pid_alive(pid: int) -> bool:
-    """True while a process with this pid exists (zombies included)."""
+    """True while `pid` is a live Prefect process: a pid reused by another program is not ours."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextmanager

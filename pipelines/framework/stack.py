@@ -180,7 +180,8 @@ def down(settings: Settings) -> StackState | None:
     with state_lock(settings):
         state = StackState.load(settings)
         for pid in (state.workers if state else {}).values():
-            stop_worker(pid)
+            if pid_alive(pid):
+                stop_worker(pid)
         StackState.path(settings).unlink(missing_ok=True)
     stop_server(settings)
     return state

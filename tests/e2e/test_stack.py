@@ -41,6 +41,7 @@ def stack(tmp_path_factory):
     env.update(
         PIPELINES_HOME=str(home),
         PIPELINES_HTTP_TIMEOUT="200",
+        PIPELINES_SERVER_START_TIMEOUT="540",
         PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5",
         NO_COLOR="1",
         COLUMNS="200",
