@@ -161,7 +161,13 @@ def test_in_the_ui_a_user_finds_the_flow_runs_it_with_other_parameters_and_reads
             page.get_by_role("textbox").nth(2).fill(str(report))  # output_path
             page.screenshot(path=ARTIFACTS / "2-custom-run.png")
             page.get_by_role("button", name="Submit").click()
-            page.get_by_role("link", name=run_name).first.click()
+            run_link = page.get_by_role("link", name=run_name).first
+            for _ in range(30):  # the runs list refreshes on its own schedule: reload until listed
+                if run_link.is_visible():
+                    break
+                page.wait_for_timeout(2000)
+                page.reload()
+            run_link.click()
             page.wait_for_url("**/runs/flow-run/**")
             expect(page.get_by_text("Completed").first).to_be_visible(timeout=180_000)
             page.reload()
