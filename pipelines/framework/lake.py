@@ -9,9 +9,9 @@ after the warehouse load succeeded, so a failed run never leaves half a table be
 # pyarrow.compute builds its functions at import time, out of pylint's sight.
 # pylint: disable=no-member
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import fsspec
 import pyarrow as pa
@@ -105,7 +105,6 @@ class StagedTable:  # pylint: disable=too-many-instance-attributes
     bytes: int
     schema: pa.Schema
     partitioning: Partitioning
-    watermark: Any = None
 
 
 class Lake:
@@ -138,7 +137,6 @@ class Lake:
         table_id: str,
         partition_columns: Sequence[str] | None = None,
         rows_per_group: int = 64 * 1024,
-        watermark_column: str | None = None,
     ) -> StagedTable:
         """Stream `batches` into Parquet under the run's staging prefix (replacing any earlier
         attempt of the same run); memory holds about one row group per open file."""
@@ -148,7 +146,7 @@ class Lake:
         if self.fs.exists(path):
             self.fs.rm(path, recursive=True)
         self.fs.makedirs(path, exist_ok=True)
-        counter = _Counter(watermark_column)
+        counter = _Counter()
         written: list[tuple[str, int]] = []
         if partitioning.keys:
             self._write_partitioned(
@@ -183,7 +181,6 @@ class Lake:
             bytes=sum(size for _, size in written),
             schema=schema,
             partitioning=partitioning,
-            watermark=counter.watermark,
         )
 
     def _write_single(  # pylint: disable=too-many-arguments,too-many-locals
@@ -277,8 +274,10 @@ class Lake:
         target = self._path(target_url)
         if not self.fs.exists(source):  # an earlier attempt of this run already published
             return target_url
-        if mode == "overwrite":
+        if mode == "overwrite" and self._renames:
             self._swap(source, target, staged.run_id)
+        elif mode == "overwrite":
+            self._replace(source, target)
         else:
             for file_path in self.fs.find(source):
                 destination = target + file_path[len(source) :]
@@ -301,6 +300,32 @@ class Lake:
             raise
         if self.fs.exists(trash):
             self.fs.rm(trash, recursive=True)
+
+    @property
+    def _renames(self) -> bool:
+        """A local folder renames in one step; object storage "moves" by copy then delete."""
+        protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else self.fs.protocol
+        return bool({"file", "local"} & set(protocols))
+
+    def _replace(self, source: str, target: str) -> None:
+        """Overwrite on object storage, where a folder move copies object by object and a failure
+        midway would leave half a table: copy the run's files in beside the previous ones, and
+        delete those only once every new file is in place. A failed copy deletes what it had
+        copied, so the previous files stay as they were; a retry of the run copies again (same
+        names) and then deletes the previous files, so nothing is duplicated."""
+        previous = set(self.fs.find(target))
+        sources = sorted(self.fs.find(source))
+        destinations = [target + path[len(source) :] for path in sources]
+        try:
+            self.fs.copy(sources, destinations, on_error="raise")
+        except BaseException:
+            copied = [path for path in destinations if path not in previous]
+            with contextlib.suppress(FileNotFoundError):  # none was copied
+                self.fs.rm(copied)
+            raise
+        stale = sorted(previous - set(destinations))
+        if stale:
+            self.fs.rm(stale)
 
     def discard(self, run_id: str) -> None:
         """Remove a run's staging prefix (after publishing, or after a failure)."""
@@ -356,19 +381,13 @@ def _sorted(batches: list[pa.RecordBatch], keys: Sequence[str]) -> pa.RecordBatc
 
 
 class _Counter:
-    """Counts rows and tracks the highest watermark value as batches stream past."""
+    """Counts rows as batches stream past."""
 
-    def __init__(self, watermark_column: str | None):
+    def __init__(self) -> None:
         self.rows = 0
-        self.watermark: Any = None
-        self._column = watermark_column
 
     def count(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """Pass `batches` through, counting them."""
         for batch in batches:
             self.rows += batch.num_rows
-            if self._column and batch.num_rows:
-                high = pc.max(batch.column(self._column)).as_py()
-                if high is not None and (self.watermark is None or high > self.watermark):
-                    self.watermark = high
             yield batch

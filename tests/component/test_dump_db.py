@@ -252,6 +252,35 @@ def test_dropped_connection_then_incremental_rerun_loads_each_row_once(
     assert state_row == [("301000",)]
 
 
+def test_rows_committed_late_with_the_last_timestamp_are_loaded_once(
+    prefect_api, postgres_server, pg_schema, place
+):
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {pg_schema}.pedidos (id int, criado_em timestamptz)")
+        conn.execute(
+            f"INSERT INTO {pg_schema}.pedidos VALUES "
+            "(1, '2024-05-01 10:00:00+00'), (2, '2024-05-01 10:00:05+00'), "
+            "(3, '2024-05-01 10:00:05+00')"
+        )
+    params = _pg(
+        postgres_server,
+        table=f"{pg_schema}.pedidos",
+        dataset_id="br",
+        table_id="pedidos",
+        incremental_column="criado_em",
+    )
+    dump_db(**params)
+    with postgres_server.connect(autocommit=True) as conn:  # a slow transaction commits late
+        conn.execute(
+            f"INSERT INTO {pg_schema}.pedidos VALUES "
+            "(4, '2024-05-01 10:00:05+00'), (5, '2024-05-01 10:00:09+00')"
+        )
+    dump_db(**params)
+    dump_db(**params)
+    table = f"{place.dataset('br')}.pedidos"
+    assert place.query(f"SELECT id FROM {table} ORDER BY id") == [(1,), (2,), (3,), (4,), (5,)]
+
+
 def test_schema_drift_adds_new_columns_and_stops_on_removed_ones(
     prefect_api, postgres_server, pg_schema, place
 ):

@@ -85,7 +85,7 @@ def test_parallel_processes_all_load_without_lock_errors(tmp_path):
 def test_a_retry_of_the_same_run_never_duplicates(tmp_path):
     warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
     file = _parquet(tmp_path, "a", range(10))
-    state = {"column": "id", "value": "9", "type": "int64"}
+    state = {"column": "id", "value": "9", "type": "int64", "boundary": ["5e1f", "77aa"]}
     first = warehouse.load(_request(file, 10, "run-1", state=state))
     again = warehouse.load(_request(file, 10, "run-1", state=state))
     assert (first.rows_loaded, first.already_loaded) == (10, False)

@@ -7,12 +7,12 @@ import pytest
 
 from pipelines.framework.lake import PartitionError, partitioning_for
 from pipelines.framework.warehouse import SchemaDriftError, check_drift, is_compatible
-from pipelines.utils.dump_db.utils import (
-    DumpConfigError,
-    base_query,
+from pipelines.utils.dump_db.incremental import (
+    WatermarkTracker,
     incremental_query,
     watermark_text,
 )
+from pipelines.utils.dump_db.utils import DumpConfigError, base_query
 from pipelines.utils.dump_url.utils import DumpUrlError, auth_headers, download_url
 from pipelines.utils.loading.utils import artifact_key
 
@@ -79,9 +79,46 @@ def test_queries():
     with pytest.raises(DumpConfigError):
         base_query("postgres", "SELECT 1", "t")
     assert incremental_query("postgres", "SELECT 1", "id", None, repr) == "SELECT 1"
-    assert incremental_query("postgres", "Q", "id", "5", repr) == (
-        "SELECT * FROM (Q) AS _dump WHERE \"id\" > '5'"
+    state = {"value": "5", "boundary": ["ab"]}
+    assert incremental_query("postgres", "Q", "id", state, repr) == (
+        "SELECT * FROM (Q) AS _dump WHERE \"id\" >= '5'"
     )
+    legacy = {"value": "5", "boundary": None}  # saved before boundary rows were kept
+    assert incremental_query("mysql", "Q", "id", legacy, repr) == (
+        "SELECT * FROM (Q) AS _dump WHERE `id` > '5'"
+    )
+
+
+def _events(*rows: tuple) -> list[pa.RecordBatch]:
+    schema = pa.schema([("at", pa.timestamp("us", tz="UTC")), ("name", pa.string())])
+    utc = timezone.utc
+    return [
+        pa.RecordBatch.from_pylist(
+            [{"at": datetime(2024, 1, 1, h, tzinfo=utc), "name": n} for h, n in rows],
+            schema=schema,
+        )
+    ]
+
+
+def _run(previous, batches) -> tuple[list[str], dict]:
+    tracker = WatermarkTracker("at", previous)
+    names = [n for b in tracker.track(batches) for n in b.column("name").to_pylist()]
+    return names, tracker.state()
+
+
+def test_rows_late_on_the_boundary_load_once_and_reruns_add_nothing():
+    names, state = _run(None, _events((9, "a"), (10, "b"), (10, "c")))
+    assert names == ["a", "b", "c"]
+    assert state["value"] == "2024-01-01 10:00:00" and len(state["boundary"]) == 2
+    # the source returns rows >= 10:00: b and c again, d arrived late with the same time
+    names, state = _run(state, _events((10, "b"), (10, "d"), (10, "c")))
+    assert names == ["d"]
+    assert len(state["boundary"]) == 3  # b, c and d all sit on 10:00
+    names, again = _run(state, _events((10, "b"), (10, "c"), (10, "d")))
+    assert names == [] and again == state
+    names, state = _run(state, _events((10, "c"), (11, "e")))
+    assert names == ["e"] and state["value"] == "2024-01-01 11:00:00"
+    assert len(state["boundary"]) == 1
 
 
 def test_watermark_text_is_utc_without_offset():

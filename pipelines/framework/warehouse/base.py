@@ -2,6 +2,7 @@
 What every warehouse adapter shares: load requests and results, errors, schema-drift rules.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,7 +36,8 @@ class LoadRequest:  # pylint: disable=too-many-instance-attributes
     expected_rows: int
     hive_types: Mapping[str, str] = field(default_factory=dict)
     state: Mapping[str, Any] | None = None
-    """Incremental state (`column`, `value`) saved in the same transaction as the rows."""
+    """Incremental state (`column`, `value`, `type`, `boundary`) saved in the same transaction
+    as the rows."""
 
     def __post_init__(self) -> None:
         if self.mode not in LOAD_MODES:
@@ -51,6 +53,23 @@ class LoadResult:
     table_rows: int
     added_columns: tuple[str, ...] = ()
     already_loaded: bool = False
+
+
+def boundary_text(state: Mapping[str, Any]) -> str | None:
+    """The boundary rows' hashes of an incremental state, as stored (JSON text)."""
+    boundary = state.get("boundary")
+    return None if boundary is None else json.dumps(list(boundary))
+
+
+def state_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    """An incremental state from its stored columns (column, value, type, boundary JSON)."""
+    column, value, type_name, boundary = row
+    return {
+        "column": column,
+        "value": value,
+        "type": type_name,
+        "boundary": None if boundary is None else json.loads(boundary),
+    }
 
 
 class Warehouse(Protocol):

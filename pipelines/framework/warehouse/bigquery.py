@@ -16,7 +16,9 @@ from pipelines.framework.warehouse.base import (
     LoadRequest,
     LoadResult,
     LoadVerificationError,
+    boundary_text,
     check_drift,
+    state_from_row,
 )
 
 META_DATASET = "_pipelines"
@@ -129,8 +131,10 @@ class BigQueryWarehouse:
                 f"MERGE `{meta}.{STATE_TABLE}` s USING (SELECT @d AS d, @t AS t) k "
                 "ON s.dataset_id = k.d AND s.table_id = k.t "
                 "WHEN MATCHED THEN UPDATE SET watermark_column = @c, watermark_value = @v, "
-                "watermark_type = @y, updated_at = CURRENT_TIMESTAMP() "
-                "WHEN NOT MATCHED THEN INSERT VALUES (@d, @t, @c, @v, @y, CURRENT_TIMESTAMP());"
+                "watermark_type = @y, watermark_boundary = @b, updated_at = CURRENT_TIMESTAMP() "
+                "WHEN NOT MATCHED THEN INSERT (dataset_id, table_id, watermark_column, "
+                "watermark_value, watermark_type, watermark_boundary, updated_at) "
+                "VALUES (@d, @t, @c, @v, @y, @b, CURRENT_TIMESTAMP());"
             )
         statements.append("COMMIT TRANSACTION;")
         state = request.state or {}
@@ -144,6 +148,7 @@ class BigQueryWarehouse:
             c=state.get("column"),
             v=state.get("value"),
             y=state.get("type"),
+            b=boundary_text(state),
         )
 
     def _ensure_meta(self) -> None:
@@ -157,6 +162,9 @@ class BigQueryWarehouse:
             f"CREATE TABLE IF NOT EXISTS `{meta}.{STATE_TABLE}` (dataset_id STRING, "
             "table_id STRING, watermark_column STRING, watermark_value STRING, "
             "watermark_type STRING, updated_at TIMESTAMP)"
+        )
+        self._query(
+            f"ALTER TABLE `{meta}.{STATE_TABLE}` ADD COLUMN IF NOT EXISTS watermark_boundary STRING"
         )
 
     def _query(self, sql: str, **params: Any) -> list[tuple]:
@@ -175,7 +183,7 @@ class BigQueryWarehouse:
         """Last committed watermark of a table, or None before its first load."""
         self._ensure_meta()
         rows = self._query(
-            "SELECT watermark_column, watermark_value, watermark_type "
+            "SELECT watermark_column, watermark_value, watermark_type, watermark_boundary "
             f"FROM `{self.project}.{META_DATASET}.{STATE_TABLE}` "
             "WHERE dataset_id = @d AND table_id = @t",
             d=dataset_id,
@@ -183,7 +191,7 @@ class BigQueryWarehouse:
         )
         if not rows:
             return None
-        return {"column": rows[0][0], "value": rows[0][1], "type": rows[0][2]}
+        return state_from_row(rows[0])
 
     def count_rows(self, dataset_id: str, table_id: str) -> int | None:
         """Rows in a table, or None when it does not exist."""

@@ -24,7 +24,9 @@ from pipelines.framework.warehouse.base import (
     LoadRequest,
     LoadResult,
     LoadVerificationError,
+    boundary_text,
     check_drift,
+    state_from_row,
 )
 
 # A load's memory stays flat whatever the table size: DuckDB spills past this to `<file>.tmp/`.
@@ -117,13 +119,14 @@ class DuckDBWarehouse:
         with warehouse_lock(self.path), _closing(connect(self.path)) as con:
             _ensure_bookkeeping(con)
             row = con.execute(
-                f"SELECT watermark_column, watermark_value, watermark_type FROM {STATE_TABLE} "
+                "SELECT watermark_column, watermark_value, watermark_type, watermark_boundary "
+                f"FROM {STATE_TABLE} "
                 "WHERE dataset_id = ? AND table_id = ?",
                 [dataset_id, table_id],
             ).fetchone()
         if row is None:
             return None
-        return {"column": row[0], "value": row[1], "type": row[2]}
+        return state_from_row(row)
 
     def count_rows(self, dataset_id: str, table_id: str) -> int | None:
         """Rows in a table, or None when it does not exist."""
@@ -167,6 +170,7 @@ def _ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
         "watermark_column VARCHAR, watermark_value VARCHAR, watermark_type VARCHAR, "
         "updated_at TIMESTAMPTZ, PRIMARY KEY (dataset_id, table_id))"
     )
+    con.execute(f"ALTER TABLE {STATE_TABLE} ADD COLUMN IF NOT EXISTS watermark_boundary VARCHAR")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, dataset_id: str, table_id: str) -> dict[str, str]:
@@ -234,13 +238,16 @@ def _record(con: duckdb.DuckDBPyConnection, request: LoadRequest, rows: int) -> 
     if request.state is None:
         return
     con.execute(
-        f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO {STATE_TABLE} (dataset_id, table_id, watermark_column, "
+        "watermark_value, watermark_type, watermark_boundary, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
             request.dataset_id,
             request.table_id,
             request.state["column"],
             request.state["value"],
             request.state.get("type"),
+            boundary_text(request.state),
             now,
         ],
     )

@@ -15,7 +15,7 @@ from pipelines.framework.environments import current_environment
 from pipelines.framework.flows import flow
 from pipelines.framework.lake import Lake
 from pipelines.framework.warehouse import get_warehouse
-from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark, watermark_state
+from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
 from pipelines.utils.dump_db.utils import base_query
 from pipelines.utils.loading.tasks import finish_dump
 from pipelines.utils.utils import log
@@ -42,8 +42,9 @@ def dump_db(  # pylint: disable=too-many-locals
 ) -> dict[str, Any]:
     """Copia uma tabela (ou consulta) de um banco para o lake e o warehouse.
 
-    Com `incremental_column`, lê só as linhas acima do último valor carregado (guardado no
-    warehouse na mesma transação da carga) e anexa: reexecutar nunca duplica linhas.
+    Com `incremental_column`, lê só as linhas a partir do último valor carregado (guardado no
+    warehouse na mesma transação da carga) e anexa: linhas que chegam atrasadas com esse mesmo
+    valor entram, e reexecutar nunca duplica linhas.
     """
     started = time.monotonic()
     environment = current_environment()
@@ -53,12 +54,12 @@ def dump_db(  # pylint: disable=too-many-locals
     if incremental_column and dump_mode != "append":
         log("dump incremental: usando dump_mode='append'")
         dump_mode = "append"
-    last_value = (
+    previous_state = (
         read_watermark(warehouse, dataset, table_id, incremental_column)
         if incremental_column
         else None
     )
-    staged = extract_to_lake(
+    staged, state = extract_to_lake(
         lake,
         {
             "db_type": db_type,
@@ -74,7 +75,7 @@ def dump_db(  # pylint: disable=too-many-locals
         batch_size=batch_size,
         partition_columns=partition_columns,
         incremental_column=incremental_column,
-        last_value=last_value,
+        previous_state=previous_state,
     )
     summary = finish_dump(
         lake=lake,
@@ -83,7 +84,7 @@ def dump_db(  # pylint: disable=too-many-locals
         mode=dump_mode,
         source=f"{db_type}://{db_host}:{db_port}/{db_database}",
         seconds_so_far=time.monotonic() - started,
-        state=watermark_state(staged, incremental_column, last_value),
+        state=state,
         materialization={
             "dataset_id": dataset_id,
             "table_id": table_id,

@@ -1,10 +1,8 @@
 """
-Helpers of the dump_db flow: connection details, the query to run, watermark values as text.
+Helpers of the dump_db flow: connection details and the query to run.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any
 
 DB_TYPES = ("postgres", "mysql")
 
@@ -61,28 +59,3 @@ def base_query(db_type: str, execute_query: str | None, table: str | None) -> st
     if execute_query:
         return execute_query.strip().rstrip(";")
     return f"SELECT * FROM {quote_identifier(db_type, table or '')}"
-
-
-def incremental_query(
-    db_type: str, query: str, column: str | None, last_value: str | None, literal: Any
-) -> str:
-    """Wrap `query` so it returns only rows past the last loaded watermark."""
-    if not column or last_value is None:
-        return query
-    return (
-        f"SELECT * FROM ({query}) AS _dump WHERE "
-        f"{quote_identifier(db_type, column)} > {literal(last_value)}"
-    )
-
-
-def watermark_text(value: Any) -> str | None:
-    """A watermark as text the source compares correctly (UTC, no offset, for timestamps)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
