@@ -10,6 +10,7 @@ after the warehouse load succeeded, so a failed run never leaves half a table be
 # pylint: disable=no-member
 
 import contextlib
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +30,12 @@ _DATE_PARTITION_TYPES = {
 _ROWS_PER_FILE = 2_000_000
 _MAX_OPEN_FILES = 1024
 _GROUP_BYTES = 64 << 20
+
+if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+    # jemalloc hands freed memory back to the system; pyarrow's default (mimalloc) kept ~50 MB
+    # more after a 2M-row dump, at the same speed (BENCHMARKS.md, "Dumps").
+    with contextlib.suppress(NotImplementedError):
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
 class PartitionError(ValueError):
