@@ -1,62 +1,44 @@
 """A local HTTP server that serves files from a dict `{path: bytes}`, optionally behind a token."""
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.support.loopback import LoopbackServer, QuietHandler
 
-class FileServer:
+
+class FileServer(LoopbackServer):
     """Serve `files` on a free loopback port; use as a context manager."""
 
     def __init__(self, files: dict[str, bytes | Path] | None = None, token: str | None = None):
         self.files: dict[str, bytes | Path] = dict(files or {})
         self.token = token
         self.requests: list[tuple[str, str | None]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        return f"{self.base_url}{path}"
 
-    def __enter__(self) -> "FileServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self):
+    def handler(self):
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
+        class Handler(QuietHandler):
+            def do_GET(self):  # noqa: N802  (http.server names)
                 auth = self.headers.get("Authorization")
                 server.requests.append((self.path, auth))
                 if server.token and auth != f"Bearer {server.token}":
-                    self.send_response(401)
-                    self.end_headers()
-                    return
+                    return self.reply(401)
                 body = server.files.get(self.path.split("?")[0])
                 if body is None:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
+                    return self.reply(404)
+                if isinstance(body, bytes):
+                    return self.reply(200, body)
                 self.send_response(200)
-                if isinstance(body, Path):
-                    self.send_header("Content-Length", str(body.stat().st_size))
-                    self.end_headers()
-                    with open(body, "rb") as handle:
-                        while chunk := handle.read(1 << 20):
-                            self.wfile.write(chunk)
-                    return
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(body.stat().st_size))
                 self.end_headers()
-                self.wfile.write(body)
+                with open(body, "rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        self.wfile.write(chunk)
+                return None
 
         return Handler
 

@@ -8,8 +8,9 @@ import csv
 import io
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 HEADER = [
     "gender",
@@ -71,45 +72,27 @@ def users_csv(n_users: int) -> str:
     return buffer.getvalue()
 
 
-class RandomUserAPI:
+class RandomUserAPI(LoopbackServer):
     """Serve the stand-in on a free loopback port; use as a context manager."""
 
     def __init__(self, mode: str = "ok", hang_seconds: float = 60.0):
         self.mode = mode
         self.hang_seconds = hang_seconds
         self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+        return f"{self.base_url}/api/"
 
-    def __enter__(self) -> "RandomUserAPI":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self):
+    def handler(self):
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, body: str, content_type: str) -> None:
-                data = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, body.encode("utf-8"), content_type)
 
-            def do_GET(self):
+            def do_GET(self):  # noqa: N802  (http.server names)
                 api.requests.append(self.path)
                 query = parse_qs(urlparse(self.path).query)
                 n_users = min(int(query.get("results", ["1"])[0]), 5000)

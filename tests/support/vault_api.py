@@ -9,13 +9,13 @@
 
 import json
 import secrets
-import threading
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 
-class VaultAPI:
+class VaultAPI(LoopbackServer):
     """Serve the stand-in on a free loopback port; use as a context manager."""
 
     def __init__(self, mount: str = "secret", token: str | None = None):
@@ -26,38 +26,20 @@ class VaultAPI:
         self.data: dict[str, dict[str, str]] = {}
         self.requests: list[tuple[str, str]] = []
         self._tokens = {self.token}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.base_url
 
-    def __enter__(self) -> "VaultAPI":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self):
+    def handler(self):
         vault = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, json.dumps(body).encode("utf-8"), "application/json")
 
-            def do_GET(self):
+            def do_GET(self):  # noqa: N802  (http.server names)
                 path = self.path.split("?", 1)[0]
                 vault.requests.append(("GET", path))
                 if self.headers.get("X-Vault-Token") not in vault._tokens:
@@ -92,7 +74,7 @@ class VaultAPI:
                     },
                 )
 
-            def do_POST(self):
+            def do_POST(self):  # noqa: N802  (http.server names)
                 vault.requests.append(("POST", self.path))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")

@@ -5,49 +5,33 @@
 """
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """Serve the receiver on a free loopback port; use as a context manager."""
 
     def __init__(self, mode: str = "ok", hang_seconds: float = 5.0):
         self.mode = mode
         self.hang_seconds = hang_seconds
         self.messages: list[dict] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/webhooks/1234/abcd"
+        return f"{self.base_url}/api/webhooks/1234/abcd"
 
-    def __enter__(self) -> "WebhookReceiver":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self):
+    def handler(self):
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_POST(self):
+        class Handler(QuietHandler):
+            def do_POST(self):  # noqa: N802  (http.server names)
                 length = int(self.headers.get("Content-Length") or 0)
                 receiver.messages.append(json.loads(self.rfile.read(length) or b"{}"))
                 if receiver.mode == "hang":
                     time.sleep(receiver.hang_seconds)
-                status = 500 if receiver.mode == "500" else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.reply(500 if receiver.mode == "500" else 204)
 
         return Handler
