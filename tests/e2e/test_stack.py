@@ -1,12 +1,20 @@
+# ruff: noqa: F811  (pytest fixtures are imported by name)
+# pylint: disable=redefined-outer-name
 """The hybrid model on one machine: `pipelines up` starts a real server and real workers, flows
 are registered with their schedules, runs go to the worker of their label, crashes are detected
 and nothing registered is lost when the server restarts."""
 
+import json
 import os
+import re
 import signal
-from datetime import timezone
+import time
+import uuid
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 from prefect.client.schemas.filters import (
     DeploymentFilter,
@@ -21,24 +29,44 @@ from prefect.client.schemas.sorting import FlowRunSort
 from pipelines.framework.server import free_port
 from pipelines.framework.settings import REPO_ROOT
 from tests.conftest import run_pipelines
+from tests.support.databases import (  # noqa: F401  pylint: disable=unused-import
+    pg_schema,
+    postgres_server,
+)
+from tests.support.file_server import FileServer
 from tests.support.prefect_api import (
     client_for,
     run_log_messages,
     wait_for_final_state,
     wait_for_state,
 )
-from tests.support.randomuser_api import RandomUserAPI
+from tests.support.randomuser_api import RandomUserAPI, users_csv
+from tests.support.webhook_api import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 USERS_REPORT = "EMD: escritorio - Users report/local"
+DUMP_EXEMPLO = "EMD: escritorio - Dump exemplo/local"
+DUMP_URL = "EMD: utils - Dump URL/local"
+MATERIALIZE = "EMD: utils - Materializar com dbt/local"
+PATY = "<@100000000000000001>"  # constants.CODE_OWNERS_MENTIONS of the escritorio's owner
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def alerts():
+    """The team chat's webhook, for the whole module: every alert of every run lands here."""
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, alerts):
+    """`pipelines up` in a fresh home, alerting to `alerts`; `pipelines down` at the end."""
     home = tmp_path_factory.mktemp("stack-home")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(
+        PIPELINES_SECRET_ALERTS_WEBHOOK=json.dumps({"url": alerts.url}),
+        PGUSER="postgres",  # dumps without a secret log in as the client's default user
         PIPELINES_HOME=str(home),
         PIPELINES_HTTP_TIMEOUT="200",
         PIPELINES_SERVER_START_TIMEOUT="540",
@@ -59,11 +87,42 @@ def stack(tmp_path_factory):
 
 
 def status(stack) -> dict:
-    import json
-
     result = run_pipelines("status", "--json", env=stack["env"])
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def alerts_about(receiver: WebhookReceiver, run_id, timeout: float, settle: float = 5) -> list[str]:
+    """The alert texts that name the run (its link carries the id): waits for the first, then
+    `settle` seconds more so that a duplicate would be counted too."""
+    deadline = time.monotonic() + timeout
+
+    def found() -> list[str]:
+        texts = [message.get("content", "") for message in list(receiver.messages)]
+        return [text for text in texts if f"/runs/flow-run/{run_id}" in text]
+
+    while not found() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if found():
+        time.sleep(settle)
+    return found()
+
+
+def run_deployment(stack, name: str, parameters: dict, timeout: float = 240) -> tuple:
+    """Create a run of a registered deployment, wait for its end; (run, its stored log lines)."""
+    with client_for(stack["url"]) as client:
+        deployment = client.read_deployment_by_name(name)
+        run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+        finished = wait_for_final_state(client, run.id, timeout=timeout)
+        messages = run_log_messages(client, run.id, expect="Finished in state")
+    return finished, messages
+
+
+def warehouse_query(stack, sql: str) -> list[tuple]:
+    """Read the stack's DuckDB warehouse (`<home>/warehouse/local.duckdb`) after the runs."""
+    path = stack["home"] / "warehouse" / "local.duckdb"
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()
 
 
 def test_up_registers_every_flow_and_shows_the_ui(stack):
@@ -77,8 +136,6 @@ def test_up_registers_every_flow_and_shows_the_ui(stack):
 
 
 def test_the_scheduler_creates_runs_at_four_in_sao_paulo_with_the_schedule_parameters(stack):
-    import time
-
     with client_for(stack["url"]) as client:
         deployment = client.read_deployment_by_name(USERS_REPORT)
         scheduled = []
@@ -181,7 +238,149 @@ def test_in_the_ui_a_user_finds_the_flow_runs_it_with_other_parameters_and_reads
     assert len(report.read_text(encoding="utf-8").splitlines()) == 4  # header + 3 users
 
 
-def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, tmp_path):
+def test_a_failing_run_on_the_worker_alerts_its_owners_once(stack, alerts, tmp_path):
+    with RandomUserAPI(mode="short") as api:  # one user fewer than asked: the download fails
+        finished, _ = run_deployment(
+            stack,
+            USERS_REPORT,
+            {"n_users": 3, "api_url": api.url, "output_path": str(tmp_path / "r.csv")},
+            timeout=180,
+        )
+    assert finished.state.is_failed(), finished.state
+    texts = alerts_about(alerts, finished.id, timeout=60)
+    assert len(texts) == 1, texts
+    text = texts[0]
+    assert text.startswith(
+        f"[local] **EMD: escritorio - Users report**: run `{finished.name}` failed"
+    )
+    assert "deployment: `local`" in text
+    assert "failing task: `download_data`" in text
+    assert "ValueError: a API devolveu 2 usuários, esperados 3" in text
+    assert f"run: http://127.0.0.1:{stack['port']}/runs/flow-run/{finished.id}" in text
+    assert f"owners: {PATY}" in text
+
+
+TYPED_TABLE = """
+CREATE TABLE {table} AS SELECT
+    g::bigint AS id,
+    round(g * 1.25, 2)::numeric(12, 2) AS valor,
+    g % 2 = 0 AS ativo,
+    date '2024-01-01' + g % 31 AS data,
+    timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute' AS criado_em,
+    CASE WHEN g % 10 = 0 THEN NULL ELSE 'Conceição nº ' || g END AS nome
+FROM generate_series(1, {rows}) g
+"""
+TYPED_ROWS = 30_000  # about 2 MB of CSV from PostgreSQL: two batches of progress
+
+
+def progress_lines(messages: list[str], table: str) -> list[str]:
+    """The per-batch progress lines of a dump of `table` (`<table>: lote N: R linhas, ...`)."""
+    pattern = re.compile(rf"{re.escape(table)}: lote \d+: [\d,]+ linhas, ")
+    return [m for m in messages if pattern.match(m)]
+
+
+def test_a_database_dump_runs_on_the_worker_into_the_stacks_warehouse(
+    stack, postgres_server, pg_schema
+):
+    table_id = f"tipos_{uuid.uuid4().hex[:8]}"
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(TYPED_TABLE.format(table=f"{pg_schema}.tipos", rows=TYPED_ROWS))
+    finished, messages = run_deployment(
+        stack,
+        DUMP_EXEMPLO,
+        {
+            "db_type": "postgres",
+            "db_host": postgres_server.host,
+            "db_port": postgres_server.port,
+            "db_database": postgres_server.database,
+            "table": f"{pg_schema}.tipos",
+            "dataset_id": "exemplo",
+            "table_id": table_id,
+            "batch_size": 10_000,
+        },
+    )
+    assert finished.state.is_completed(), (finished.state, messages[-20:])
+    table = f"exemplo_local.{table_id}"
+    rows = warehouse_query(
+        stack,
+        f"SELECT count(*), count(DISTINCT id), sum(valor), count(nome), sum(ativo::int), "
+        f"min(data), max(data) FROM {table}",
+    )
+    assert rows == [
+        (
+            TYPED_ROWS,
+            TYPED_ROWS,
+            Decimal("562518750.00"),  # 1.25 * n(n+1)/2
+            TYPED_ROWS - TYPED_ROWS // 10,
+            TYPED_ROWS // 2,
+            date(2024, 1, 1),
+            date(2024, 1, 31),
+        )
+    ]
+    first = warehouse_query(stack, f"SELECT * FROM {table} WHERE id = 1")[0]
+    assert first[:4] == (1, Decimal("1.25"), False, date(2024, 1, 2))
+    assert first[4] == datetime(2024, 1, 1, 0, 1, tzinfo=timezone.utc)
+    assert first[5] == "Conceição nº 1"
+    types = dict(
+        warehouse_query(
+            stack,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_schema = 'exemplo_local' AND table_name = '{table_id}'",
+        )
+    )
+    assert types == {
+        "id": "BIGINT",
+        "valor": "DECIMAL(12,2)",
+        "ativo": "BOOLEAN",
+        "data": "DATE",
+        "criado_em": "TIMESTAMP WITH TIME ZONE",
+        "nome": "VARCHAR",
+    }
+    assert len(progress_lines(messages, table)) >= 2, messages
+    assert any(f"{table}: {TYPED_ROWS:,} linhas extraídas em" in m for m in messages), messages
+    assert any(
+        m.startswith(f"Dump concluído: {TYPED_ROWS:,} linhas em")
+        and m.endswith(f"-> {table} ({TYPED_ROWS:,} linhas na tabela)")
+        for m in messages
+    ), messages
+
+
+def test_a_url_dump_then_the_materialize_deployment_build_the_example_model(stack):
+    with FileServer({"/users.csv": users_csv(40).encode()}) as server:
+        finished, messages = run_deployment(
+            stack,
+            DUMP_URL,
+            {"url": server.url("/users.csv"), "dataset_id": "tutorial", "table_id": "users"},
+        )
+    assert finished.state.is_completed(), (finished.state, messages[-20:])
+    assert warehouse_query(
+        stack, 'SELECT count(*), count(DISTINCT "login.username") FROM tutorial_local.users'
+    ) == [(40, 40)]
+    assert any(m.startswith("Baixados ") and "/users.csv em " in m for m in messages), messages
+    assert len(progress_lines(messages, "tutorial_local.users")) == 1, messages
+    assert any(
+        m.startswith("Dump concluído: 40 linhas em")
+        and m.endswith("-> tutorial_local.users (40 linhas na tabela)")
+        for m in messages
+    ), messages
+
+    built, messages = run_deployment(
+        stack,
+        MATERIALIZE,
+        {
+            "dataset_id": "tutorial",
+            "table_id": "users_by_city",
+            "dbt_vars": {"min_users_per_city": 1},
+        },
+    )
+    assert built.state.is_completed(), (built.state, messages[-30:])
+    assert any("dbt build --select fqn:pipelines.tutorial.users_by_city" in m for m in messages)
+    assert warehouse_query(
+        stack, "SELECT city, users FROM tutorial_local.users_by_city ORDER BY city"
+    ) == [("Niterói", 10), ("Petrópolis", 10), ("Rio de Janeiro", 10), ("São Paulo", 10)]
+
+
+def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, alerts, tmp_path):
     worker_pid = status(stack)["workers"]["rj-escritorio-dev"]["pid"]
     with RandomUserAPI(mode="hang", hang_seconds=600) as api, client_for(stack["url"]) as client:
         deployment = client.read_deployment_by_name(USERS_REPORT)
@@ -193,7 +392,17 @@ def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, t
         os.killpg(worker_pid, signal.SIGKILL)  # the worker and the run's process die at once
         # the run's engine reports the crash itself; if it can't (machine gone), the heartbeat
         # automation created by `up` marks the run Crashed
-        wait_for_state(client, run.id, "CRASHED", timeout=240)
+        crashed = wait_for_state(client, run.id, "CRASHED", timeout=240)
+    # no process of the run is left to alert: the server's automation tells the owners, once
+    texts = alerts_about(alerts, crashed.id, timeout=90, settle=10)
+    assert len(texts) == 1, texts
+    text = texts[0]
+    assert text.startswith(
+        f"[local] **EMD: escritorio - Users report**: run `{crashed.name}` crashed"
+    ), text
+    assert "deployment: `local`" in text
+    assert f"run: http://127.0.0.1:{stack['port']}/runs/flow-run/{crashed.id}" in text
+    assert f"owners: {PATY}" in text
 
     restarted = run_pipelines("up", "--detach", "--port", str(stack["port"]), env=stack["env"])
     assert restarted.returncode == 0, restarted.stderr
@@ -228,3 +437,12 @@ def test_a_port_in_use_is_a_one_line_error(stack, tmp_path):
     assert result.returncode == 1
     assert "in use" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_only_failed_or_crashed_runs_were_alerted_each_once(stack, alerts):
+    texts = [message.get("content", "") for message in list(alerts.messages)]
+    ids = [found for text in texts for found in re.findall(r"/runs/flow-run/([0-9a-f-]{36})", text)]
+    assert len(ids) == len(texts) == len(set(ids)), texts
+    with client_for(stack["url"]) as client:
+        states = {run_id: client.read_flow_run(uuid.UUID(run_id)).state.type for run_id in ids}
+    assert set(states.values()) <= {StateType.FAILED, StateType.CRASHED}, states
