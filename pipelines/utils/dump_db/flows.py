@@ -5,19 +5,12 @@ staging -> one atomic warehouse load -> lake publish -> optional dbt materializa
 Projects make their own scheduled copy with `pipelines.framework.flows.instantiate`.
 """
 
-import time
-import uuid
 from typing import Any, Literal
 
-from prefect.runtime import flow_run
-
-from pipelines.framework.environments import current_environment
 from pipelines.framework.flows import flow
-from pipelines.framework.lake import Lake
-from pipelines.framework.warehouse import get_warehouse
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
 from pipelines.utils.dump_db.utils import base_query
-from pipelines.utils.loading.tasks import finish_dump
+from pipelines.utils.loading.tasks import DumpRun, finish_dump
 from pipelines.utils.utils import log
 
 
@@ -46,21 +39,17 @@ def dump_db(  # pylint: disable=too-many-locals
     warehouse na mesma transação da carga) e anexa: linhas que chegam atrasadas com esse mesmo
     valor entram, e reexecutar nunca duplica linhas.
     """
-    started = time.monotonic()
-    environment = current_environment()
-    dataset = environment.dataset(dataset_id)
-    lake, warehouse = Lake(environment.lake_url), get_warehouse(environment)
-    run_id = flow_run.get_id() or uuid.uuid4().hex
+    run = DumpRun.start(dataset_id, table_id)
     if incremental_column and dump_mode != "append":
         log("dump incremental: usando dump_mode='append'")
         dump_mode = "append"
     previous_state = (
-        read_watermark(warehouse, dataset, table_id, incremental_column)
+        read_watermark(run.warehouse, run.dataset, table_id, incremental_column)
         if incremental_column
         else None
     )
     staged, state = extract_to_lake(
-        lake,
+        run.lake,
         {
             "db_type": db_type,
             "host": db_host,
@@ -69,29 +58,21 @@ def dump_db(  # pylint: disable=too-many-locals
             "vault_secret_path": vault_secret_path,
         },
         base_query(db_type, execute_query, table),
-        run_id=str(run_id),
-        dataset_id=dataset,
+        run_id=run.run_id,
+        dataset_id=run.dataset,
         table_id=table_id,
         batch_size=batch_size,
         partition_columns=partition_columns,
         incremental_column=incremental_column,
         previous_state=previous_state,
     )
-    summary = finish_dump(
-        lake=lake,
-        warehouse=warehouse,
-        staged=staged,
+    return finish_dump(
+        run,
+        staged,
         mode=dump_mode,
         source=f"{db_type}://{db_host}:{db_port}/{db_database}",
-        seconds_so_far=time.monotonic() - started,
         state=state,
-        materialization={
-            "dataset_id": dataset_id,
-            "table_id": table_id,
-            "materialization_mode": materialization_mode,
-            "dbt_vars": dbt_vars,
-        }
-        if materialize_after_dump
-        else None,
+        materialize_after_dump=materialize_after_dump,
+        materialization_mode=materialization_mode,
+        dbt_vars=dbt_vars,
     )
-    return {"table": summary.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}

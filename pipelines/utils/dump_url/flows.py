@@ -4,19 +4,12 @@ Sheets/Drive share links too) -> disk -> streamed Parquet in the lake -> one ato
 """
 
 import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect.runtime import flow_run
-
-from pipelines.framework.environments import current_environment
 from pipelines.framework.flows import flow
-from pipelines.framework.lake import Lake
-from pipelines.framework.warehouse import get_warehouse
 from pipelines.utils.dump_url.tasks import convert_to_lake, download_file
-from pipelines.utils.loading.tasks import finish_dump
+from pipelines.utils.loading.tasks import DumpRun, finish_dump
 
 
 @flow(name="EMD: utils - Dump URL", code_owners=["pipeliners"])
@@ -41,19 +34,15 @@ def dump_url(  # pylint: disable=too-many-locals
 
     CSV vira colunas de texto (como no sistema original) salvo `infer_types=True`.
     """
-    started = time.monotonic()
-    environment = current_environment()
-    dataset = environment.dataset(dataset_id)
-    lake, warehouse = Lake(environment.lake_url), get_warehouse(environment)
-    run_id = str(flow_run.get_id() or uuid.uuid4().hex)
+    run = DumpRun.start(dataset_id, table_id)
     with tempfile.TemporaryDirectory(prefix="dump_url-") as folder:
         path = download_file(url, Path(folder) / f"download.{file_format}", vault_secret_path)
         staged = convert_to_lake(
-            lake,
+            run.lake,
             path,
             file_format=file_format,
-            run_id=run_id,
-            dataset_id=dataset,
+            run_id=run.run_id,
+            dataset_id=run.dataset,
             table_id=table_id,
             encoding=encoding,
             separator=separator,
@@ -62,20 +51,12 @@ def dump_url(  # pylint: disable=too-many-locals
             batch_size=batch_size,
             partition_columns=partition_columns,
         )
-    summary = finish_dump(
-        lake=lake,
-        warehouse=warehouse,
-        staged=staged,
+    return finish_dump(
+        run,
+        staged,
         mode=dump_mode,
         source=url,
-        seconds_so_far=time.monotonic() - started,
-        materialization={
-            "dataset_id": dataset_id,
-            "table_id": table_id,
-            "materialization_mode": materialization_mode,
-            "dbt_vars": dbt_vars,
-        }
-        if materialize_after_dump
-        else None,
+        materialize_after_dump=materialize_after_dump,
+        materialization_mode=materialization_mode,
+        dbt_vars=dbt_vars,
     )
-    return {"table": summary.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}

@@ -3,18 +3,49 @@ Tasks shared by the dump flows: atomic warehouse load, lake publish, summary, ma
 """
 
 import time
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
+from pipelines.framework.environments import current_environment
 from pipelines.framework.lake import Lake, StagedTable
-from pipelines.framework.warehouse import LoadRequest, LoadResult, Warehouse
+from pipelines.framework.warehouse import LoadRequest, LoadResult, Warehouse, get_warehouse
 from pipelines.framework.warehouse.duckdb import WarehouseBusyError
 from pipelines.utils.loading.utils import DumpSummary, artifact_key
 from pipelines.utils.utils import log
+
+
+@dataclass(frozen=True)
+class DumpRun:
+    """Where one dump run writes: this environment's lake and warehouse, under the run's id."""
+
+    dataset_id: str
+    """As the flow was given it; `dataset` is its name in this environment."""
+    table_id: str
+    dataset: str
+    lake: Lake
+    warehouse: Warehouse
+    run_id: str
+    started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def start(cls, dataset_id: str, table_id: str) -> "DumpRun":
+        """The current flow run's dump of `dataset_id.table_id`."""
+        environment = current_environment()
+        return cls(
+            dataset_id=dataset_id,
+            table_id=table_id,
+            dataset=environment.dataset(dataset_id),
+            lake=Lake(environment.lake_url),
+            warehouse=get_warehouse(environment),
+            run_id=str(flow_run.get_id() or uuid.uuid4().hex),
+        )
 
 
 def _retry_when_busy(_task: Any, _task_run: Any, state: Any) -> bool:
@@ -92,29 +123,28 @@ def materialize_table(
     )
 
 
-def finish_dump(  # pylint: disable=too-many-locals
-    *,
-    lake: Lake,
-    warehouse: Warehouse,
+def finish_dump(  # pylint: disable=too-many-arguments
+    run: DumpRun,
     staged: StagedTable,
+    *,
     mode: str,
     source: str,
-    seconds_so_far: float,
     state: Mapping[str, Any] | None = None,
-    materialization: Mapping[str, Any] | None = None,
-) -> DumpSummary:
+    materialize_after_dump: bool = False,
+    materialization_mode: str = "dev",
+    dbt_vars: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The common end of every dump: load, publish, summarize, then materialize if asked.
 
     A failed load discards the run's staging files; the table and the lake stay as they were.
-    `materialization` holds `dataset_id`, `table_id`, `materialization_mode`, `dbt_vars`.
+    Returns the flow's result: table, rows and seconds.
     """
-    started = time.monotonic()
     try:
-        result = load_to_warehouse(warehouse, staged, mode, state)
+        result = load_to_warehouse(run.warehouse, staged, mode, state)
     except BaseException:
-        lake.discard(staged.run_id)
+        run.lake.discard(staged.run_id)
         raise
-    lake_url = publish_to_lake(lake, staged, mode)
+    lake_url = publish_to_lake(run.lake, staged, mode)
     summary = report_dump(
         DumpSummary(
             table=result.table,
@@ -123,12 +153,12 @@ def finish_dump(  # pylint: disable=too-many-locals
             rows=result.rows_loaded,
             table_rows=result.table_rows,
             lake_bytes=staged.bytes,
-            seconds=seconds_so_far + time.monotonic() - started,
+            seconds=time.monotonic() - run.started,
             lake_url=lake_url,
             added_columns=result.added_columns,
             watermark=None if state is None else state.get("value"),
         )
     )
-    if materialization:
-        materialize_table(**materialization)
-    return summary
+    if materialize_after_dump:
+        materialize_table(run.dataset_id, run.table_id, materialization_mode, dbt_vars)
+    return {"table": summary.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}
