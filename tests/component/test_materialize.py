@@ -21,6 +21,7 @@ from prefect.logging.handlers import APILogHandler
 from pipelines.framework.environments import Environment
 from pipelines.framework.settings import REPO_ROOT, get_settings
 from pipelines.utils.materialize.flows import materialize
+from tests.support.file_server import FileServer
 from tests.support.prefect_api import client_for, run_log_messages
 from tests.support.randomuser_api import user_row, users_csv
 
@@ -156,6 +157,21 @@ def test_upstream_and_downstream_select_the_graph_around_the_model(prefect_api, 
     alone = materialize(dataset_id="rollup", table_id="city_share")
     assert models(alone) == ["model.pipelines.city_share"]
     assert local.schemas() == {"tutorial_local", "rollup_local"}
+
+
+def test_a_dump_with_materialize_after_dump_builds_the_models_on_its_table(prefect_api, local):
+    from pipelines.utils.dump_url.flows import dump_url
+
+    with FileServer({"/users.csv": users_csv(30).encode()}) as server:
+        result = dump_url(
+            url=server.url("/users.csv"),
+            dataset_id="tutorial",
+            table_id="users",
+            materialize_after_dump=True,
+        )
+    assert result["rows"] == 30
+    rows = local.query("SELECT * FROM tutorial_local.users_by_city ORDER BY city")
+    assert rows == expected_cities(30)
 
 
 def test_dbt_vars_reach_the_model(prefect_api, local):

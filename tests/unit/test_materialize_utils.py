@@ -21,8 +21,16 @@ from pipelines.utils.materialize.utils import (
     [
         (False, False, "fqn:pipelines.tutorial.users_by_city"),
         (True, False, "+fqn:pipelines.tutorial.users_by_city"),
-        (False, True, "fqn:pipelines.tutorial.users_by_city+"),
-        (True, True, "+fqn:pipelines.tutorial.users_by_city+"),
+        (
+            False,
+            True,
+            "fqn:pipelines.tutorial.users_by_city+ source:tutorial.users_by_city+",
+        ),
+        (
+            True,
+            True,
+            "+fqn:pipelines.tutorial.users_by_city+ source:tutorial.users_by_city+",
+        ),
     ],
 )
 def test_selector_adds_graph_operators(upstream, downstream, expected):

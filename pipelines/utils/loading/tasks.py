@@ -111,7 +111,7 @@ def materialize_table(
     dbt_vars: Mapping[str, Any] | None,
 ) -> Any:
     """Run the dbt materialize flow for the table just loaded (the guide's
-    `materialize_after_dump`)."""
+    `materialize_after_dump`): its model, if one has its name, and every model built on it."""
     from pipelines.utils.materialize.flows import materialize
 
     log(f"Materializando {dataset_id}.{table_id} ({materialization_mode})")
@@ -119,6 +119,7 @@ def materialize_table(
         dataset_id=dataset_id,
         table_id=table_id,
         materialization_mode=materialization_mode,
+        downstream=True,
         dbt_vars=dict(dbt_vars or {}),
     )
 

@@ -37,12 +37,18 @@ class WarehouseLockedError(MaterializationError):
 
 
 def model_selector(dataset_id: str, table_id: str, upstream: bool, downstream: bool) -> str:
-    """dbt selector of `models/<dataset_id>/<table_id>.sql`, with `+` for upstream/downstream."""
+    """dbt selector of `models/<dataset_id>/<table_id>.sql`, with `+` for upstream/downstream.
+
+    Downstream also takes every model built on the raw table `dataset_id.table_id` (a dbt
+    source): what a dump's `materialize_after_dump` needs, whether or not a model has its name.
+    """
     for name, value in (("dataset_id", dataset_id), ("table_id", table_id)):
         if not _IDENTIFIER.match(value or ""):
             raise ValueError(f"{name} {value!r} inválido: use letras, números e _")
-    selector = f"fqn:{constants.DBT_PROJECT_NAME.value}.{dataset_id}.{table_id}"
-    return f"{'+' if upstream else ''}{selector}{'+' if downstream else ''}"
+    selector = f"{'+' if upstream else ''}fqn:{constants.DBT_PROJECT_NAME.value}.{dataset_id}"
+    if not downstream:
+        return f"{selector}.{table_id}"
+    return f"{selector}.{table_id}+ source:{dataset_id}.{table_id}+"
 
 
 def dbt_variables(dataset_suffix: str, dbt_vars: Mapping[str, Any] | None) -> dict[str, Any]:
