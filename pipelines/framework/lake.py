@@ -27,6 +27,11 @@ _DATE_PARTITION_TYPES = {
     "mes_particao": "BIGINT",
     "data_particao": "DATE",
 }
+_DATE_PARTITION_ARROW = {
+    "ano_particao": pa.int64(),
+    "mes_particao": pa.int64(),
+    "data_particao": pa.date32(),
+}
 _ROWS_PER_FILE = 2_000_000
 _MAX_OPEN_FILES = 1024
 _GROUP_BYTES = 64 << 20
@@ -172,10 +177,10 @@ class Lake:
                 counter.count(batches), path, schema, run_id, rows_per_group, written
             )
         pa.default_memory_pool().release_unused()  # give back the writer's buffers before the load
-        if not written:
+        if not written:  # no rows: one empty file with the columns a load of rows would have
             empty = f"{path}/{run_id}-0.parquet"
             with self.fs.open(empty, "wb") as handle:
-                pq.write_table(schema.empty_table(), handle)
+                pq.write_table(_loaded_schema(schema, partitioning).empty_table(), handle)
             written.append((empty, self.fs.size(empty)))
             partitioning = Partitioning()
         return StagedTable(
@@ -361,6 +366,13 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
     ]
 
 
+def _loaded_schema(schema: pa.Schema, partitioning: Partitioning) -> pa.Schema:
+    """The columns the warehouse sees, the derived date folders typed as it reads them."""
+    if partitioning.date_column is None:
+        return schema
+    return pa.schema([*schema, *(pa.field(k, v) for k, v in _DATE_PARTITION_ARROW.items())])
+
+
 def _with_folders(schema: pa.Schema, partitioning: Partitioning) -> pa.Schema:
     if partitioning.date_column is None:
         return schema
@@ -373,6 +385,8 @@ def _grouped(batches: Iterable[pa.RecordBatch], keys: Sequence[str]) -> Iterator
     pending: list[pa.RecordBatch] = []
     size = 0
     for batch in batches:
+        if not batch.num_rows:
+            continue
         pending.append(batch)
         size += batch.nbytes
         if size >= _GROUP_BYTES:

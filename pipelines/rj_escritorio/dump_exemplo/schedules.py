@@ -1,7 +1,8 @@
 """
 Schedules of the dump_exemplo project: one clock per table, each a dict of dump_db parameters.
 
-Adding a table to dump is a new entry in `TABLES`, not new code.
+Adding a table to dump is a new entry in `TABLES`, not new code. The source tables are created
+by `examples/exemplo_db.sql`; the login is the secret `db/exemplo` (`username`, `password`).
 """
 
 from datetime import datetime, timedelta
@@ -12,16 +13,16 @@ from pipelines.framework.schedules import generate_dump_schedules
 from pipelines.rj_escritorio.dump_exemplo.constants import constants
 
 TABLES = {
-    "chamados": {
+    "bairros": {
+        "table": "exemplo.bairros",
+        "dump_mode": "overwrite",
+    },
+    "chamados": {  # 15 minutes later: its model joins the bairros just loaded
         "execute_query": "SELECT * FROM exemplo.chamados",
         "dump_mode": "append",
         "incremental_column": "id",
         "partition_columns": ["data_abertura"],
         "materialize_after_dump": True,
-    },
-    "bairros": {
-        "table": "exemplo.bairros",
-        "dump_mode": "overwrite",
     },
 }
 
