@@ -331,8 +331,9 @@ def stage_for_bigquery(gcs, folder: Path, table: pa.Table, monkeypatch) -> tuple
     monkeypatch.setenv("PIPELINES_GCS_STAGING_URL", gcs.url("bq-staging"))
     get_settings.cache_clear()
     try:
-        uris = _gcs_uris(staged.files, "run-1")
-        assert _gcs_uris(uris, "run-1") == uris  # files already on gs:// are loaded in place
+        keys = list(staged.partitioning.hive_types)
+        uris = _gcs_uris(staged.files, "run-1", keys)
+        assert _gcs_uris(uris, "run-1", keys) == uris  # files on gs:// are loaded in place
     finally:
         get_settings.cache_clear()
     for local, uri in zip(staged.files, uris, strict=True):
@@ -351,11 +352,6 @@ def test_bigquery_staging_uploads_a_local_lake_run_with_its_hive_folders(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_gcs_uris roots the upload at the files' common folder, so a run whose rows share a "
-    "year drops `ano_particao=...` from the URIs and the load's Hive prefix no longer matches",
-)
 def test_bigquery_staging_keeps_the_hive_folders_of_a_run_within_one_year(
     gcs, tmp_path, monkeypatch
 ):

@@ -7,6 +7,7 @@ record and the watermark, so readers see the old table or the new one, never hal
 libraries (`pip install -e '.[gcp]'`) are imported only here, when this adapter is chosen.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from pipelines.framework.settings import get_settings
@@ -79,7 +80,7 @@ class BigQueryWarehouse:
         return LoadResult(name, request.expected_rows, total, tuple(added))
 
     def _load_temp(self, bigquery, request: LoadRequest, temp: str) -> None:
-        uris = _gcs_uris(request.files, request.run_id)
+        uris = _gcs_uris(request.files, request.run_id, list(request.hive_types))
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
@@ -203,7 +204,7 @@ class BigQueryWarehouse:
             return None
 
 
-def _gcs_uris(files: list[str] | tuple[str, ...], run_id: str) -> list[str]:
+def _gcs_uris(files: Sequence[str], run_id: str, hive_keys: Sequence[str]) -> list[str]:
     """Load jobs read only from GCS: files already on `gs://` (a GCS lake) are used in place;
     local ones are uploaded under `gcs_staging_url/<run_id>/`, keeping their Hive folders."""
     if all(f.startswith("gs://") for f in files):
@@ -214,15 +215,17 @@ def _gcs_uris(files: list[str] | tuple[str, ...], run_id: str) -> list[str]:
             "BigQuery carrega só de gs://: use PIPELINES_STORAGE_URL=gs://... ou "
             "PIPELINES_GCS_STAGING_URL=gs://bucket/prefixo"
         )
-    import os
-
     import fsspec
 
     gcs = fsspec.filesystem("gs")
-    root = os.path.commonpath([os.path.dirname(f) for f in files])
+    marker = f"/{hive_keys[0]}=" if hive_keys else None
     uris = []
     for local in files:
-        uri = f"{staging.rstrip('/')}/{run_id}/{os.path.relpath(local, root)}"
+        if marker and marker in local:  # from the first Hive folder down, even if all share it
+            relative = local[local.index(marker) + 1 :]
+        else:
+            relative = local.rsplit("/", 1)[-1]
+        uri = f"{staging.rstrip('/')}/{run_id}/{relative}"
         gcs.put(local, uri)
         uris.append(uri)
     return uris
