@@ -317,9 +317,10 @@ def backfill(
         raise fail(str(exc), 2) from None
     except ServerError as exc:
         raise fail(str(exc), 1) from None
-    for run in runs:
+    for planned in runs:
         console.print(
-            f"{run.scheduled_time.isoformat()} {json.dumps(run.parameters)}", highlight=False
+            f"{planned.scheduled_time.isoformat()} {json.dumps(planned.parameters)}",
+            highlight=False,
         )
     verb = "would create" if dry_run else "created"
     console.print(f"{verb} {len(runs)} runs of {info.name!r} in {environment.name}")
