@@ -200,19 +200,32 @@ def attach(prefect_flow: Flow) -> Flow:
     return prefect_flow
 
 
-def crash_alert_payload(owners_by_flow: Mapping[str, Sequence[str]], environment: str) -> str:
-    """The message, as a template the server renders itself when it marks a run Crashed."""
+CRASH_REASON = "no process was left to report it: its worker or machine died"
+
+
+def crash_alert_payload(
+    owners_by_flow: Mapping[str, Sequence[str]], environment: str, reason: str = CRASH_REASON
+) -> str:
+    """The message, as a template the server renders itself when it marks a run Crashed.
+
+    The error shown is the run's Crashed message when the server already holds it, else `reason`:
+    the automation may call the webhook before its own state change is rendered (the run then
+    still reads Running, with no message).
+    """
     tag = "" if environment == constants.ENV_PROD.value else f"[{environment}] "
     owners = {name: " ".join(mentions(list(found))) for name, found in owners_by_flow.items()}
     return (
         "{% set owners = "
         + json.dumps(owners)
+        + " %}{% set reason = "
+        + json.dumps(reason)
         + " %}{% set text %}"
         + tag
         + "**{{ flow.name }}**: run `{{ flow_run.name }}` crashed\n"
         "deployment: `{{ deployment.name if deployment else '(none: a local run)' }}`"
         f" · environment: {environment} · failing task: `unknown`\n"
-        "```\n{{ flow_run.state.message }}\n```\n"
+        "```\n{{ flow_run.state.message if flow_run.state.name == 'Crashed'"
+        " and flow_run.state.message else reason }}\n```\n"
         "run: " + run_url("{{ flow_run.id }}") + "\n"
         "owners: {{ owners.get(flow.name, '(none declared)') }}{% endset %}"
         '{"content": {{ text|tojson }}, "text": {{ text|tojson }}}'
@@ -220,7 +233,7 @@ def crash_alert_payload(owners_by_flow: Mapping[str, Sequence[str]], environment
 
 
 async def crash_alert_action(
-    owners_by_flow: Mapping[str, Sequence[str]], environment: str
+    owners_by_flow: Mapping[str, Sequence[str]], environment: str, reason: str = CRASH_REASON
 ) -> CallWebhook | None:
     """A server-side action that alerts a crash no process is left to report (a killed worker).
 
@@ -234,5 +247,6 @@ async def crash_alert_action(
         method="POST", url=url, headers={"Content-Type": "application/json"}
     ).asave(WEBHOOK_BLOCK, overwrite=True)
     return CallWebhook(
-        block_document_id=block_id, payload=crash_alert_payload(owners_by_flow, environment)
+        block_document_id=block_id,
+        payload=crash_alert_payload(owners_by_flow, environment, reason),
     )

@@ -119,7 +119,8 @@ async def ensure_zombie_automation(env: Environment) -> None:
     with contextlib.suppress(ObjectNotFound, ValueError):
         await (await Automation.aread(name=ZOMBIE_AUTOMATION)).adelete()
     owners = {info.name: info.code_owners for info in discover_flows()}
-    alert = await crash_alert_action(owners, env.name)
+    reason = f"No heartbeat for {ZOMBIE_AFTER.seconds} s: its worker or machine died."
+    alert = await crash_alert_action(owners, env.name, reason)
     await Automation(
         name=ZOMBIE_AUTOMATION,
         trigger=EventTrigger(
@@ -138,10 +139,7 @@ async def ensure_zombie_automation(env: Environment) -> None:
             within=ZOMBIE_AFTER,
         ),
         actions=[
-            ChangeFlowRunState(
-                state=StateType.CRASHED,
-                message=f"No heartbeat for {ZOMBIE_AFTER.seconds} s: its worker or machine died.",
-            ),
+            ChangeFlowRunState(state=StateType.CRASHED, message=reason),
             *([alert] if alert else []),
         ],
     ).acreate()
