@@ -92,6 +92,14 @@ def status(stack) -> dict:
     return json.loads(result.stdout)
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started (Linux's /proc), e.g. a worker's flow-run processes."""
+    children: list[int] = []
+    for thread in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (thread / "children").read_text().split()]
+    return children
+
+
 def alerts_about(receiver: WebhookReceiver, run_id, timeout: float, settle: float = 5) -> list[str]:
     """The alert texts that name the run (its link carries the id): waits for the first, then
     `settle` seconds more so that a duplicate would be counted too."""
@@ -389,18 +397,23 @@ def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, a
             parameters={"n_users": 3, "api_url": api.url, "output_path": str(tmp_path / "x.csv")},
         )
         wait_for_state(client, run.id, "RUNNING", timeout=180)
-        os.killpg(worker_pid, signal.SIGKILL)  # the worker and the run's process die at once
-        # the run's engine reports the crash itself; if it can't (machine gone), the heartbeat
-        # automation created by `up` marks the run Crashed
+        # Prefect starts the run's process in a session of its own, so it would outlive its
+        # worker: kill both, as when the machine dies. No process is left to report the crash:
+        # the heartbeat automation created by `up` marks the run Crashed and alerts the owners.
+        run_processes = child_pids(worker_pid)
+        assert run_processes, "the worker started no process for the run"
+        for pid in (worker_pid, *run_processes):
+            os.killpg(pid, signal.SIGKILL)
         crashed = wait_for_state(client, run.id, "CRASHED", timeout=240)
-    # no process of the run is left to alert: the server's automation tells the owners, once
+    assert crashed.state.message == "No heartbeat for 90 s: its worker or machine died."
     texts = alerts_about(alerts, crashed.id, timeout=90, settle=10)
     assert len(texts) == 1, texts
     text = texts[0]
     assert text.startswith(
         f"[local] **EMD: escritorio - Users report**: run `{crashed.name}` crashed"
     ), text
-    assert "deployment: `local`" in text
+    assert "deployment: `local`" in text and "failing task: `unknown`" in text
+    assert "```\nNo heartbeat for 90 s: its worker or machine died.\n```" in text, text
     assert f"run: http://127.0.0.1:{stack['port']}/runs/flow-run/{crashed.id}" in text
     assert f"owners: {PATY}" in text
 
