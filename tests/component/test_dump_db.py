@@ -98,6 +98,19 @@ FROM {table}
 """
 
 
+def test_text_with_tabs_newlines_and_backslashes_survives(
+    prefect_api, postgres_server, pg_schema, place
+):
+    values = ["", None, "a\tb", "l1\nl2\r\n", "\\N", "c:\\dir\\n", "\\\\", "\b\f\v", "fim"]
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {pg_schema}.textos (t text)")  # one column: '' is an empty line
+        with conn.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {pg_schema}.textos VALUES (%s)", [[v] for v in values])
+    dump_db(**_pg(postgres_server, table=f"{pg_schema}.textos"), dataset_id="br", table_id="t")
+    loaded = [row[0] for row in place.query(f"SELECT t FROM {place.dataset('br')}.t")]
+    assert sorted(loaded, key=repr) == sorted(values, key=repr)
+
+
 def test_a_million_rows_match_by_count_and_checksum(prefect_api, postgres_server, pg_schema, place):
     with postgres_server.connect(autocommit=True) as conn:
         conn.execute(

@@ -1,5 +1,6 @@
 """
-PostgreSQL source: `COPY (query) TO STDOUT (FORMAT csv)` parsed by pyarrow's streaming CSV reader.
+PostgreSQL source: `COPY (query) TO STDOUT` in the server's own text format (its fastest export:
+no quoting) parsed by pyarrow's streaming CSV reader as tab-separated values, then unescaped.
 
 Measured here (2M rows, 12 columns): psql's C client piping COPY into pyarrow beat psycopg 3's
 COPY iterator (one Python call per row) by ~1.5x and ADBC by ~1.3x, so the bytes come from `psql`
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from psycopg import sql
 
@@ -89,8 +91,8 @@ def literal(conn: Connection, value: str) -> str:
 
 
 def read_batches(conn: Connection, query: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Stream the query's rows as Arrow batches (about 1 MiB of CSV each)."""
-    copy = f"COPY ({query}) TO STDOUT WITH (FORMAT csv)"
+    """Stream the query's rows as Arrow batches (about 1 MiB of COPY text each)."""
+    copy = f"COPY ({query}) TO STDOUT"
     source = _psql_stream if shutil.which("psql") else _psycopg_stream
     with source(conn, copy) as (stream, failure):
         text_schema = _as_text(schema)
@@ -98,9 +100,11 @@ def read_batches(conn: Connection, query: str, schema: pa.Schema) -> Iterator[pa
             reader = pcsv.open_csv(
                 stream,
                 read_options=pcsv.ReadOptions(block_size=BLOCK_SIZE, column_names=schema.names),
+                parse_options=_PARSE_OPTIONS,
                 convert_options=_convert_options(text_schema),
             )
             for batch in reader:
+                batch = _unescaped(batch)
                 yield batch if text_schema is schema else batch.cast(schema)
         except pa.ArrowInvalid as exc:
             problem = failure()
@@ -121,16 +125,42 @@ def _as_text(schema: pa.Schema) -> pa.Schema:
     )
 
 
+# COPY text: one line per row, tab-separated, nothing quoted; tabs, newlines and backslashes
+# inside values are backslash escapes, so an empty line is a row (one empty text column).
+_PARSE_OPTIONS = pcsv.ParseOptions(
+    delimiter="\t", quote_char=False, escape_char=False, ignore_empty_lines=False
+)
+# The escapes COPY TO writes (it never writes octal or hex ones), and a stand-in for an escaped
+# backslash while the others are replaced: NUL, which PostgreSQL text cannot contain.
+_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\r": "\r", "\\b": "\b", "\\f": "\f", "\\v": "\v"}
+_BACKSLASH_STAND_IN = "\x00"
+
+
 def _convert_options(schema: pa.Schema) -> pcsv.ConvertOptions:
-    """COPY's CSV: NULL is an unquoted empty field, '' a quoted one; booleans are t/f."""
+    """COPY text: NULL is `\\N` (an empty field is ''); booleans are t/f."""
     return pcsv.ConvertOptions(
         column_types=schema,
-        null_values=[""],
+        null_values=["\\N"],
         strings_can_be_null=True,
-        quoted_strings_can_be_null=False,
         true_values=["t"],
         false_values=["f"],
     )
+
+
+def _unescaped(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Undo COPY text's backslash escapes in the text columns that have any (numbers, dates and
+    times never do), vectorized: escaped backslashes first, so `\\\\n` stays a backslash + n."""
+    columns = list(batch.columns)
+    for index, column in enumerate(columns):
+        if not pa.types.is_string(column.type):
+            continue
+        if not pc.any(pc.match_substring(column, "\\")).as_py():
+            continue
+        column = pc.replace_substring(column, "\\\\", _BACKSLASH_STAND_IN)
+        for escape, character in _ESCAPES.items():
+            column = pc.replace_substring(column, escape, character)
+        columns[index] = pc.replace_substring(column, _BACKSLASH_STAND_IN, "\\")
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
 @contextmanager
