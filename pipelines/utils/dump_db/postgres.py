@@ -8,6 +8,9 @@ when it is installed, else from psycopg. Types come from the query's own descrip
 stays decimal and timestamptz is read as UTC.
 """
 
+# pyarrow.compute builds its functions at import time, out of pylint's sight.
+# pylint: disable=no-member
+
 import io
 import os
 import shutil
