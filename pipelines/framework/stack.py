@@ -44,6 +44,7 @@ from pipelines.framework.work_pools import agent_labels, ensure_work_pools
 HEARTBEAT_SECONDS = 30
 ZOMBIE_AFTER = timedelta(seconds=90)
 ZOMBIE_AUTOMATION = "pipelines: crash runs whose worker died"
+RUN_STOP_SECONDS = 20
 
 
 @dataclass
@@ -102,8 +103,39 @@ def start_worker(settings: Settings, url: str, label: str, env: Environment) -> 
     return process.pid
 
 
+def run_processes(worker_pid: int) -> list[int]:
+    """The flow-run processes a worker started (its children, each in a session of its own)."""
+    children: list[int] = []
+    for children_file in Path(f"/proc/{worker_pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError, ValueError):
+            children += [int(pid) for pid in children_file.read_text().split()]
+    return children
+
+
+def stop_runs(worker_pid: int, timeout: float = RUN_STOP_SECONDS) -> None:
+    """SIGTERM the worker's flow runs, which then report themselves Crashed; SIGKILL what is left
+    after `timeout`. Stopping only the worker would leave them running, orphaned."""
+    groups = set()
+    for pid in run_processes(worker_pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            groups.add(os.getpgid(pid))
+    groups.discard(os.getpgid(0))
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while groups and time.monotonic() < deadline:
+        time.sleep(0.2)
+        groups = {group for group in groups if pid_alive(group)}
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+
+
 def stop_worker(pid: int) -> None:
-    """A worker drains on the first SIGTERM and exits on the second; then SIGKILL."""
+    """Stop the worker's runs, then the worker: it drains on the first SIGTERM and exits on the
+    second; then SIGKILL."""
+    stop_runs(pid)
     for _ in range(2):
         try:
             os.killpg(pid, signal.SIGTERM)

@@ -26,8 +26,9 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
-from pipelines.framework.server import free_port
+from pipelines.framework.server import free_port, pid_alive
 from pipelines.framework.settings import REPO_ROOT
+from pipelines.framework.stack import run_processes
 from tests.conftest import run_pipelines
 from tests.support.databases import (  # noqa: F401  pylint: disable=unused-import
     pg_schema,
@@ -90,14 +91,6 @@ def status(stack) -> dict:
     result = run_pipelines("status", "--json", env=stack["env"])
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
-
-
-def child_pids(pid: int) -> list[int]:
-    """The processes `pid` started (Linux's /proc), e.g. a worker's flow-run processes."""
-    children: list[int] = []
-    for thread in Path(f"/proc/{pid}/task").iterdir():
-        children += [int(child) for child in (thread / "children").read_text().split()]
-    return children
 
 
 def alerts_about(receiver: WebhookReceiver, run_id, timeout: float, settle: float = 5) -> list[str]:
@@ -400,9 +393,9 @@ def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, a
         # Prefect starts the run's process in a session of its own, so it would outlive its
         # worker: kill both, as when the machine dies. No process is left to report the crash:
         # the heartbeat automation created by `up` marks the run Crashed and alerts the owners.
-        run_processes = child_pids(worker_pid)
-        assert run_processes, "the worker started no process for the run"
-        for pid in (worker_pid, *run_processes):
+        processes = run_processes(worker_pid)
+        assert processes, "the worker started no process for the run"
+        for pid in (worker_pid, *processes):
             os.killpg(pid, signal.SIGKILL)
         crashed = wait_for_state(client, run.id, "CRASHED", timeout=240)
     assert crashed.state.message == "No heartbeat for 90 s: its worker or machine died."
@@ -426,6 +419,25 @@ def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, a
             parameters={"n_users": 2, "api_url": api.url, "output_path": str(tmp_path / "y.csv")},
         )
         assert wait_for_final_state(client, run.id, timeout=180).state.is_completed()
+
+
+def test_down_stops_the_runs_in_progress_and_they_read_crashed(stack, tmp_path):
+    worker_pid = status(stack)["workers"]["rj-escritorio-dev"]["pid"]
+    with RandomUserAPI(mode="hang", hang_seconds=600) as api, client_for(stack["url"]) as client:
+        deployment = client.read_deployment_by_name(USERS_REPORT)
+        run = client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={"n_users": 3, "api_url": api.url, "output_path": str(tmp_path / "x.csv")},
+        )
+        wait_for_state(client, run.id, "RUNNING", timeout=180)
+        processes = run_processes(worker_pid)
+        assert processes, "the worker started no process for the run"
+        assert run_pipelines("down", env=stack["env"]).returncode == 0
+    assert not [pid for pid in processes if pid_alive(pid)], "a run outlived `pipelines down`"
+    again = run_pipelines("up", "--detach", "--port", str(stack["port"]), env=stack["env"])
+    assert again.returncode == 0, again.stderr
+    with client_for(stack["url"]) as client:
+        assert client.read_flow_run(run.id).state.type == StateType.CRASHED
 
 
 def test_a_restarted_server_keeps_deployments_schedules_and_history(stack):
