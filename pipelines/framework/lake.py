@@ -21,17 +21,12 @@ import pyarrow.parquet as pq
 
 STAGING_FOLDER = "_staging"
 TRASH_FOLDER = "_trash"
-DATE_PARTITIONS = ("ano_particao", "mes_particao", "data_particao")
-_DATE_PARTITION_TYPES = {
-    "ano_particao": "BIGINT",
-    "mes_particao": "BIGINT",
-    "data_particao": "DATE",
-}
-_DATE_PARTITION_ARROW = {
+_DATE_PARTITION_ARROW = {  # the folders a date column gives, typed as the warehouse reads them
     "ano_particao": pa.int64(),
     "mes_particao": pa.int64(),
     "data_particao": pa.date32(),
 }
+DATE_PARTITIONS = tuple(_DATE_PARTITION_ARROW)
 _ROWS_PER_FILE = 2_000_000
 _MAX_OPEN_FILES = 1024
 _GROUP_BYTES = 64 << 20
@@ -88,7 +83,11 @@ def partitioning_for(schema: pa.Schema, partition_columns: Sequence[str] | None)
     if pa.types.is_date(first) or pa.types.is_timestamp(first):
         if len(columns) > 1:
             raise PartitionError("a coluna de data já gera ano/mes/data_particao: use só ela")
-        return Partitioning(DATE_PARTITIONS, dict(_DATE_PARTITION_TYPES), columns[0])
+        return Partitioning(
+            DATE_PARTITIONS,
+            {name: _hive_type(t) for name, t in _DATE_PARTITION_ARROW.items()},
+            columns[0],
+        )
     return Partitioning(
         tuple(columns), {name: _hive_type(schema.field(name).type) for name in columns}
     )
