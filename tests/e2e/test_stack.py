@@ -20,6 +20,7 @@ from prefect.client.schemas.filters import (
     DeploymentFilter,
     DeploymentFilterId,
     FlowRunFilter,
+    FlowRunFilterName,
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
@@ -218,7 +219,18 @@ def test_in_the_ui_a_user_finds_the_flow_runs_it_with_other_parameters_and_reads
             page.get_by_role("textbox").nth(1).fill(api.url)  # api_url (no internet here)
             page.get_by_role("textbox").nth(2).fill(str(report))  # output_path
             page.screenshot(path=ARTIFACTS / "2-custom-run.png")
+            form_url = page.url
             page.get_by_role("button", name="Submit").click()
+            # the form posts the run, then leaves for the deployment page: reloading before that
+            # would drop the submission
+            page.wait_for_url(lambda url: url != form_url, timeout=90_000)
+            with client_for(stack["url"]) as client:
+                deadline = time.monotonic() + 90
+                while not client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[run_name]))
+                ):
+                    assert time.monotonic() < deadline, "the submitted run never reached the API"
+                    time.sleep(1)
             run_link = page.get_by_role("link", name=run_name).first
             for _ in range(30):  # the runs list refreshes on its own schedule: reload until listed
                 if run_link.is_visible():
