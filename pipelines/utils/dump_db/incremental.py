@@ -22,17 +22,20 @@ import pyarrow.compute as pc
 from pipelines.utils.dump_db.utils import quote_identifier
 
 
+def comparison(previous: dict[str, Any]) -> str:
+    """`>=` past a state that remembers its boundary rows; `>` for one saved without them."""
+    return ">" if previous.get("boundary") is None else ">="
+
+
 def incremental_query(
     db_type: str, query: str, column: str | None, previous: dict[str, Any] | None, literal: Any
 ) -> str:
-    """Wrap `query` so it returns only rows at or past the last loaded watermark (past it, for a
-    state saved without its boundary rows)."""
+    """Wrap `query` so it returns only rows at or past the last loaded watermark."""
     if not column or previous is None:
         return query
-    operator = ">" if previous.get("boundary") is None else ">="
     return (
         f"SELECT * FROM ({query}) AS _dump WHERE "
-        f"{quote_identifier(db_type, column)} {operator} {literal(previous['value'])}"
+        f"{quote_identifier(db_type, column)} {comparison(previous)} {literal(previous['value'])}"
     )
 
 

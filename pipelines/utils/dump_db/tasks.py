@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from pipelines.framework.lake import Lake, StagedTable
 from pipelines.framework.warehouse import Warehouse
 from pipelines.utils.dump_db import mysql, postgres
-from pipelines.utils.dump_db.incremental import WatermarkTracker, incremental_query
+from pipelines.utils.dump_db.incremental import WatermarkTracker, comparison, incremental_query
 from pipelines.utils.dump_db.utils import DumpConfigError, connection_for
 from pipelines.utils.loading.utils import Progress
 from pipelines.utils.utils import log
@@ -32,7 +32,10 @@ def read_watermark(
             f"{dataset_id}.{table_id} é incremental por {state['column']!r}, "
             f"não por {incremental_column!r}"
         )
-    log(f"{dataset_id}.{table_id}: lendo linhas com {incremental_column} >= {state['value']}")
+    log(
+        f"{dataset_id}.{table_id}: lendo linhas com {incremental_column} "
+        f"{comparison(state)} {state['value']}"
+    )
     return state
 
 
