@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install up test test-fast lint bench clean
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (containers, CI), every process would
+# otherwise recompile what it imports; `import prefect` took 5.7 s instead of 3.6 s here.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,7 +29,7 @@ lint: install
 	$(BIN)/pre-commit run --all-files
 
 bench: install
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev,bench]'
 	$(BIN)/python benchmarks/local_run.py
 	$(BIN)/python benchmarks/stack.py
 	$(BIN)/python benchmarks/dumps.py
