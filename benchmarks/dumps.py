@@ -8,13 +8,15 @@ print wall time, rows/s, peak RSS (the child's own, from wait4) and the ratios.
     .venv/bin/python benchmarks/dumps.py --rows 200000 --skip pandas,dlt
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`), `psql` and, for dlt, the
-`bench` extra (`uv pip install -e '.[bench]'`). Writes only under a temporary folder and drops the
-table it created.
+`bench` extra (`uv pip install -e '.[bench]'`). Writes only under a temporary folder and drops
+the table it created. `--read-parallelism N` (default 2, as dump_db's) sets how many COPYs
+dump_db runs at once; raw COPY is also timed that way.
 """
 
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -47,15 +49,17 @@ from pipelines.framework.lake import Lake
 from pipelines.framework.warehouse import LoadRequest
 from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
 from pipelines.utils.dump_db import postgres
-from pipelines.utils.dump_db.utils import connection_for
-folder, table = sys.argv[1], sys.argv[2]
+from pipelines.utils.dump_db.utils import base_query, connection_for
+folder, table, parallelism = sys.argv[1], sys.argv[2], int(sys.argv[3])
 started = time.monotonic()
 lake, warehouse = Lake(folder + "/lake"), DuckDBWarehouse(Path(folder) / "w.duckdb")
 conn = connection_for("postgres", "127.0.0.1", 5432, "test", None)
-query = f"SELECT * FROM {table}"
-schema = postgres.describe(conn, query)
-staged = lake.write(postgres.read_batches(conn, query, schema), schema, run_id=uuid.uuid4().hex,
-                    dataset_id="bench", table_id="t")
+with postgres.table_slices(conn, table, parallelism) as (slices, snapshot):
+    queries = [base_query("postgres", None, table, where) for where in slices]
+    schema = postgres.describe(conn, queries[0])
+    batches = postgres.read_batches(conn, queries, schema, snapshot)
+    staged = lake.write(batches, schema, run_id=uuid.uuid4().hex, dataset_id="bench",
+                        table_id="t")
 extracted = time.monotonic()
 result = warehouse.load(LoadRequest("bench", "t", staged.files, "overwrite", staged.run_id,
                                     staged.rows))
@@ -68,7 +72,8 @@ DUMP_DB_FLOW = """
 import json, sys
 from pipelines.utils.dump_db.flows import dump_db
 result = dump_db(db_type="postgres", db_host="127.0.0.1", db_port=5432, db_database="test",
-                 table=sys.argv[2], dataset_id="bench", table_id="t", batch_size=500_000)
+                 table=sys.argv[2], dataset_id="bench", table_id="t", batch_size=500_000,
+                 read_parallelism=int(sys.argv[3]))
 print(json.dumps({"rows": result["rows"], "flow_s": result["seconds"]}))
 """
 
@@ -189,11 +194,28 @@ def python(name: str, script: str, *args: str, env: dict | None = None) -> Resul
     return measure(name, command, env=env, stdout=subprocess.PIPE, cwd=REPO)
 
 
+def _psql_copy(query: str, options: str = "") -> str:
+    args = ["psql", "-X", "-q", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d"]
+    return " ".join([*args, PG["dbname"], "-c", shlex.quote(f"COPY {query} TO STDOUT{options}")])
+
+
 def raw_copy(table: str, fmt: str) -> Result:
     options = "" if fmt == "text" else f" (FORMAT {fmt})"
-    command = ["psql", "-X", "-q", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d"]
-    command += [PG["dbname"], "-c", f"COPY {table} TO STDOUT{options}"]
+    command = shlex.split(_psql_copy(table, options))
     return measure(f"raw psql COPY {fmt} > /dev/null", command, stdout=subprocess.DEVNULL)
+
+
+def raw_copy_slices(table: str, count: int) -> Result:
+    """`count` psql COPYs at once, over the block ranges dump_db reads in parallel."""
+    from pipelines.utils.dump_db import postgres
+    from pipelines.utils.dump_db.utils import base_query, connection_for
+
+    conn = connection_for("postgres", PG["host"], int(PG["port"]), PG["dbname"], None)
+    with postgres.table_slices(conn, table, count) as (slices, _):
+        queries = [base_query("postgres", None, table, where) for where in slices]
+    command = ["sh", "-c", " & ".join(_psql_copy(f"({query})") for query in queries) + "; wait"]
+    name = f"raw psql COPY text, {len(queries)} slices at once > /dev/null"
+    return measure(name, command, stdout=subprocess.DEVNULL)
 
 
 def _env(home: Path, api_url: str | None = None) -> dict:
@@ -225,9 +247,13 @@ def _start_prefect(home: Path) -> tuple[int, str]:
     return state.pid, state.url
 
 
-def run_db(table: str, rows: int, work: Path, skip: set[str], flow: bool) -> list[Result]:
+def run_db(  # pylint: disable=too-many-arguments,too-many-locals
+    table: str, rows: int, work: Path, skip: set[str], flow: bool, parallelism: int
+) -> list[Result]:
     """Every database contender on one table."""
     results = [raw_copy(table, "text"), raw_copy(table, "binary"), raw_copy(table, "csv")]
+    if parallelism > 1:
+        results.append(raw_copy_slices(table, parallelism))
     base_env = _env(work / "home")
     contenders = [
         ("dump_db (data path)", DUMP_DB, "dump_db"),
@@ -238,7 +264,7 @@ def run_db(table: str, rows: int, work: Path, skip: set[str], flow: bool) -> lis
         if key in skip:
             continue
         folder = Path(tempfile.mkdtemp(dir=work))
-        results.append(python(name, script, str(folder), table, env=base_env))
+        results.append(python(name, script, str(folder), table, str(parallelism), env=base_env))
     if flow and "flow" not in skip:
         from pipelines.framework.server import ServerError, stop_process_group
 
@@ -249,7 +275,8 @@ def run_db(table: str, rows: int, work: Path, skip: set[str], flow: bool) -> lis
             return results
         try:
             env = _env(work / "home-flow", url)
-            results.append(python("dump_db flow (Prefect run)", DUMP_DB_FLOW, "", table, env=env))
+            name = "dump_db flow (Prefect run)"
+            results.append(python(name, DUMP_DB_FLOW, "", table, str(parallelism), env=env))
         finally:
             stop_process_group(pid)
     for result in results:
@@ -304,14 +331,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--skip", default="", help="comma list: pandas, dlt, flow, csv, flat")
+    parser.add_argument(
+        "--read-parallelism", type=int, default=2, help="dump_db's COPYs at once (1: one stream)"
+    )
     args = parser.parse_args()
+    os.environ.setdefault("PGUSER", PG["user"])
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     table = f"public.bench_dumps_{args.rows}"
     _psql(CREATE.format(table=table, rows=args.rows), stdout=subprocess.DEVNULL)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-dumps-") as folder:
             work = Path(folder)
-            results = run_db(table, args.rows, work, skip, flow=True)
+            results = run_db(table, args.rows, work, skip, True, args.read_parallelism)
             base = results[0]
             print(f"\n## PostgreSQL -> DuckDB, {args.rows:,} rows x 12 columns\n")
             print(table_markdown(results, base))
@@ -334,6 +365,7 @@ def main() -> None:
                         DUMP_DB,
                         tempfile.mkdtemp(dir=work),
                         small,
+                        str(args.read_parallelism),
                         env=_env(work / "home"),
                     )
                 finally:

@@ -7,9 +7,13 @@ import threading
 import time
 from decimal import Decimal
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
+from pipelines.utils.dump_db import postgres
 from pipelines.utils.dump_db.flows import dump_db
+from pipelines.utils.dump_db.utils import SourceError, base_query, connection_for
 from tests.support.databases import mysql_server, mysql_table, pg_schema, postgres_server  # noqa: F401
 from tests.support.dumps import place  # noqa: F401
 
@@ -177,6 +181,58 @@ def test_mysql_types_survive_the_round_trip(prefect_api, mysql_server, mysql_tab
     assert rows[1] == (2, *([None] * 8), "", None)
 
 
+@pytest.mark.parametrize("client", ["psql", "psycopg"])
+def test_a_table_read_in_parallel_slices_sees_one_snapshot(
+    postgres_server, pg_schema, monkeypatch, client
+):
+    """Four COPYs over block ranges return every row once, as of the moment the read began:
+    rows committed or deleted while the slices are read are not seen."""
+    _create_events(postgres_server, pg_schema, 50_000)
+    monkeypatch.setattr(postgres, "SLICE_BYTES", 8192)
+    if client == "psycopg":
+        monkeypatch.setattr(postgres.shutil, "which", lambda name: None)
+    conn = connection_for(
+        "postgres", postgres_server.host, postgres_server.port, postgres_server.database, None
+    )
+    table = f"{pg_schema}.eventos"
+    with postgres.table_slices(conn, table, 4) as (slices, snapshot):
+        assert len(slices) == 4 and snapshot
+        with postgres_server.connect(autocommit=True) as other:
+            other.execute(f"DELETE FROM {table} WHERE id <= 100")
+        _create_events(postgres_server, pg_schema, 1_000, start=50_001)
+        queries = [base_query("postgres", None, table, where) for where in slices]
+        schema = postgres.describe(conn, queries[0])
+        ids = pa.concat_arrays(
+            [b.column("id") for b in postgres.read_batches(conn, queries, schema, snapshot)]
+        )
+    assert len(ids) == 50_000
+    assert pc.count_distinct(ids).as_py() == 50_000
+    assert (pc.min(ids).as_py(), pc.max(ids).as_py()) == (1, 50_000)
+
+
+def test_a_failing_slice_fails_the_whole_read_and_stops_the_others(
+    postgres_server, pg_schema, monkeypatch
+):
+    _create_events(postgres_server, pg_schema, 20_000)
+    monkeypatch.setattr(postgres, "SLICE_BYTES", 8192)
+    conn = connection_for(
+        "postgres", postgres_server.host, postgres_server.port, postgres_server.database, None
+    )
+    table = f"{pg_schema}.eventos"
+    with postgres.table_slices(conn, table, 3) as (slices, snapshot):
+        queries = [base_query("postgres", None, table, where) for where in slices]
+        schema = postgres.describe(conn, queries[0])
+        queries[1] = f"SELECT id, (1 / (id - id))::text AS valor FROM {table}"
+        with pytest.raises(SourceError, match="division by zero"):
+            list(postgres.read_batches(conn, queries, schema, snapshot))
+    with postgres_server.connect(autocommit=True) as other:
+        left = other.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+            [f"COPY (%{table}%"],
+        ).fetchone()[0]
+    assert left == 0
+
+
 def _create_events(server, schema, rows, start=1):
     with server.connect(autocommit=True) as conn:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.eventos (id bigint, valor text)")
@@ -207,14 +263,18 @@ def test_source_down_fails_naming_it_and_keeps_the_table(
     assert place.query(f"SELECT count(*) FROM {place.dataset('br')}.eventos") == [(10,)]
 
 
-def _terminate_dump_soon(server, delay: float) -> threading.Thread:
+def _terminate_dump_soon(server, delay: float, table: str) -> threading.Thread:
+    """Kill the backend of the dump reading `table` (and only it: other dumps may share the
+    server) after `delay` seconds."""
+
     def run():
         time.sleep(delay)
         with server.connect(autocommit=True) as conn:
             for _ in range(100):
                 killed = conn.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE query LIKE 'COPY (%%' AND pid <> pg_backend_pid()"
+                    "WHERE query LIKE %s AND pid <> pg_backend_pid()",
+                    [f"COPY (%{table}%"],
                 ).fetchall()
                 if killed:
                     return
@@ -238,17 +298,13 @@ def test_dropped_connection_then_incremental_rerun_loads_each_row_once(
     )
     dump_db(**params)
     _create_events(postgres_server, pg_schema, 300_000, start=1001)
-    slow = {
-        **params,
-        "execute_query": f"SELECT e.*, pg_sleep(0.00001) AS _p FROM {pg_schema}.eventos e",
-    }
     with postgres_server.connect(autocommit=True) as conn:  # same columns as the table, but slow
         conn.execute(
             f"CREATE VIEW {pg_schema}.lento AS SELECT e.* FROM {pg_schema}.eventos e "
             "WHERE pg_sleep(0.0001)::text = ''"
         )
-    slow["execute_query"] = f"SELECT * FROM {pg_schema}.lento"
-    killer = _terminate_dump_soon(postgres_server, 1.0)
+    slow = {**params, "execute_query": f"SELECT * FROM {pg_schema}.lento"}
+    killer = _terminate_dump_soon(postgres_server, 1.0, f"{pg_schema}.lento")
     state = dump_db(**slow, return_state=True)
     killer.join()
     assert state.is_failed()

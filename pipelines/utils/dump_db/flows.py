@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from pipelines.framework.flows import flow
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
-from pipelines.utils.dump_db.utils import base_query
 from pipelines.utils.loading.tasks import DumpRun, finish_dump
 from pipelines.utils.utils import log
 
@@ -27,6 +26,7 @@ def dump_db(  # pylint: disable=too-many-locals
     vault_secret_path: str | None = None,
     dump_mode: Literal["append", "overwrite"] = "overwrite",
     batch_size: int = 100_000,
+    read_parallelism: int = 2,
     partition_columns: list[str] | None = None,
     incremental_column: str | None = None,
     materialize_after_dump: bool = False,
@@ -38,6 +38,9 @@ def dump_db(  # pylint: disable=too-many-locals
     Com `incremental_column`, lê só as linhas a partir do último valor carregado (guardado no
     warehouse na mesma transação da carga) e anexa: linhas que chegam atrasadas com esse mesmo
     valor entram, e reexecutar nunca duplica linhas.
+
+    Uma `table` do PostgreSQL (14+) é lida por até `read_parallelism` COPYs simultâneos, cada
+    um numa faixa de blocos, todos no mesmo snapshot; 1 lê com um só.
     """
     run = DumpRun.start(dataset_id, table_id)
     if incremental_column and dump_mode != "append":
@@ -57,11 +60,13 @@ def dump_db(  # pylint: disable=too-many-locals
             "database": db_database,
             "vault_secret_path": vault_secret_path,
         },
-        base_query(db_type, execute_query, table),
+        execute_query=execute_query,
+        table=table,
         run_id=run.run_id,
         dataset_id=run.dataset,
         table_id=table_id,
         batch_size=batch_size,
+        read_parallelism=read_parallelism,
         partition_columns=partition_columns,
         incremental_column=incremental_column,
         previous_state=previous_state,

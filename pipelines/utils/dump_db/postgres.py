@@ -6,6 +6,10 @@ Measured here (2M rows, 12 columns): psql's C client piping COPY into pyarrow be
 COPY iterator (one Python call per row) by ~1.5x and ADBC by ~1.3x, so the bytes come from `psql`
 when it is installed, else from psycopg. Types come from the query's own description, so numeric
 stays decimal and timestamptz is read as UTC.
+
+A whole table is read by several COPYs at once, each over a range of its blocks (TID range scans,
+PostgreSQL 14+), all in one snapshot exported by a leader transaction: `pg_dump -j`'s consistency
+with the server's export spread over more than one backend (BENCHMARKS.md, "Dumps").
 """
 
 # pyarrow.compute builds its functions at import time, out of pylint's sight.
@@ -13,11 +17,13 @@ stays decimal and timestamptz is read as UTC.
 
 import io
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 
 import psycopg
 import pyarrow as pa
@@ -25,9 +31,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from psycopg import sql
 
-from pipelines.utils.dump_db.utils import Connection, SourceError
+from pipelines.utils.dump_db.utils import Connection, SourceError, quote_identifier
 
 BLOCK_SIZE = 1 << 20
+# A table is split in one slice per this many bytes of heap, up to the dump's read_parallelism.
+SLICE_BYTES = 32 << 20
+_TID_RANGE_SCANS = 140000  # server_version_num
 _SESSION = {"TimeZone": "UTC", "DateStyle": "ISO, YMD", "IntervalStyle": "iso_8601"}
 _SIMPLE_TYPES = {
     16: pa.bool_(),
@@ -93,11 +102,116 @@ def literal(conn: Connection, value: str) -> str:
         return sql.Literal(value).as_string(pg)
 
 
-def read_batches(conn: Connection, query: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Stream the query's rows as Arrow batches (about 1 MiB of COPY text each)."""
+@contextmanager
+def table_slices(
+    conn: Connection, table: str | None, parallelism: int
+) -> Iterator[tuple[list[str | None], str | None]]:
+    """Block-range conditions that split `table` for parallel reads, and the snapshot id they
+    must all read; `([None], None)` (one plain read) for a query, a view, a small table, an
+    older server or a parallelism of 1. The snapshot lives while the block is open."""
+    if not table or parallelism <= 1:
+        yield [None], None
+        return
+    with _connect(conn) as pg:
+        pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        pg.read_only = True
+        found = pg.execute(
+            "SELECT current_setting('server_version_num')::int, c.relkind, "
+            "pg_relation_size(c.oid), current_setting('block_size')::int "
+            "FROM pg_class c WHERE c.oid = to_regclass(%s)",
+            [quote_identifier("postgres", table)],
+        ).fetchone()
+        if found is None:
+            yield [None], None
+            return
+        version, kind, size, block = found
+        count = min(parallelism, size // SLICE_BYTES + 1)
+        if version < _TID_RANGE_SCANS or kind not in ("r", "m") or count <= 1:
+            yield [None], None
+            return
+        snapshot = pg.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        pages = size // block
+        bounds = [pages * i // count for i in range(1, count)]
+        lows = [None, *bounds]
+        highs = [*bounds, None]
+        yield [_block_range(low, high) for low, high in zip(lows, highs, strict=True)], snapshot
+
+
+def _block_range(low: int | None, high: int | None) -> str:
+    """Rows stored in blocks [low, high); open-ended at either side."""
+    parts = []
+    if low is not None:
+        parts.append(f"ctid >= '({low},0)'::tid")
+    if high is not None:
+        parts.append(f"ctid < '({high},0)'::tid")
+    return " AND ".join(parts)
+
+
+def read_batches(
+    conn: Connection, queries: Sequence[str], schema: pa.Schema, snapshot: str | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Stream the rows of `queries` (one, or a table's slices read in parallel in `snapshot`) as
+    Arrow batches of about 1 MiB of COPY text each."""
+    if len(queries) == 1:
+        yield from _read_one(conn, queries[0], schema, snapshot)
+        return
+    yield from _merged([_read_one(conn, query, schema, snapshot) for query in queries])
+
+
+def _merged(streams: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+    """Batches of several streams as they come, each stream read by its own thread (pyarrow's
+    parser releases the GIL); at most two batches per stream wait, so memory stays bounded.
+    The first failure stops the others and is raised here."""
+    ready: queue.Queue = queue.Queue(maxsize=2 * len(streams))
+    stop = threading.Event()
+    done = object()
+
+    def pump(stream: Iterator[pa.RecordBatch]) -> None:
+        try:
+            for batch in stream:
+                while not stop.is_set():
+                    try:
+                        ready.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            item: object = done
+        except BaseException as exc:  # pylint: disable=broad-exception-caught
+            item = exc
+        finally:
+            stream.close()  # type: ignore[attr-defined]
+        ready.put(item)
+
+    threads = [threading.Thread(target=pump, args=(s,), daemon=True) for s in streams]
+    for thread in threads:
+        thread.start()
+    remaining = len(threads)
+    try:
+        while remaining:
+            item = ready.get()
+            if item is done:
+                remaining -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        while any(thread.is_alive() for thread in threads):
+            with suppress(queue.Empty):
+                ready.get(timeout=0.1)
+        for thread in threads:
+            thread.join()
+
+
+def _read_one(
+    conn: Connection, query: str, schema: pa.Schema, snapshot: str | None
+) -> Iterator[pa.RecordBatch]:
     copy = f"COPY ({query}) TO STDOUT"
     source = _psql_stream if shutil.which("psql") else _psycopg_stream
-    with source(conn, copy) as (stream, failure):
+    with source(conn, copy, snapshot) as (stream, failure):
         text_schema = _as_text(schema)
         try:
             reader = pcsv.open_csv(
@@ -167,8 +281,9 @@ def _unescaped(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 @contextmanager
-def _psql_stream(conn: Connection, copy: str):
-    """COPY through the psql client; its exit status and stderr tell whether the stream is whole."""
+def _psql_stream(conn: Connection, copy: str, snapshot: str | None = None):
+    """COPY through the psql client; its exit status and stderr tell whether the stream is whole.
+    With a `snapshot`, the COPY runs in a transaction that imports it."""
     env = {
         **os.environ,
         "PGHOST": conn.host,
@@ -184,8 +299,15 @@ def _psql_stream(conn: Connection, copy: str):
     if conn.password:
         env["PGPASSWORD"] = conn.password
     with tempfile.TemporaryFile() as errors:
+        commands = ["-c", copy]
+        if snapshot:
+            commands = [
+                *("-c", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+                *("-c", f"SET TRANSACTION SNAPSHOT '{snapshot}'"),
+                *commands,
+            ]
         process = subprocess.Popen(  # pylint: disable=consider-using-with
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", copy],
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *commands],
             stdout=subprocess.PIPE,
             stderr=errors,
             stdin=subprocess.DEVNULL,
@@ -211,10 +333,14 @@ def _psql_stream(conn: Connection, copy: str):
 
 
 @contextmanager
-def _psycopg_stream(conn: Connection, copy: str):
+def _psycopg_stream(conn: Connection, copy: str, snapshot: str | None = None):
     """COPY through psycopg, regrouped into 1 MiB blocks for pyarrow."""
     with _connect(conn) as pg, pg.cursor() as cursor:
         try:
+            if snapshot:
+                pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                pg.read_only = True
+                cursor.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
             with cursor.copy(copy) as rows:
                 yield _BlockReader(rows), lambda: None
         except psycopg.Error as exc:

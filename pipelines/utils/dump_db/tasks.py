@@ -3,6 +3,8 @@ Tasks of the dump_db flow: read the last watermark, stream the source into the l
 """
 
 import time
+from contextlib import ExitStack
+from functools import cache
 from typing import Any
 
 from prefect import task
@@ -12,7 +14,7 @@ from pipelines.framework.lake import Lake, StagedTable
 from pipelines.framework.warehouse import Warehouse
 from pipelines.utils.dump_db import mysql, postgres
 from pipelines.utils.dump_db.incremental import WatermarkTracker, comparison, incremental_query
-from pipelines.utils.dump_db.utils import DumpConfigError, connection_for
+from pipelines.utils.dump_db.utils import DumpConfigError, base_query, connection_for
 from pipelines.utils.loading.utils import Progress
 from pipelines.utils.utils import log
 
@@ -43,64 +45,72 @@ def read_watermark(
 def extract_to_lake(  # pylint: disable=too-many-locals
     lake: Lake,
     source: dict,
-    query: str,
     *,
+    execute_query: str | None = None,
+    table: str | None = None,
     run_id: str,
     dataset_id: str,
     table_id: str,
     batch_size: int,
+    read_parallelism: int = 1,
     partition_columns: list[str] | None = None,
     incremental_column: str | None = None,
     previous_state: dict[str, Any] | None = None,
 ) -> tuple[StagedTable, dict[str, Any] | None]:
-    """Stream the query's rows into Parquet under the run's staging prefix; with an
-    `incremental_column`, also the incremental state to save with the load.
+    """Stream `execute_query`'s rows, or `table`'s, into Parquet under the run's staging prefix;
+    with an `incremental_column`, also the incremental state to save with the load.
 
     `source` holds db_type, host, port, database and vault_secret_path (never a password).
     """
     conn = connection_for(**source)
     reader = postgres if conn.db_type == "postgres" else mysql
-    query = incremental_query(
-        conn.db_type,
-        query,
-        incremental_column,
-        previous_state,
-        lambda value: reader.literal(conn, value),
-    )
-    if conn.db_type == "postgres":
-        schema = postgres.describe(conn, query)
-        batches = postgres.read_batches(conn, query, schema)
-    else:
-        schema, batches = mysql.read_batches(conn, query, batch_size)
-    tracker = None
-    if incremental_column:
-        if incremental_column not in schema.names:
-            raise DumpConfigError(
-                f"a coluna incremental {incremental_column!r} não está na consulta"
+    literal = cache(lambda value: reader.literal(conn, value))
+
+    def query(where: str | None = None) -> str:
+        base = base_query(conn.db_type, execute_query, table, where)
+        return incremental_query(conn.db_type, base, incremental_column, previous_state, literal)
+
+    name = f"{dataset_id}.{table_id}"
+    with ExitStack() as reading:
+        if conn.db_type == "postgres":
+            plan = postgres.table_slices(conn, table, read_parallelism)
+            slices, snapshot = reading.enter_context(plan)
+            queries = [query(where) for where in slices]
+            schema = postgres.describe(conn, queries[0])
+            batches = postgres.read_batches(conn, queries, schema, snapshot)
+            if len(queries) > 1:
+                log(f"{name}: lendo {len(queries)} faixas da tabela em paralelo, num só snapshot")
+        else:
+            schema, batches = mysql.read_batches(conn, query(), batch_size)
+        tracker = None
+        if incremental_column:
+            if incremental_column not in schema.names:
+                raise DumpConfigError(
+                    f"a coluna incremental {incremental_column!r} não está na consulta"
+                )
+            tracker = WatermarkTracker(incremental_column, previous_state)
+            batches = tracker.track(batches)
+        progress = Progress(name, every_rows=batch_size)
+        started = time.monotonic()
+        try:
+            staged = lake.write(
+                progress.track(batches),
+                schema,
+                run_id=run_id,
+                dataset_id=dataset_id,
+                table_id=table_id,
+                partition_columns=partition_columns,
             )
-        tracker = WatermarkTracker(incremental_column, previous_state)
-        batches = tracker.track(batches)
-    progress = Progress(f"{dataset_id}.{table_id}", every_rows=batch_size)
-    started = time.monotonic()
-    try:
-        staged = lake.write(
-            progress.track(batches),
-            schema,
-            run_id=run_id,
-            dataset_id=dataset_id,
-            table_id=table_id,
-            partition_columns=partition_columns,
-        )
-    except BaseException:
-        lake.discard(run_id)
-        raise
+        except BaseException:
+            lake.discard(run_id)
+            raise
     seconds = time.monotonic() - started
     log(
-        f"{dataset_id}.{table_id}: {staged.rows:,} linhas extraídas em {seconds:.1f}s, "
+        f"{name}: {staged.rows:,} linhas extraídas em {seconds:.1f}s, "
         f"{staged.bytes / 1e6:.1f} MB de Parquet em {len(staged.files)} arquivo(s)"
     )
     if tracker is None:
         return staged, None
     if tracker.dropped:
-        log(f"{dataset_id}.{table_id}: {tracker.dropped:,} linha(s) já carregada(s) ignorada(s)")
+        log(f"{name}: {tracker.dropped:,} linha(s) já carregada(s) ignorada(s)")
     return staged, tracker.state()

@@ -52,10 +52,14 @@ def quote_identifier(db_type: str, name: str) -> str:
     return ".".join(mark + part.replace(mark, mark * 2) + mark for part in name.split("."))
 
 
-def base_query(db_type: str, execute_query: str | None, table: str | None) -> str:
-    """The query that reads the data: `execute_query` as given, or every row of `table`."""
+def base_query(
+    db_type: str, execute_query: str | None, table: str | None, where: str | None = None
+) -> str:
+    """The query that reads the data: `execute_query` as given, or every row of `table` (those
+    matching `where`, for one slice of a parallel read)."""
     if bool(execute_query) == bool(table):
         raise DumpConfigError("informe exatamente um de execute_query ou table")
     if execute_query:
         return execute_query.strip().rstrip(";")
-    return f"SELECT * FROM {quote_identifier(db_type, table or '')}"
+    query = f"SELECT * FROM {quote_identifier(db_type, table or '')}"
+    return f"{query} WHERE {where}" if where else query
