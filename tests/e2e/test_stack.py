@@ -10,6 +10,7 @@ import re
 import signal
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -393,7 +394,10 @@ def test_a_url_dump_then_the_materialize_deployment_build_the_example_model(stac
     ) == [("Niterói", 10), ("Petrópolis", 10), ("Rio de Janeiro", 10), ("São Paulo", 10)]
 
 
-def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, alerts, tmp_path):
+@contextmanager
+def _hanging_run(stack, tmp_path):
+    """A Users report run RUNNING on the dev worker, stuck on an API that never answers:
+    yields the client, the run, the worker's pid and the run's processes."""
     worker_pid = status(stack)["workers"]["rj-escritorio-dev"]["pid"]
     with RandomUserAPI(mode="hang", hang_seconds=600) as api, client_for(stack["url"]) as client:
         deployment = client.read_deployment_by_name(USERS_REPORT)
@@ -402,11 +406,16 @@ def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, a
             parameters={"n_users": 3, "api_url": api.url, "output_path": str(tmp_path / "x.csv")},
         )
         wait_for_state(client, run.id, "RUNNING", timeout=180)
+        processes = run_processes(worker_pid)
+        assert processes, "the worker started no process for the run"
+        yield client, run, worker_pid, processes
+
+
+def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, alerts, tmp_path):
+    with _hanging_run(stack, tmp_path) as (client, run, worker_pid, processes):
         # Prefect starts the run's process in a session of its own, so it would outlive its
         # worker: kill both, as when the machine dies. No process is left to report the crash:
         # the heartbeat automation created by `up` marks the run Crashed and alerts the owners.
-        processes = run_processes(worker_pid)
-        assert processes, "the worker started no process for the run"
         for pid in (worker_pid, *processes):
             os.killpg(pid, signal.SIGKILL)
         crashed = wait_for_state(client, run.id, "CRASHED", timeout=240)
@@ -427,23 +436,14 @@ def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, a
     assert status(stack)["workers"]["rj-escritorio-dev"]["pid"] != worker_pid
     with RandomUserAPI() as api, client_for(stack["url"]) as client:
         run = client.create_flow_run_from_deployment(
-            deployment.id,
+            client.read_deployment_by_name(USERS_REPORT).id,
             parameters={"n_users": 2, "api_url": api.url, "output_path": str(tmp_path / "y.csv")},
         )
         assert wait_for_final_state(client, run.id, timeout=180).state.is_completed()
 
 
 def test_down_stops_the_runs_in_progress_and_they_read_crashed(stack, tmp_path):
-    worker_pid = status(stack)["workers"]["rj-escritorio-dev"]["pid"]
-    with RandomUserAPI(mode="hang", hang_seconds=600) as api, client_for(stack["url"]) as client:
-        deployment = client.read_deployment_by_name(USERS_REPORT)
-        run = client.create_flow_run_from_deployment(
-            deployment.id,
-            parameters={"n_users": 3, "api_url": api.url, "output_path": str(tmp_path / "x.csv")},
-        )
-        wait_for_state(client, run.id, "RUNNING", timeout=180)
-        processes = run_processes(worker_pid)
-        assert processes, "the worker started no process for the run"
+    with _hanging_run(stack, tmp_path) as (_, run, _, processes):
         assert run_pipelines("down", env=stack["env"]).returncode == 0
     assert not [pid for pid in processes if pid_alive(pid)], "a run outlived `pipelines down`"
     again = run_pipelines("up", "--detach", "--port", str(stack["port"]), env=stack["env"])
