@@ -412,3 +412,24 @@ def test_bad_query_names_the_database_error(prefect_api, postgres_server, place)
     )
     assert state.is_failed()
     assert "nao_existe" in str(state.result(raise_on_failure=False))
+
+
+@pytest.mark.parametrize("db_type", ["sqlserver", "oracle"])
+def test_a_sqlserver_or_oracle_source_down_fails_naming_it(prefect_api, place, db_type):
+    """No such server runs here: this checks the flow reaches their drivers and reports the
+    source it could not reach."""
+    from pipelines.framework.server import free_port
+
+    port = free_port()
+    state = dump_db(
+        db_type=db_type,
+        db_host="127.0.0.1",
+        db_port=port,
+        db_database="dados",
+        table="dbo.t",
+        dataset_id="br",
+        table_id="t",
+        return_state=True,
+    )
+    assert state.is_failed()
+    assert f"127.0.0.1:{port}" in str(state.result(raise_on_failure=False))

@@ -12,7 +12,7 @@ from pipelines.utils.dump_db.incremental import (
     incremental_query,
     watermark_text,
 )
-from pipelines.utils.dump_db.utils import DumpConfigError, base_query
+from pipelines.utils.dump_db.utils import DumpConfigError, base_query, connection_for
 from pipelines.utils.dump_url.utils import DumpUrlError, auth_headers, download_url
 from pipelines.utils.loading.utils import artifact_key
 
@@ -74,6 +74,10 @@ def test_drift_adds_new_columns_and_names_removed_and_retyped_ones():
 
 def test_queries():
     assert base_query("postgres", None, "s.t") == 'SELECT * FROM "s"."t"'
+    assert base_query("postgres", None, "t", "ctid >= '(8,0)'::tid") == (
+        "SELECT * FROM \"t\" WHERE ctid >= '(8,0)'::tid"
+    )
+    assert base_query("oracle", None, "HR.EMP") == 'SELECT * FROM "HR"."EMP"'
     assert base_query("mysql", None, "t") == "SELECT * FROM `t`"
     assert base_query("postgres", "SELECT 1;", None) == "SELECT 1"
     with pytest.raises(DumpConfigError):
@@ -81,11 +85,11 @@ def test_queries():
     assert incremental_query("postgres", "SELECT 1", "id", None, repr) == "SELECT 1"
     state = {"value": "5", "boundary": ["ab"]}
     assert incremental_query("postgres", "Q", "id", state, repr) == (
-        "SELECT * FROM (Q) AS _dump WHERE \"id\" >= '5'"
+        "SELECT * FROM (Q) dump_rows WHERE \"id\" >= '5'"
     )
     legacy = {"value": "5", "boundary": None}  # saved before boundary rows were kept
     assert incremental_query("mysql", "Q", "id", legacy, repr) == (
-        "SELECT * FROM (Q) AS _dump WHERE `id` > '5'"
+        "SELECT * FROM (Q) dump_rows WHERE `id` > '5'"
     )
 
 
@@ -182,5 +186,9 @@ def test_credentials_come_from_the_secret_path(monkeypatch):
     assert (conn.user, conn.password) == ("leitor", "pw")
     assert "pw" not in repr(conn)
     assert connection_for("mysql", "db", 3306, "dados", None).user is None
-    with pytest.raises(DumpConfigError, match="oracle"):
-        connection_for("oracle", "db", 1521, "dados", None)
+
+
+def test_db_types_accept_the_original_systems_spelling():
+    assert connection_for("sql_server", "h", "1433", "db", None).db_type == "sqlserver"
+    with pytest.raises(DumpConfigError, match="db2"):
+        connection_for("db2", "h", 1, "db", None)

@@ -15,7 +15,7 @@ from pipelines.utils.utils import log
 
 @flow(name="EMD: utils - Dump database", code_owners=["pipeliners"])
 def dump_db(  # pylint: disable=too-many-locals
-    db_type: Literal["postgres", "mysql"],
+    db_type: Literal["postgres", "mysql", "sqlserver", "sql_server", "oracle"],
     db_host: str,
     db_port: int,
     db_database: str,

@@ -33,8 +33,8 @@ def incremental_query(
     """Wrap `query` so it returns only rows at or past the last loaded watermark."""
     if not column or previous is None:
         return query
-    return (
-        f"SELECT * FROM ({query}) AS _dump WHERE "
+    return (  # an alias without AS, starting with a letter: the form Oracle accepts too
+        f"SELECT * FROM ({query}) dump_rows WHERE "
         f"{quote_identifier(db_type, column)} {comparison(previous)} {literal(previous['value'])}"
     )
 

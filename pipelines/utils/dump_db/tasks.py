@@ -12,11 +12,14 @@ from prefect.cache_policies import NO_CACHE
 
 from pipelines.framework.lake import Lake, StagedTable
 from pipelines.framework.warehouse import Warehouse
-from pipelines.utils.dump_db import mysql, postgres
+from pipelines.utils.dump_db import mysql, oracle, postgres, sqlserver
 from pipelines.utils.dump_db.incremental import WatermarkTracker, comparison, incremental_query
 from pipelines.utils.dump_db.utils import DumpConfigError, base_query, connection_for
 from pipelines.utils.loading.utils import Progress
 from pipelines.utils.utils import log
+
+# PostgreSQL streams COPY; the others fetch `batch_size` rows at a time from a server cursor.
+READERS = {"postgres": postgres, "mysql": mysql, "sqlserver": sqlserver, "oracle": oracle}
 
 
 @task(cache_policy=NO_CACHE)
@@ -63,7 +66,7 @@ def extract_to_lake(  # pylint: disable=too-many-locals
     `source` holds db_type, host, port, database and vault_secret_path (never a password).
     """
     conn = connection_for(**source)
-    reader = postgres if conn.db_type == "postgres" else mysql
+    reader = READERS[conn.db_type]
     literal = cache(lambda value: reader.literal(conn, value))
 
     def query(where: str | None = None) -> str:
@@ -81,7 +84,7 @@ def extract_to_lake(  # pylint: disable=too-many-locals
             if len(queries) > 1:
                 log(f"{name}: lendo {len(queries)} faixas da tabela em paralelo, num só snapshot")
         else:
-            schema, batches = mysql.read_batches(conn, query(), batch_size)
+            schema, batches = reader.read_batches(conn, query(), batch_size)
         tracker = None
         if incremental_column:
             if incremental_column not in schema.names:

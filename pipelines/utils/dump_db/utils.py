@@ -4,7 +4,8 @@ Helpers of the dump_db flow: connection details and the query to run.
 
 from dataclasses import dataclass, field
 
-DB_TYPES = ("postgres", "mysql")
+DB_TYPES = ("postgres", "mysql", "sqlserver", "oracle")
+_ALIASES = {"sql_server": "sqlserver"}  # the original system's spelling
 
 
 class DumpConfigError(ValueError):
@@ -40,6 +41,7 @@ def connection_for(
     db_type: str, host: str, port: int, database: str, vault_secret_path: str | None
 ) -> Connection:
     """A `Connection` with its credentials read from the secret store."""
+    db_type = _ALIASES.get(db_type, db_type)
     if db_type not in DB_TYPES:
         raise DumpConfigError(f"db_type {db_type!r} não suportado; use um de {DB_TYPES}")
     user, password = credentials(vault_secret_path)
