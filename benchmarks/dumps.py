@@ -6,6 +6,7 @@ print wall time, rows/s, peak RSS (the child's own, from wait4) and the ratios.
 
     .venv/bin/python benchmarks/dumps.py            # 2M rows (the issue's size)
     .venv/bin/python benchmarks/dumps.py --rows 200000 --skip pandas,dlt
+    .venv/bin/python benchmarks/dumps.py --runs 3 --skip pandas   # round-robin, medians
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`), `psql` and, for dlt, the
 `bench` extra (`uv pip install -e '.[bench]'`). Writes only under a temporary folder and drops
@@ -17,13 +18,18 @@ import argparse
 import json
 import os
 import shlex
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres", "dbname": "test"}
@@ -205,16 +211,31 @@ def raw_copy(table: str, fmt: str) -> Result:
     return measure(f"raw psql COPY {fmt} > /dev/null", command, stdout=subprocess.DEVNULL)
 
 
+def _in_child(code: str, *args: str) -> Any:
+    """Run setup code in a child process and return the JSON it prints: the measuring process
+    keeps nothing but the standard library, since a child's peak RSS counts what it inherited
+    until it execs."""
+    command = [sys.executable, "-c", textwrap.dedent(code), *args]
+    done = subprocess.run(command, check=True, capture_output=True, cwd=REPO)
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+
+
+SLICES = """
+import json, sys
+from pipelines.utils.dump_db import postgres
+from pipelines.utils.dump_db.utils import base_query, connection_for
+table, count = sys.argv[1], int(sys.argv[2])
+conn = connection_for("postgres", "127.0.0.1", 5432, "test", None)
+with postgres.table_slices(conn, table, count) as (slices, _):
+    print(json.dumps([base_query("postgres", None, table, where) for where in slices]))
+"""
+
+
 def raw_copy_slices(table: str, count: int) -> Result:
     """`count` psql COPYs at once, over the block ranges dump_db reads in parallel."""
-    from pipelines.utils.dump_db import postgres
-    from pipelines.utils.dump_db.utils import base_query, connection_for
-
-    conn = connection_for("postgres", PG["host"], int(PG["port"]), PG["dbname"], None)
-    with postgres.table_slices(conn, table, count) as (slices, _):
-        queries = [base_query("postgres", None, table, where) for where in slices]
+    queries = _in_child(SLICES, table, str(count))
     command = ["sh", "-c", " & ".join(_psql_copy(f"({query})") for query in queries) + "; wait"]
-    name = f"raw psql COPY text, {len(queries)} slices at once > /dev/null"
+    name = f"raw psql COPY text, {len(queries)} slice(s) at once > /dev/null"
     return measure(name, command, stdout=subprocess.DEVNULL)
 
 
@@ -225,10 +246,16 @@ def _env(home: Path, api_url: str | None = None) -> dict:
     return env
 
 
-def _serve(folder: Path) -> tuple[subprocess.Popen, str]:
-    from pipelines.framework.server import free_port
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
-    port = free_port()
+
+@contextmanager
+def _serve(folder: Path) -> Iterator[str]:
+    """`folder` over loopback HTTP, for the CSV contenders."""
+    port = _free_port()
     server = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
         cwd=folder,
@@ -236,117 +263,157 @@ def _serve(folder: Path) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.DEVNULL,
     )
     time.sleep(1.0)
-    return server, f"http://127.0.0.1:{port}"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
 
 
-def _start_prefect(home: Path) -> tuple[int, str]:
-    from pipelines.framework.server import free_port, start_server
-    from pipelines.framework.settings import Settings
+PREFECT = """
+import json, sys
+from pathlib import Path
+from pipelines.framework.server import ServerError, free_port, start_server
+from pipelines.framework.settings import Settings
+try:
+    state = start_server(Settings(home=Path(sys.argv[1]), server_start_timeout=600), "127.0.0.1",
+                         free_port())
+except ServerError as exc:
+    print(json.dumps({"error": str(exc)}))
+else:
+    print(json.dumps({"url": state.url, "pid": state.pid}))
+"""
 
-    state = start_server(Settings(home=home, server_start_timeout=600), "127.0.0.1", free_port())
-    return state.pid, state.url
+
+@contextmanager
+def _prefect(home: Path) -> Iterator[str | None]:
+    """A Prefect server (in its own session) for the flow contender, or None, said, when it
+    cannot start."""
+    server = _in_child(PREFECT, str(home))
+    if "error" in server:
+        print(f"skipped the Prefect flow run: {server['error']}", flush=True)
+        yield None
+        return
+    try:
+        yield server["url"]
+    finally:
+        os.killpg(server["pid"], signal.SIGTERM)
+        time.sleep(5)
+        with suppress(ProcessLookupError):
+            os.killpg(server["pid"], signal.SIGKILL)
 
 
-def run_db(  # pylint: disable=too-many-arguments,too-many-locals
-    table: str, rows: int, work: Path, skip: set[str], flow: bool, parallelism: int
-) -> list[Result]:
-    """Every database contender on one table."""
-    results = [raw_copy(table, "text"), raw_copy(table, "binary"), raw_copy(table, "csv")]
+Contender = tuple[str, Callable[[], Result]]
+
+
+def db_contenders(
+    table: str, work: Path, skip: set[str], parallelism: int, flow_api: str | None
+) -> list[Contender]:
+    """Every database contender on one table; `flow_api` is the Prefect server for the flow."""
+    contenders: list[Contender] = [
+        (f"raw {fmt}", lambda fmt=fmt: raw_copy(table, fmt)) for fmt in ("text", "binary", "csv")
+    ]
     if parallelism > 1:
-        results.append(raw_copy_slices(table, parallelism))
-    base_env = _env(work / "home")
-    contenders = [
+        contenders.append(("raw slices", lambda: raw_copy_slices(table, parallelism)))
+    scripts = [
         ("dump_db (data path)", DUMP_DB, "dump_db"),
         ("pandas read_sql->CSV->DuckDB", PANDAS, "pandas"),
         ("dlt connectorx->DuckDB", DLT, "dlt"),
     ]
-    for name, script, key in contenders:
-        if key in skip:
-            continue
-        folder = Path(tempfile.mkdtemp(dir=work))
-        results.append(python(name, script, str(folder), table, str(parallelism), env=base_env))
-    if flow and "flow" not in skip:
-        from pipelines.framework.server import ServerError, stop_process_group
-
-        try:
-            pid, url = _start_prefect(work / "prefect")
-        except ServerError as exc:
-            print(f"skipped the Prefect flow run: {exc}", flush=True)
-            return results
-        try:
-            env = _env(work / "home-flow", url)
-            name = "dump_db flow (Prefect run)"
-            results.append(python(name, DUMP_DB_FLOW, "", table, str(parallelism), env=env))
-        finally:
-            stop_process_group(pid)
-    for result in results:
-        if result.rows is not None and result.rows != rows:
-            raise SystemExit(f"{result.name} loaded {result.rows} rows, expected {rows}")
-    return results
+    for name, script, key in scripts:
+        if key not in skip:
+            contenders.append((name, _script(name, script, work, table, str(parallelism))))
+    if flow_api:
+        env = _env(work / "home-flow", flow_api)
+        name = "dump_db flow (Prefect run)"
+        run = _script(name, DUMP_DB_FLOW, work, table, str(parallelism), env=env)
+        contenders.append((name, run))
+    return contenders
 
 
-def run_csv(table: str, work: Path) -> list[Result]:
+def _script(name: str, script: str, work: Path, *args: str, env: dict | None = None):
+    """A contender that runs `script` in a fresh folder each time."""
+    return lambda: python(
+        name, script, tempfile.mkdtemp(dir=work), *args, env=env or _env(work / "home")
+    )
+
+
+def csv_contenders(url: str, work: Path) -> list[Contender]:
     """dump_url over loopback HTTP vs DuckDB's own CSV reader on the same file."""
-    folder = work / "csv"
-    folder.mkdir()
-    with open(folder / "dados.csv", "wb") as handle:
-        _psql(f"COPY {table} TO STDOUT (FORMAT csv, HEADER)", stdout=handle)
-    server, base = _serve(folder)
-    try:
-        ours = python(
-            "dump_url (HTTP->Parquet->DuckDB)",
-            DUMP_URL,
-            str(work / "u1"),
-            f"{base}/dados.csv",
-            env=_env(work / "home"),
-        )
-        (work / "u2").mkdir()
-        theirs = python(
-            "DuckDB (HTTP->read_csv->Parquet->table)",
-            DUCKDB_CSV,
-            str(work / "u2"),
-            f"{base}/dados.csv",
-        )
-    finally:
-        server.terminate()
-        server.wait()
-    return [ours, theirs]
+    return [
+        ("dump_url", _script("dump_url (HTTP->Parquet->DuckDB)", DUMP_URL, work, url)),
+        ("duckdb csv", _script("DuckDB (HTTP->read_csv->Parquet->table)", DUCKDB_CSV, work, url)),
+    ]
+
+
+def rounds(contenders: list[Contender], runs: int) -> list[Result]:
+    """Each contender once per round, in turn, so a change in the machine's load hits them all;
+    then each one's median run, with every run's time in its detail."""
+    timed: dict[str, list[Result]] = {key: [] for key, _ in contenders}
+    for _ in range(runs):
+        for key, run in contenders:
+            timed[key].append(run())
+    medians = []
+    for results in timed.values():
+        ordered = sorted(results, key=lambda r: r.seconds)
+        median = ordered[(len(ordered) - 1) // 2]
+        median.detail["runs_s"] = ", ".join(f"{r.seconds:.1f}" for r in results)
+        medians.append(median)
+    return medians
 
 
 def table_markdown(results: list[Result], base: Result) -> str:
     lines = [
-        "| path | s | rows/s | peak RSS MB | x raw COPY text | detail |",
-        "|---|---|---|---|---|---|",
+        "| path | median s | rows/s | peak RSS MB | x raw COPY text | runs (s) | detail |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         detail = ", ".join(f"{k} {v:.1f}" for k, v in r.detail.items() if isinstance(v, float))
         lines.append(
             f"| {r.name} | {r.seconds:.1f} | {r.rate:,.0f} | {r.peak_mb:.0f} | "
-            f"{r.seconds / base.seconds:.2f} | {detail} |"
+            f"{r.seconds / base.seconds:.2f} | {r.detail.get('runs_s', '')} | {detail} |"
         )
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _check_rows(results: list[Result], rows: int) -> None:
+    for result in results:
+        if result.rows is not None and result.rows != rows:
+            raise SystemExit(f"{result.name} loaded {result.rows} rows, expected {rows}")
+
+
+def main() -> None:  # pylint: disable=too-many-locals
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--skip", default="", help="comma list: pandas, dlt, flow, csv, flat")
     parser.add_argument(
         "--read-parallelism", type=int, default=2, help="dump_db's COPYs at once (1: one stream)"
     )
+    parser.add_argument("--runs", type=int, default=1, help="rounds; each figure is the median")
     args = parser.parse_args()
     os.environ.setdefault("PGUSER", PG["user"])
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     table = f"public.bench_dumps_{args.rows}"
     _psql(CREATE.format(table=table, rows=args.rows), stdout=subprocess.DEVNULL)
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-dumps-") as folder:
+        with tempfile.TemporaryDirectory(prefix="bench-dumps-") as folder, ExitStack() as stack:
             work = Path(folder)
-            results = run_db(table, args.rows, work, skip, True, args.read_parallelism)
-            base = results[0]
-            print(f"\n## PostgreSQL -> DuckDB, {args.rows:,} rows x 12 columns\n")
-            print(table_markdown(results, base))
+            flow_api = None if "flow" in skip else stack.enter_context(_prefect(work / "prefect"))
+            contenders = db_contenders(table, work, skip, args.read_parallelism, flow_api)
+            if "csv" not in skip:
+                csv_folder = work / "csv"
+                csv_folder.mkdir()
+                with open(csv_folder / "dados.csv", "wb") as handle:
+                    _psql(f"COPY {table} TO STDOUT (FORMAT csv, HEADER)", stdout=handle)
+                url = stack.enter_context(_serve(csv_folder)) + "/dados.csv"
+                contenders += csv_contenders(url, work)
+            results = rounds(contenders, args.runs)
+            _check_rows(results, args.rows)
             by_name = {r.name: r for r in results}
+            base = results[0]
+            db_results = [r for r in results if not r.name.startswith(("dump_url", "DuckDB"))]
+            print(f"\n## PostgreSQL -> DuckDB, {args.rows:,} rows x 12 columns\n")
+            print(table_markdown(db_results, base))
             ours = by_name.get("dump_db (data path)")
             if ours:
                 for other in ("pandas read_sql->CSV->DuckDB", "dlt connectorx->DuckDB"):
@@ -360,22 +427,17 @@ def main() -> None:
                 small = f"public.bench_dumps_{small_rows}"
                 _psql(CREATE.format(table=small, rows=small_rows), stdout=subprocess.DEVNULL)
                 try:
-                    flat = python(
-                        "dump_db (data path)",
-                        DUMP_DB,
-                        tempfile.mkdtemp(dir=work),
-                        small,
-                        str(args.read_parallelism),
-                        env=_env(work / "home"),
-                    )
+                    name = "dump_db (data path)"
+                    run = _script(name, DUMP_DB, work, small, str(args.read_parallelism))
+                    flat = rounds([(name, run)], args.runs)[0]
                 finally:
                     _psql(f"DROP TABLE IF EXISTS {small}", stdout=subprocess.DEVNULL)
                 print(
                     f"\nPeak RSS of dump_db: {flat.peak_mb:.0f} MB at {small_rows:,} rows, "
                     f"{ours.peak_mb:.0f} MB at {args.rows:,} rows"
                 )
-            if "csv" not in skip:
-                csv_results = run_csv(table, work)
+            csv_results = [r for r in results if r.name.startswith(("dump_url", "DuckDB"))]
+            if csv_results:
                 print(f"\n## CSV ({args.rows:,} rows) -> Parquet\n")
                 print(table_markdown(csv_results, base))
                 print(
