@@ -24,6 +24,8 @@ from pipelines.framework.warehouse.base import (
 
 META_DATASET = "_pipelines"
 _TYPES = {"BIGINT": "INTEGER", "DATE": "DATE", "VARCHAR": "STRING"}
+# Table schemas name types the legacy way; DDL takes GoogleSQL names only ("Type not found: FLOAT")
+_DDL_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
 
 
 def _bigquery():
@@ -53,7 +55,7 @@ class BigQueryWarehouse:
         self._ensure_meta()
         name = f"{request.dataset_id}.{request.table_id}"
         previous = self._query(
-            f"SELECT rows FROM `{self.project}.{META_DATASET}.{LOADS_TABLE}` "
+            f"SELECT `rows` FROM `{self.project}.{META_DATASET}.{LOADS_TABLE}` "
             "WHERE dataset_id = @d AND table_id = @t AND run_id = @r",
             d=request.dataset_id,
             t=request.table_id,
@@ -113,7 +115,7 @@ class BigQueryWarehouse:
         new = self._columns(temp)
         added = check_drift(f"{request.dataset_id}.{request.table_id}", new, old)
         for column in added:
-            self._query(f"ALTER TABLE `{target}` ADD COLUMN `{column}` {new[column]}")
+            self._query(f"ALTER TABLE `{target}` ADD COLUMN `{column}` {_ddl_type(new[column])}")
         return added
 
     def _swap(self, request: LoadRequest, temp: str) -> None:
@@ -157,7 +159,7 @@ class BigQueryWarehouse:
         meta = f"{self.project}.{META_DATASET}"
         self._query(
             f"CREATE TABLE IF NOT EXISTS `{meta}.{LOADS_TABLE}` (dataset_id STRING, "
-            "table_id STRING, run_id STRING, mode STRING, rows INT64, loaded_at TIMESTAMP)"
+            "table_id STRING, run_id STRING, mode STRING, `rows` INT64, loaded_at TIMESTAMP)"
         )
         self._query(
             f"CREATE TABLE IF NOT EXISTS `{meta}.{STATE_TABLE}` (dataset_id STRING, "
@@ -202,6 +204,11 @@ class BigQueryWarehouse:
             return self.client.get_table(self._id(dataset_id, table_id)).num_rows
         except NotFound:
             return None
+
+
+def _ddl_type(field_type: str) -> str:
+    """The GoogleSQL name of a schema's field type, for ALTER TABLE ADD COLUMN."""
+    return _DDL_TYPES.get(field_type, field_type)
 
 
 def _gcs_uris(files: Sequence[str], run_id: str, hive_keys: Sequence[str]) -> list[str]:

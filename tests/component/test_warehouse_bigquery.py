@@ -1,0 +1,295 @@
+# ruff: noqa: F811  (pytest fixtures are imported by name)
+# pylint: disable=redefined-outer-name,unused-import
+"""The BigQuery warehouse through the real google-cloud-bigquery client, against a local BigQuery
+REST stand-in (tests/support/bigquery_api.py), loading files the real Lake staged on a local GCS
+emulator. Every check reads the data back through the client."""
+
+import datetime as dt
+import decimal
+import json
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pytest
+from google.api_core.exceptions import BadRequest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from pipelines.framework.lake import Lake, StagedTable
+from pipelines.framework.settings import get_settings
+from pipelines.framework.warehouse import LoadRequest, LoadVerificationError, SchemaDriftError
+from pipelines.framework.warehouse.bigquery import BigQueryWarehouse
+from tests.support.bigquery_api import BigQueryAPI
+from tests.support.gcs import GCS, gcs, gcs_emulator  # noqa: F401
+
+pytestmark = pytest.mark.component
+
+NAMES = ["Ana Conceição", "José", "Łukasz", "山田", None]
+TYPES = [
+    ("id", "INTEGER"),
+    ("valor", "NUMERIC"),
+    ("taxa", "FLOAT"),
+    ("ativo", "BOOLEAN"),
+    ("dia", "DATE"),
+    ("criado_em", "TIMESTAMP"),
+    ("registrado_em", "DATETIME"),
+    ("nome", "STRING"),
+    ("extra", "JSON"),
+]
+TYPES_BY_NAME = dict(TYPES)
+
+
+def make_table(rows: int, first_id: int = 0) -> pa.Table:
+    """Every type dump_db produces, nulls included."""
+    ids = list(range(first_id, first_id + rows))
+    start = dt.datetime(2024, 1, 30, 12, 30, 15, 123456)
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "valor": pa.array(
+                [None if i % 6 == 0 else decimal.Decimal(i * 125) / 100 for i in ids],
+                pa.decimal128(12, 2),
+            ),
+            "taxa": pa.array([None if i % 7 == 0 else i / 3 for i in ids], pa.float64()),
+            "ativo": pa.array([None if i % 5 == 0 else i % 2 == 0 for i in ids], pa.bool_()),
+            "dia": pa.array([dt.date(2024, 1, 30) + dt.timedelta(days=i % 4) for i in ids]),
+            "criado_em": pa.array(
+                [start.replace(tzinfo=dt.timezone.utc) + dt.timedelta(hours=i) for i in ids],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "registrado_em": pa.array(
+                [start + dt.timedelta(minutes=i) for i in ids], pa.timestamp("us")
+            ),
+            "nome": pa.array([NAMES[i % len(NAMES)] for i in ids], pa.string()),
+            "extra": pa.array(
+                [None if i % 4 == 0 else json.dumps({"n": i, "tag": "ç"}) for i in ids],
+                pa.json_(pa.string()),
+            ),
+        }
+    )
+
+
+def expected_rows(table: pa.Table) -> list[dict]:
+    """The rows as the client returns them: JSON parsed, timestamps aware in UTC."""
+    rows = table.to_pylist()
+    for row in rows:
+        row["extra"] = None if row["extra"] is None else json.loads(row["extra"])
+    return rows
+
+
+@pytest.fixture
+def api(gcs_emulator) -> Iterator[BigQueryAPI]:
+    with BigQueryAPI(gcs_emulator.endpoint) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def client(api) -> bigquery.Client:
+    return bigquery.Client(
+        project=api.project,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": api.base_url},
+    )
+
+
+@pytest.fixture
+def warehouse(client) -> BigQueryWarehouse:
+    return BigQueryWarehouse(client=client)
+
+
+def stage(gcs: GCS, table: pa.Table, run_id: str, **kwargs) -> StagedTable:
+    """The run's Parquet files, as the real lake stages them on gs://."""
+    lake = Lake(gcs.url("lake"))
+    return lake.write(
+        table.to_batches(max_chunksize=50),
+        table.schema,
+        run_id=run_id,
+        dataset_id="br",
+        table_id="t",
+        rows_per_group=40,
+        **kwargs,
+    )
+
+
+def request(staged: StagedTable, mode: str = "overwrite", **kwargs) -> LoadRequest:
+    return LoadRequest(
+        "br",
+        "t",
+        staged.files,
+        mode,
+        staged.run_id,
+        staged.rows,
+        hive_types=staged.partitioning.hive_types,
+        **kwargs,
+    )
+
+
+def read_rows(client: bigquery.Client, table: str = "br.t") -> list[dict]:
+    rows = [dict(row.items()) for row in client.list_rows(f"{client.project}.{table}")]
+    return sorted(rows, key=lambda row: row["id"])
+
+
+def schema(client: bigquery.Client, table: str = "br.t") -> list[tuple[str, str]]:
+    return [(f.name, f.field_type) for f in client.get_table(f"{client.project}.{table}").schema]
+
+
+def test_overwrite_loads_every_type_and_replaces_the_rows(gcs, client, warehouse):
+    first = make_table(120)
+    result = warehouse.load(request(stage(gcs, first, "run-1")))
+    assert (result.table, result.rows_loaded, result.table_rows) == ("br.t", 120, 120)
+    assert schema(client) == TYPES
+    assert read_rows(client) == expected_rows(first)
+
+    second = make_table(30, first_id=1_000)
+    result = warehouse.load(request(stage(gcs, second, "run-2")))
+    assert (result.rows_loaded, result.table_rows) == (30, 30)
+    assert read_rows(client) == expected_rows(second)
+    assert warehouse.count_rows("br", "t") == 30
+    assert warehouse.count_rows("br", "nenhuma") is None
+
+
+def test_append_adds_runs_and_a_retried_run_does_not_duplicate(gcs, client, warehouse):
+    first, second = make_table(100), make_table(60, first_id=100)
+    warehouse.load(request(stage(gcs, first, "run-1"), "append"))
+    retried = request(stage(gcs, second, "run-2"), "append")
+    assert warehouse.load(retried).table_rows == 160
+
+    again = warehouse.load(retried)
+    assert again.already_loaded
+    assert (again.rows_loaded, again.table_rows) == (60, 160)
+    assert read_rows(client) == expected_rows(pa.concat_tables([first, second]))
+
+
+def test_incremental_state_is_saved_with_the_rows_and_read_back(gcs, client, warehouse):
+    assert warehouse.read_state("br", "t") is None
+    state = {"column": "criado_em", "value": "2024-02-03 11:30:15", "type": "timestamp"}
+    state |= {"boundary": ["a1b2", "c3d4"]}
+    warehouse.load(request(stage(gcs, make_table(50), "run-1"), "append", state=state))
+    assert warehouse.read_state("br", "t") == state
+
+    newer = {"column": "criado_em", "value": "2024-02-05 13:30:15", "type": "timestamp"}
+    newer |= {"boundary": None}
+    warehouse.load(request(stage(gcs, make_table(20, 50), "run-2"), "append", state=newer))
+    assert warehouse.read_state("br", "t") == newer
+    assert warehouse.read_state("br", "outra") is None
+    assert len(read_rows(client)) == 70
+
+
+def test_a_new_column_is_added_and_old_rows_get_null(gcs, client, warehouse):
+    first = make_table(40)
+    warehouse.load(request(stage(gcs, first, "run-1"), "append"))
+    second = make_table(10, first_id=40)
+    second = second.append_column("novo", pa.array([i * 0.5 for i in range(10)], pa.float64()))
+    result = warehouse.load(request(stage(gcs, second, "run-2"), "append"))
+
+    assert result.added_columns == ("novo",)
+    assert schema(client) == [*TYPES, ("novo", "FLOAT")]
+    rows = read_rows(client)
+    assert [row["novo"] for row in rows] == [None] * 40 + [i * 0.5 for i in range(10)]
+    assert rows[:40] == [{**row, "novo": None} for row in expected_rows(first)]
+
+
+@pytest.mark.parametrize(
+    ("change", "column"),
+    [
+        (lambda t: t.set_column(0, "id", pa.array([str(i) for i in t["id"].to_pylist()])), "id"),
+        (lambda t: t.drop_columns(["taxa"]), "taxa"),
+    ],
+    ids=["retyped", "removed"],
+)
+def test_a_retyped_or_removed_column_stops_the_load(gcs, client, warehouse, change, column):
+    first = make_table(40)
+    warehouse.load(request(stage(gcs, first, "run-1"), "append"))
+    with pytest.raises(SchemaDriftError, match=column):
+        warehouse.load(request(stage(gcs, change(make_table(10, 40)), "run-2"), "append"))
+    assert schema(client) == TYPES
+    assert read_rows(client) == expected_rows(first)
+    assert [t.table_id for t in client.list_tables(f"{client.project}.br")] == ["t"]
+
+
+def test_a_failure_inside_the_swap_keeps_the_previous_table_and_state(gcs, api, client, warehouse):
+    first = make_table(40)
+    state = {"column": "id", "value": "39", "type": "int", "boundary": None}
+    warehouse.load(request(stage(gcs, first, "run-1"), state=state))
+    # the overwrite's DELETE and INSERT into the target run; the run record's INSERT fails
+    api.fail_statements.append(r"^INSERT INTO `[\w-]+\._pipelines\._pipelines_loads`")
+    newer = request(stage(gcs, make_table(25, 100), "run-2"), state={**state, "value": "124"})
+    with pytest.raises(BadRequest, match="injected failure"):
+        warehouse.load(newer)
+    assert read_rows(client) == expected_rows(first)
+    assert warehouse.read_state("br", "t") == state
+    assert [t.table_id for t in client.list_tables(f"{client.project}.br")] == ["t"]
+
+    api.fail_statements.clear()  # the retry of the same run goes through
+    assert warehouse.load(newer).table_rows == 25
+    assert read_rows(client) == expected_rows(make_table(25, 100))
+    assert warehouse.read_state("br", "t")["value"] == "124"
+
+
+def test_hive_partitioned_files_load_with_their_folder_columns(gcs, client, warehouse):
+    source = make_table(80)
+    staged = stage(gcs, source, "run-1", partition_columns=["dia"])
+    assert len(staged.files) == 4 and "/ano_particao=2024/" in staged.files[0]
+    warehouse.load(request(staged))
+
+    folders = [("ano_particao", "INTEGER"), ("mes_particao", "INTEGER")]
+    folders.append(("data_particao", "DATE"))
+    assert sorted(schema(client)) == sorted(TYPES + folders)
+    rows = read_rows(client)
+    for row in rows:
+        day = row.pop("data_particao")
+        assert (row.pop("ano_particao"), row.pop("mes_particao"), day) == (
+            row["dia"].year,
+            row["dia"].month,
+            row["dia"],
+        )
+    assert rows == expected_rows(source)
+
+
+def test_the_stand_in_refuses_what_it_does_not_implement(client):
+    client.create_dataset("br")
+    with pytest.raises(BadRequest, match="not supported by the stand-in"):
+        client.query("DROP TABLE `test-project.br.t`").result()
+    with pytest.raises(BadRequest, match="Unexpected keyword ROWS"):
+        client.query("CREATE TABLE `test-project.br.t` (rows INT64)").result()
+
+
+@pytest.fixture
+def gcs_staging(gcs, monkeypatch) -> Iterator[GCS]:
+    """PIPELINES_GCS_STAGING_URL on the emulator's bucket: where local runs go for load jobs."""
+    monkeypatch.setenv("PIPELINES_GCS_STAGING_URL", gcs.url("bq-staging"))
+    get_settings.cache_clear()
+    try:
+        yield gcs
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_run_of_a_local_lake_is_staged_on_gcs_and_loaded(
+    gcs_staging, client, warehouse, tmp_path
+):
+    source = make_table(60)
+    local = Lake(str(tmp_path / "lake")).write(
+        source.to_batches(),
+        source.schema,
+        run_id="run-1",
+        dataset_id="br",
+        table_id="t",
+        partition_columns=["dia"],
+    )
+    warehouse.load(request(local))
+    assert len(gcs_staging.fs.find(f"{gcs_staging.bucket}/bq-staging/run-1")) == 4
+    rows = read_rows(client)
+    assert [row["data_particao"] for row in rows] == [row["dia"] for row in rows]
+    loaded = [{name: row[name] for name in TYPES_BY_NAME} for row in rows]
+    assert loaded == expected_rows(source)
+
+
+def test_a_row_count_mismatch_stops_the_load_before_the_swap(gcs, client, warehouse):
+    first = make_table(40)
+    warehouse.load(request(stage(gcs, first, "run-1")))
+    staged = stage(gcs, make_table(10, 40), "run-2")
+    short = LoadRequest("br", "t", staged.files[:1], "overwrite", "run-2", 11)
+    with pytest.raises(LoadVerificationError, match="10 linhas no load job, 11 extraídas"):
+        warehouse.load(short)
+    assert read_rows(client) == expected_rows(first)

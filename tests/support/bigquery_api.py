@@ -1,0 +1,621 @@
+"""A local stand-in for the BigQuery REST API (v2), backed by DuckDB, for the BigQuery warehouse.
+
+It answers exactly what google-cloud-bigquery sends for `pipelines/framework/warehouse/bigquery.py`
+and for tests reading tables back; anything else gets BigQuery's error shape (HTTP 400/404 with
+`{"error": {"code", "message", "errors": [...]}}`), so a new statement fails loudly.
+- datasets insert/get; tables list/get (BigQuery field types, numRows), delete, tabledata.list.
+- jobs insert/get/getQueryResults. Jobs run at insert and are DONE at once.
+  - load: Parquet objects read from the GCS emulator's JSON API; write disposition; the schema
+    from Parquet as BigQuery converts it (isAdjustedToUTC timestamps are TIMESTAMP, others
+    DATETIME; decimals that fit are NUMERIC); Hive partitioning in CUSTOM mode.
+  - query: GoogleSQL scripts of the statements the adapter sends, translated to DuckDB SQL.
+    A failing statement inside BEGIN/COMMIT TRANSACTION rolls back the whole transaction, DDL on
+    permanent tables inside one is refused, and a transaction left open fails the script, as in
+    BigQuery. `fail_statements` holds regexes: a statement matching one fails (failure injection).
+"""
+
+import base64
+import datetime as dt
+import decimal
+import functools
+import json
+import re
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import duckdb
+import httpx
+
+from tests.support.loopback import LoopbackServer, QuietHandler
+
+PREFIX = "/bigquery/v2/projects/"
+# GoogleSQL type names accepted in DDL -> DuckDB storage type. REST schemas use the legacy names.
+DDL_TYPES = {
+    "STRING": "VARCHAR",
+    "BYTES": "BLOB",
+    "INT64": "BIGINT",
+    "INT": "BIGINT",
+    "INTEGER": "BIGINT",
+    "BIGINT": "BIGINT",
+    "SMALLINT": "BIGINT",
+    "TINYINT": "BIGINT",
+    "BYTEINT": "BIGINT",
+    "FLOAT64": "DOUBLE",
+    "BOOL": "BOOLEAN",
+    "BOOLEAN": "BOOLEAN",
+    "NUMERIC": "DECIMAL(38, 9)",
+    "DECIMAL": "DECIMAL(38, 9)",
+    "DATE": "DATE",
+    "DATETIME": "TIMESTAMP",
+    "TIMESTAMP": "TIMESTAMPTZ",
+    "TIME": "TIME",
+    "JSON": "JSON",
+}
+LEGACY = {"BIGINT": "INTEGER", "DOUBLE": "FLOAT", "BOOLEAN": "BOOLEAN", "VARCHAR": "STRING"}
+LEGACY |= {"BLOB": "BYTES", "DATE": "DATE", "TIMESTAMP": "DATETIME", "TIME": "TIME"}
+LEGACY |= {"TIMESTAMP WITH TIME ZONE": "TIMESTAMP", "DECIMAL(38,9)": "NUMERIC", "JSON": "JSON"}
+# A Parquet column as DuckDB reads it -> its BigQuery type when loaded (BigQuery's conversions).
+PARQUET = {"TINYINT": "INTEGER", "SMALLINT": "INTEGER", "INTEGER": "INTEGER", "UTINYINT": "INTEGER"}
+PARQUET |= {"USMALLINT": "INTEGER", "UINTEGER": "INTEGER", "FLOAT": "FLOAT"}
+PARQUET |= {f"TIMESTAMP_{unit}": "DATETIME" for unit in ("S", "MS", "NS")}
+PARQUET |= {k: v for k, v in LEGACY.items() if not k.startswith("DECIMAL")}
+RESERVED = frozenset(  # GoogleSQL's reserved keywords: identifiers only when quoted
+    re.findall(
+        r"\w+",
+        """
+        ALL AND ANY ARRAY AS ASC ASSERT_ROWS_MODIFIED AT BETWEEN BY CASE CAST COLLATE CONTAINS
+        CREATE CROSS CUBE CURRENT DEFAULT DEFINE DESC DISTINCT ELSE END ENUM ESCAPE EXCEPT EXCLUDE
+        EXISTS EXTRACT FALSE FETCH FOLLOWING FOR FROM FULL GROUP GROUPING GROUPS HASH HAVING IF
+        IGNORE IN INNER INTERSECT INTERVAL INTO IS JOIN LATERAL LEFT LIKE LIMIT LOOKUP MERGE NATURAL
+        NEW NO NOT NULL NULLS OF ON OR ORDER OUTER OVER PARTITION PRECEDING PROTO QUALIFY RANGE
+        RECURSIVE RESPECT RIGHT ROLLUP ROWS SELECT SET SOME STRUCT TABLESAMPLE THEN TO TREAT TRUE
+        UNBOUNDED UNION UNNEST USING WHEN WHERE WINDOW WITH WITHIN
+        """,
+    )
+)
+LOAD_OPTIONS = {"sourceUris", "destinationTable", "sourceFormat", "writeDisposition"}
+LOAD_OPTIONS |= {"createDisposition", "hivePartitioningOptions", "parquetOptions"}
+_TOKENS = re.compile(r"'(?:[^'\\]|\\.)*'|`[^`]*`|@\w+|;|[^'`@;]+|.", re.S)
+
+
+class BigQueryError(Exception):
+    """An error BigQuery would report: HTTP status, reason and message."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+    def body(self) -> dict:
+        error = {"message": self.message, "domain": "global", "reason": self.reason}
+        return {"error": {"code": self.status, "message": self.message, "errors": [error]}}
+
+
+def _invalid(message: str) -> BigQueryError:
+    return BigQueryError(400, "invalidQuery", message)
+
+
+class BigQueryAPI(LoopbackServer):
+    """Serve the stand-in for one project on a free loopback port; use as a context manager."""
+
+    def __init__(self, gcs_endpoint: str, project: str = "test-project"):
+        self.project = project
+        self.gcs_endpoint = gcs_endpoint
+        self.fail_statements: list[str] = []
+        self.db = duckdb.connect()
+        self.db.execute("SET TimeZone = 'UTC'")
+        self.lock = threading.Lock()
+        self._jobs: dict[str, dict] = {}
+        self._results: dict[str, tuple[list[dict], list[tuple]]] = {}
+        super().__init__()
+
+    def handler(self):
+        api = self
+
+        class Handler(QuietHandler):
+            """One REST call at a time: DuckDB's connection and the jobs are shared."""
+
+            def _serve(self, method: str) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                try:
+                    with api.lock:
+                        status, answer = api.route(method, url.path, parse_qs(url.query), body)
+                except BigQueryError as exc:
+                    status, answer = exc.status, exc.body()
+                except Exception as exc:  # pylint: disable=broad-exception-caught
+                    # a 400, not a 5xx the client would retry for ten minutes
+                    error = BigQueryError(400, "invalid", f"stand-in failed: {exc!r}")
+                    status, answer = 400, error.body()
+                data = b"" if answer is None else json.dumps(answer).encode()
+                self.reply(status, data, "application/json" if data else None)
+
+            def do_GET(self):  # noqa: N802  (http.server names)
+                self._serve("GET")
+
+            def do_POST(self):  # noqa: N802
+                self._serve("POST")
+
+            def do_DELETE(self):  # noqa: N802
+                self._serve("DELETE")
+
+        return Handler
+
+    # --- REST routing -------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, query: dict, body: dict) -> tuple[int, Any]:
+        """Dispatch one REST call: (HTTP status, JSON answer or None)."""
+        parts = path.removeprefix(PREFIX).strip("/").split("/")
+        if not path.startswith(PREFIX) or parts[0] != self.project:
+            raise BigQueryError(404, "notFound", f"Not found: {method} {path}")
+        routes: dict[tuple, Callable] = {
+            ("POST", "datasets"): lambda: self._insert_dataset(body),
+            ("GET", "datasets", 1): lambda: self._get_dataset(parts[2]),
+            ("GET", "datasets", 1, "tables"): lambda: self._list_tables(parts[2]),
+            ("GET", "datasets", 1, "tables", 1): lambda: self._get_table(parts[2], parts[4]),
+            ("DELETE", "datasets", 1, "tables", 1): lambda: self._delete_table(parts[2], parts[4]),
+            ("GET", "datasets", 1, "tables", 1, "data"): lambda: self._list_rows(
+                parts[2], parts[4], query
+            ),
+            ("POST", "jobs"): lambda: self._insert_job(body),
+            ("GET", "jobs", 1): lambda: (200, self._job(parts[2])),
+            ("GET", "queries", 1): lambda: self._query_results(parts[2], query),
+        }
+        shape = (method, *(p if i % 2 else 1 for i, p in enumerate(parts[1:], 1)))
+        if shape not in routes:
+            raise BigQueryError(400, "invalid", f"not supported by the stand-in: {method} {path}")
+        return routes[shape]()
+
+    def _insert_dataset(self, body: dict) -> tuple[int, dict]:
+        dataset = body["datasetReference"]["datasetId"]
+        if self._dataset_exists(dataset):
+            raise BigQueryError(
+                409, "duplicate", f"Already Exists: Dataset {self.project}:{dataset}"
+            )
+        self.db.execute(f'CREATE SCHEMA "{dataset}"')
+        return 200, self._dataset_resource(dataset)
+
+    def _get_dataset(self, dataset: str) -> tuple[int, dict]:
+        if not self._dataset_exists(dataset):
+            raise BigQueryError(404, "notFound", f"Not found: Dataset {self.project}:{dataset}")
+        return 200, self._dataset_resource(dataset)
+
+    def _dataset_resource(self, dataset: str) -> dict:
+        reference = {"projectId": self.project, "datasetId": dataset}
+        return {
+            "kind": "bigquery#dataset",
+            "id": f"{self.project}:{dataset}",
+            "datasetReference": reference,
+            "location": "US",
+        }
+
+    def _dataset_exists(self, dataset: str) -> bool:
+        found = "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ? AND NOT internal"
+        return self.db.execute(found, [dataset]).fetchone()[0] > 0
+
+    def _get_table(self, dataset: str, table: str) -> tuple[int, dict]:
+        schema = self.schema(dataset, table)
+        rows = self.db.execute(f'SELECT count(*) FROM "{dataset}"."{table}"').fetchone()[0]
+        reference = {"projectId": self.project, "datasetId": dataset, "tableId": table}
+        return 200, {
+            "kind": "bigquery#table",
+            "id": f"{self.project}:{dataset}.{table}",
+            "tableReference": reference,
+            "schema": {"fields": schema},
+            "numRows": str(rows),
+            "type": "TABLE",
+            "location": "US",
+        }
+
+    def _list_tables(self, dataset: str) -> tuple[int, dict]:
+        self._get_dataset(dataset)  # 404 when missing
+        names = self.db.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? ORDER BY 1", [dataset]
+        ).fetchall()
+        tables = [
+            {
+                "kind": "bigquery#table",
+                "type": "TABLE",
+                "tableReference": {
+                    "projectId": self.project,
+                    "datasetId": dataset,
+                    "tableId": name,
+                },
+            }
+            for (name,) in names
+        ]
+        return 200, {"kind": "bigquery#tableList", "tables": tables, "totalItems": len(tables)}
+
+    def _delete_table(self, dataset: str, table: str) -> tuple[int, None]:
+        self.schema(dataset, table)  # 404 when missing
+        self.db.execute(f'DROP TABLE "{dataset}"."{table}"')
+        return 204, None
+
+    def _list_rows(self, dataset: str, table: str, query: dict) -> tuple[int, dict]:
+        fields = self.schema(dataset, table)
+        rows = self.db.execute(f'SELECT * FROM "{dataset}"."{table}"').fetchall()
+        return 200, {
+            "kind": "bigquery#tableDataList",
+            "totalRows": str(len(rows)),
+            "rows": _encode_rows(fields, rows, query),
+        }
+
+    def schema(self, dataset: str, table: str) -> list[dict]:
+        """A table's REST schema (legacy type names, as BigQuery returns them); 404 if missing."""
+        columns = self.db.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [dataset, table],
+        ).fetchall()
+        if not columns:
+            raise BigQueryError(
+                404, "notFound", f"Not found: Table {self.project}:{dataset}.{table}"
+            )
+        return [
+            {"name": name, "type": LEGACY[kind.replace(", ", ",")], "mode": "NULLABLE"}
+            for name, kind in columns
+        ]
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def _insert_job(self, body: dict) -> tuple[int, dict]:
+        reference = body.get("jobReference") or {}
+        job_id = reference.get("jobId") or uuid.uuid4().hex
+        if job_id in self._jobs:
+            raise BigQueryError(409, "duplicate", f"Already Exists: Job {self.project}:{job_id}")
+        config = body.get("configuration", {})
+        if "query" in config:
+            script = _parse_script(config["query"], self.project)  # unsupported SQL: 400 here
+            run = functools.partial(self._run_script, job_id, script, config["query"])
+        elif "load" in config:
+            run = functools.partial(self._run_load, config["load"])
+        else:
+            raise BigQueryError(400, "invalid", f"not supported by the stand-in: job {config}")
+        now = str(int(time.time() * 1000))
+        job = {
+            "kind": "bigquery#job",
+            "id": f"{self.project}:US.{job_id}",
+            "jobReference": {"projectId": self.project, "jobId": job_id, "location": "US"},
+            "configuration": config,
+            "statistics": {"creationTime": now, "startTime": now},
+            "status": {"state": "DONE"},
+        }
+        try:
+            job["statistics"].update(run())
+        except BigQueryError as exc:
+            error = exc.body()["error"]["errors"][0]
+            job["status"] |= {"errorResult": error, "errors": [error]}
+        except duckdb.Error as exc:
+            error = {"reason": "invalidQuery", "message": str(exc), "domain": "global"}
+            job["status"] |= {"errorResult": error, "errors": [error]}
+        job["statistics"]["endTime"] = str(int(time.time() * 1000))
+        self._jobs[job_id] = job
+        return 200, job
+
+    def _job(self, job_id: str) -> dict:
+        if job_id not in self._jobs:
+            raise BigQueryError(404, "notFound", f"Not found: Job {self.project}:US.{job_id}")
+        return self._jobs[job_id]
+
+    def _query_results(self, job_id: str, query: dict) -> tuple[int, dict]:
+        job = self._job(job_id)
+        if "errorResult" in job["status"]:
+            error = job["status"]["errorResult"]
+            raise BigQueryError(400, error["reason"], error["message"])
+        answer = {
+            "kind": "bigquery#getQueryResultsResponse",
+            "jobComplete": True,
+            "jobReference": job["jobReference"],
+        }
+        if job_id in self._results:
+            fields, rows = self._results[job_id]
+            answer |= {"schema": {"fields": fields}, "totalRows": str(len(rows))}
+            if query.get("maxResults") != ["0"]:
+                answer["rows"] = _encode_rows(fields, rows, query)
+        return 200, answer
+
+    def _run_script(self, job_id: str, script: list["Statement"], config: dict) -> dict:
+        params = _parameters(config.get("queryParameters", []))
+        in_transaction = False
+        try:
+            for statement in script:
+                if any(re.search(p, statement.text) for p in self.fail_statements):
+                    raise _invalid(f"injected failure: {statement.text}")
+                if statement.kind == "BEGIN":
+                    if in_transaction:
+                        raise _invalid("Nested transactions are not supported")
+                    self.db.begin()
+                    in_transaction = True
+                elif statement.kind == "COMMIT":
+                    if not in_transaction:
+                        raise _invalid("COMMIT TRANSACTION without BEGIN TRANSACTION")
+                    self.db.commit()
+                    in_transaction = False
+                else:
+                    if in_transaction and statement.kind == "DDL":
+                        raise _invalid(f"DDL on a permanent table in a transaction: {statement}")
+                    self._execute(job_id, statement, params)
+            if in_transaction:
+                raise _invalid("Transaction was never committed")
+        except Exception:
+            if in_transaction:
+                self.db.rollback()
+            raise
+        kind = script[0].kind if len(script) == 1 else "SCRIPT"
+        return {"query": {"statementType": kind}}
+
+    def _execute(self, job_id: str, statement: "Statement", params: dict[str, Any]) -> None:
+        used = {name: params[name] for name in statement.parameters}
+        if statement.kind != "SELECT":
+            self.db.execute(statement.duckdb, used)
+            return
+        result = self.db.sql(statement.duckdb, params=used)
+        fields = [
+            {"name": name, "type": LEGACY[str(kind).replace(", ", ",")], "mode": "NULLABLE"}
+            for name, kind in zip(result.columns, result.types, strict=True)
+        ]
+        self._results[job_id] = (fields, result.fetchall())
+
+    def _run_load(self, config: dict) -> dict:
+        unknown = set(config) - LOAD_OPTIONS
+        if unknown or config.get("sourceFormat") != "PARQUET":
+            raise BigQueryError(400, "invalid", f"load options not supported: {sorted(unknown)}")
+        destination = config["destinationTable"]
+        dataset, table = destination["datasetId"], destination["tableId"]
+        if not self._dataset_exists(dataset):
+            raise BigQueryError(404, "notFound", f"Not found: Dataset {self.project}:{dataset}")
+        hive = _hive_layout(config.get("hivePartitioningOptions"))
+        with tempfile.TemporaryDirectory() as folder:
+            selects = [
+                self._parquet_select(uri, Path(folder) / f"{i}.parquet", hive)
+                for i, uri in enumerate(config["sourceUris"])
+            ]
+            source = " UNION ALL BY NAME ".join(selects)
+            self.db.execute(f"CREATE TEMP TABLE _load AS {source}")
+        try:
+            rows = self._write_loaded(dataset, table, config.get("writeDisposition"))
+        finally:
+            self.db.execute("DROP TABLE IF EXISTS temp._load")
+        return {"load": {"outputRows": str(rows), "inputFiles": str(len(config["sourceUris"]))}}
+
+    def _parquet_select(self, uri: str, local: Path, hive: tuple[str, list] | None) -> str:
+        """Download one object; the SELECT that reads it as BigQuery converts it."""
+        bucket, _, name = uri.removeprefix("gs://").partition("/")
+        if not uri.startswith("gs://") or "*" in uri:
+            raise BigQueryError(400, "invalid", f"URI not supported by the stand-in: {uri}")
+        url = f"{self.gcs_endpoint}/storage/v1/b/{bucket}/o/{quote(name, safe='')}"
+        answer = httpx.get(url, params={"alt": "media"}, timeout=60)
+        if answer.status_code == 404:
+            raise BigQueryError(404, "notFound", f"Not found: URI {uri}")
+        answer.raise_for_status()
+        local.write_bytes(answer.content)
+        described = self.db.execute(f"DESCRIBE SELECT * FROM read_parquet('{local}')").fetchall()
+        columns = [
+            f'CAST("{row[0]}" AS {_loaded_type(row[0], row[1])}) AS "{row[0]}"' for row in described
+        ]
+        columns += _hive_columns(uri, hive)
+        return f"SELECT {', '.join(columns)} FROM read_parquet('{local}')"
+
+    def _write_loaded(self, dataset: str, table: str, disposition: str | None) -> int:
+        name = f'"{dataset}"."{table}"'
+        exists = self.db.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            [dataset, table],
+        ).fetchone()[0]
+        disposition = disposition or "WRITE_APPEND"
+        if not exists or disposition == "WRITE_TRUNCATE":
+            self.db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM temp._load")
+        elif disposition == "WRITE_APPEND":
+            loaded = self.db.execute("DESCRIBE temp._load").fetchall()
+            current = self.db.execute(f"DESCRIBE {name}").fetchall()
+            if [r[:2] for r in loaded] != [r[:2] for r in current]:
+                raise BigQueryError(400, "invalid", f"Provided Schema does not match Table {table}")
+            self.db.execute(f"INSERT INTO {name} SELECT * FROM temp._load")
+        else:
+            raise BigQueryError(400, "invalid", f"writeDisposition not supported: {disposition}")
+        return self.db.execute("SELECT count(*) FROM temp._load").fetchone()[0]
+
+
+# --- load helpers -----------------------------------------------------------------------------
+
+
+def _loaded_type(column: str, duck_type: str) -> str:
+    """DuckDB storage type of a Parquet column once BigQuery loads it (its REST type's)."""
+    found = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", duck_type)
+    if found:
+        precision, scale = map(int, found.groups())
+        if scale <= 9 and precision - scale <= 29:
+            return DDL_TYPES["NUMERIC"]
+        raise BigQueryError(400, "invalid", f"{column}: BIGNUMERIC is not in the stand-in")
+    if duck_type not in PARQUET:
+        raise BigQueryError(400, "invalid", f"{column}: Parquet type {duck_type} not supported")
+    return DDL_TYPES[PARQUET[duck_type].replace("FLOAT", "FLOAT64")]
+
+
+def _hive_layout(options: dict | None) -> tuple[str, list[tuple[str, str]]] | None:
+    """(URI prefix, [(key, BigQuery type)]) of CUSTOM Hive partitioning, or None."""
+    if not options:
+        return None
+    found = re.fullmatch(r"(gs://.+?)/((?:\{\w+:\w+\}/?)+)", options.get("sourceUriPrefix", ""))
+    if options.get("mode") != "CUSTOM" or not found:
+        raise BigQueryError(400, "invalid", f"Hive partitioning not in the stand-in: {options}")
+    return found[1], re.findall(r"\{(\w+):(\w+)\}", found[2])
+
+
+def _hive_columns(uri: str, hive: tuple[str, list[tuple[str, str]]] | None) -> list[str]:
+    """The typed partition columns of one file, from its `key=value` folders."""
+    if hive is None:
+        return []
+    prefix, keys = hive
+    if not uri.startswith(prefix + "/"):
+        raise BigQueryError(400, "invalid", f"{uri} does not start with {prefix}")
+    folders = uri[len(prefix) + 1 :].split("/")[:-1]
+    if len(folders) != len(keys):
+        raise BigQueryError(400, "invalid", f"{uri}: partition keys {keys} do not match")
+    columns = []
+    for folder, (key, kind) in zip(folders, keys, strict=True):
+        name, _, value = folder.partition("=")
+        if name != key or "%" in value or value == "__HIVE_DEFAULT_PARTITION__":
+            raise BigQueryError(400, "invalid", f"{uri}: folder {folder} not in the stand-in")
+        columns.append(f"CAST('{value}' AS {DDL_TYPES[kind]}) AS \"{key}\"")
+    return columns
+
+
+# --- query translation ------------------------------------------------------------------------
+
+
+class Statement:
+    """One GoogleSQL statement of a script and its DuckDB translation."""
+
+    def __init__(self, kind: str, text: str, duckdb_sql: str, parameters: list[str]):
+        self.kind, self.text, self.duckdb, self.parameters = kind, text, duckdb_sql, parameters
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_SHAPES = [  # (kind, GoogleSQL statement the adapter sends, after names became "d"."t")
+    ("BEGIN", r"BEGIN(?: TRANSACTION)?"),
+    ("COMMIT", r"COMMIT(?: TRANSACTION)?"),
+    ("DDL", r"CREATE TABLE (?:IF NOT EXISTS )?\S+ \((?P<columns>[^()]+)\)"),
+    ("DDL", r"CREATE TABLE (?P<target>\S+) LIKE (?P<source>\S+)"),
+    ("DDL", r"ALTER TABLE \S+ ADD COLUMN (?:IF NOT EXISTS )?\S+ (?P<type>\w+)"),
+    ("DELETE", r"DELETE FROM \S+ WHERE .+"),
+    ("INSERT", r"INSERT INTO \S+ (?:\([^()]+\) )?(?:SELECT .+ FROM \S+|VALUES \(.+\))"),
+    ("MERGE", r"MERGE (?P<merge>\S+ \w+ USING \(SELECT .+\) \w+ ON .+ WHEN MATCHED .+)"),
+    ("SELECT", r"SELECT (?P<select>.+?) FROM \S+(?: WHERE .+)?(?: ORDER BY .+)?"),
+]
+
+
+def _parse_script(config: dict, project: str) -> list[Statement]:
+    """The script's statements in DuckDB SQL; 400 for anything the stand-in does not support."""
+    if config.get("useLegacySql", True):
+        raise _invalid("legacy SQL is not supported by the stand-in")
+    statements, current = [], []
+    for token in _TOKENS.findall(config["query"]):
+        if token == ";":
+            statements.append(current)
+            current = []
+        else:
+            current.append(token)
+    statements.append(current)
+    return [_translate(tokens, project) for tokens in statements if "".join(tokens).strip()]
+
+
+def _translate(tokens: list[str], project: str) -> Statement:
+    text = " ".join("".join(tokens).split())
+    parameters: list[str] = []
+    out = []
+    for token in tokens:
+        if token.startswith("`"):
+            out.append(_name(token[1:-1], project))
+        elif token.startswith("@"):
+            parameters.append(token[1:])
+            out.append("$" + token[1:])
+        elif token.startswith("'"):
+            out.append(token)
+        else:
+            out.append(re.sub(r"CURRENT_TIMESTAMP\(\)", "CURRENT_TIMESTAMP", token, flags=re.I))
+    duck = " ".join("".join(out).split())
+    for kind, shape in _SHAPES:
+        found = re.fullmatch(shape, duck, re.I | re.S)
+        if found:
+            return Statement(kind, text, _adapt(found, duck), sorted(set(parameters)))
+    raise _invalid(f"statement not supported by the stand-in: {text}")
+
+
+def _name(quoted: str, project: str) -> str:
+    """`project.dataset.table` as "dataset"."table"; a quoted column as "column"."""
+    parts = quoted.split(".")
+    if len(parts) == 1:
+        return f'"{quoted}"'
+    if len(parts) != 3 or parts[0] != project:
+        raise BigQueryError(404, "notFound", f"Not found: {quoted} (the stand-in has {project})")
+    return f'"{parts[1]}"."{parts[2]}"'
+
+
+def _adapt(found: re.Match, duck: str) -> str:
+    """GoogleSQL -> DuckDB where they differ; reject what BigQuery would reject."""
+    groups = found.groupdict()
+    if groups.get("columns"):
+        definitions = []
+        for column in groups["columns"].split(","):
+            name, kind = column.split()
+            _check_identifier(name)
+            definitions.append(f"{name} {_ddl_type(kind)}")
+        return duck[: found.start("columns")] + ", ".join(definitions) + ")"
+    if groups.get("target"):
+        return f"CREATE TABLE {groups['target']} AS SELECT * FROM {groups['source']} LIMIT 0"
+    if groups.get("type"):
+        return duck[: found.start("type")] + _ddl_type(groups["type"])
+    if groups.get("merge"):
+        return "MERGE INTO " + groups["merge"]
+    if groups.get("select"):
+        for item in groups["select"].split(","):
+            _check_identifier(item.split()[0])
+    return duck
+
+
+def _ddl_type(name: str) -> str:
+    if name.upper() not in DDL_TYPES:
+        raise _invalid(f"Type not found: {name}")
+    return DDL_TYPES[name.upper()]
+
+
+def _check_identifier(word: str) -> None:
+    if word.upper() in RESERVED:
+        raise _invalid(f"Syntax error: Unexpected keyword {word.upper()}")
+
+
+def _parameters(declared: list[dict]) -> dict[str, Any]:
+    """Named query parameters as Python values (INT64 and STRING, what the adapter sends)."""
+    values = {}
+    for parameter in declared:
+        kind = parameter["parameterType"]["type"]
+        value = parameter.get("parameterValue", {}).get("value")
+        if kind not in ("INT64", "STRING"):
+            raise _invalid(f"parameter type {kind} is not supported by the stand-in")
+        if value is not None and kind == "INT64":
+            value = int(value)
+        values[parameter["name"]] = value
+    return values
+
+
+# --- row encoding -----------------------------------------------------------------------------
+
+
+def _encode_rows(fields: list[dict], rows: list[tuple], query: dict) -> list[dict]:
+    flag = query.get("formatOptions.useInt64Timestamp", ["false"])[0]
+    int64_timestamps = flag.lower() == "true"
+    types = [field["type"] for field in fields]
+    return [
+        {"f": [{"v": _encode(v, t, int64_timestamps)} for v, t in zip(row, types, strict=True)]}
+        for row in rows
+    ]
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_ENCODERS: dict[str, Callable[[Any], str]] = {
+    "BOOLEAN": lambda value: "true" if value else "false",
+    "BYTES": lambda value: base64.b64encode(value).decode(),
+    "NUMERIC": lambda value: format(decimal.Decimal(value).normalize(), "f"),
+    "DATE": dt.date.isoformat,
+    "DATETIME": dt.datetime.isoformat,
+    "TIME": dt.time.isoformat,
+}
+
+
+def _encode(value: Any, kind: str, int64_timestamps: bool) -> str | None:
+    """A value as BigQuery's JSON rows carry it (always a string, or null)."""
+    if value is None:
+        return None
+    if kind == "TIMESTAMP":  # microseconds, or seconds without the client's format option
+        micros = (value - _EPOCH) // dt.timedelta(microseconds=1)
+        return str(micros) if int64_timestamps else str(micros / 1e6)
+    return _ENCODERS.get(kind, str)(value)
