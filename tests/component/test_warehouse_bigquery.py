@@ -52,7 +52,9 @@ def make_table(rows: int, first_id: int = 0) -> pa.Table:
             ),
             "taxa": pa.array([None if i % 7 == 0 else i / 3 for i in ids], pa.float64()),
             "ativo": pa.array([None if i % 5 == 0 else i % 2 == 0 for i in ids], pa.bool_()),
-            "dia": pa.array([dt.date(2024, 1, 30) + dt.timedelta(days=i % 4) for i in ids]),
+            "dia": pa.array(
+                [dt.date(2024, 1, 30) + dt.timedelta(days=i % 4) for i in ids], pa.date32()
+            ),
             "criado_em": pa.array(
                 [start.replace(tzinfo=dt.timezone.utc) + dt.timedelta(hours=i) for i in ids],
                 pa.timestamp("us", tz="UTC"),
@@ -293,3 +295,29 @@ def test_a_row_count_mismatch_stops_the_load_before_the_swap(gcs, client, wareho
     with pytest.raises(LoadVerificationError, match="10 linhas no load job, 11 extraídas"):
         warehouse.load(short)
     assert read_rows(client) == expected_rows(first)
+
+
+def test_an_empty_partitioned_run_empties_the_table_and_keeps_its_columns(gcs, client, warehouse):
+    warehouse.load(request(stage(gcs, make_table(80), "run-1", partition_columns=["dia"])))
+    before = schema(client)
+    empty = stage(gcs, make_table(0), "run-2", partition_columns=["dia"])
+    assert [f.rsplit("/", 1)[-1] for f in empty.files] == ["run-2-0.parquet"]  # no Hive folder
+
+    result = warehouse.load(request(empty))
+    assert (result.rows_loaded, result.table_rows, result.added_columns) == (0, 0, ())
+    assert schema(client) == before
+    assert read_rows(client) == []
+
+
+def test_a_list_column_loads_as_an_array(gcs, client, warehouse):
+    """Lists (as pyarrow infers them from JSON API records) load as REPEATED fields."""
+    source = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "tags": pa.array([["a", "ção"], [], None], pa.list_(pa.string())),
+        }
+    )
+    warehouse.load(request(stage(gcs, source, "run-1")))
+    fields = client.get_table(f"{client.project}.br.t").schema
+    assert [(f.name, f.field_type, f.mode) for f in fields][1] == ("tags", "STRING", "REPEATED")
+    assert [row["tags"] for row in read_rows(client)] == [["a", "ção"], [], []]  # NULL is []

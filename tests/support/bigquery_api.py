@@ -257,10 +257,7 @@ class BigQueryAPI(LoopbackServer):
             raise BigQueryError(
                 404, "notFound", f"Not found: Table {self.project}:{dataset}.{table}"
             )
-        return [
-            {"name": name, "type": LEGACY[kind.replace(", ", ",")], "mode": "NULLABLE"}
-            for name, kind in columns
-        ]
+        return [_field(name, kind) for name, kind in columns]
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -356,10 +353,7 @@ class BigQueryAPI(LoopbackServer):
             self.db.execute(statement.duckdb, used)
             return
         result = self.db.sql(statement.duckdb, params=used)
-        fields = [
-            {"name": name, "type": LEGACY[str(kind).replace(", ", ",")], "mode": "NULLABLE"}
-            for name, kind in zip(result.columns, result.types, strict=True)
-        ]
+        fields = [_field(n, str(k)) for n, k in zip(result.columns, result.types, strict=True)]
         self._results[job_id] = (fields, result.fetchall())
 
     def _run_load(self, config: dict) -> dict:
@@ -371,9 +365,10 @@ class BigQueryAPI(LoopbackServer):
         if not self._dataset_exists(dataset):
             raise BigQueryError(404, "notFound", f"Not found: Dataset {self.project}:{dataset}")
         hive = _hive_layout(config.get("hivePartitioningOptions"))
+        lists = config.get("parquetOptions", {}).get("enableListInference", False)
         with tempfile.TemporaryDirectory() as folder:
             selects = [
-                self._parquet_select(uri, Path(folder) / f"{i}.parquet", hive)
+                self._parquet_select(uri, Path(folder) / f"{i}.parquet", hive, lists)
                 for i, uri in enumerate(config["sourceUris"])
             ]
             source = " UNION ALL BY NAME ".join(selects)
@@ -384,7 +379,9 @@ class BigQueryAPI(LoopbackServer):
             self.db.execute("DROP TABLE IF EXISTS temp._load")
         return {"load": {"outputRows": str(rows), "inputFiles": str(len(config["sourceUris"]))}}
 
-    def _parquet_select(self, uri: str, local: Path, hive: tuple[str, list] | None) -> str:
+    def _parquet_select(
+        self, uri: str, local: Path, hive: tuple[str, list] | None, lists: bool
+    ) -> str:
         """Download one object; the SELECT that reads it as BigQuery converts it."""
         bucket, _, name = uri.removeprefix("gs://").partition("/")
         if not uri.startswith("gs://") or "*" in uri:
@@ -396,9 +393,7 @@ class BigQueryAPI(LoopbackServer):
         answer.raise_for_status()
         local.write_bytes(answer.content)
         described = self.db.execute(f"DESCRIBE SELECT * FROM read_parquet('{local}')").fetchall()
-        columns = [
-            f'CAST("{row[0]}" AS {_loaded_type(row[0], row[1])}) AS "{row[0]}"' for row in described
-        ]
+        columns = [_loaded_column(name, duck_type, lists) for name, duck_type, *_ in described]
         columns += _hive_columns(uri, hive)
         return f"SELECT {', '.join(columns)} FROM read_parquet('{local}')"
 
@@ -423,6 +418,26 @@ class BigQueryAPI(LoopbackServer):
 
 
 # --- load helpers -----------------------------------------------------------------------------
+
+
+def _loaded_column(name: str, duck_type: str, lists: bool) -> str:
+    """A Parquet column as loaded. A LIST is an ARRAY (REPEATED field) with list inference,
+    NULL becoming []; without it BigQuery nests RECORDs the stand-in does not implement."""
+    if not duck_type.endswith("[]"):
+        return f'CAST("{name}" AS {_loaded_type(name, duck_type)}) AS "{name}"'
+    if not lists:
+        raise BigQueryError(400, "invalid", f"{name}: LIST without enableListInference")
+    element = _loaded_type(name, duck_type[:-2])
+    return f'coalesce(CAST("{name}" AS {element}[]), []) AS "{name}"'
+
+
+def _field(name: str, duck_type: str) -> dict:
+    """A REST schema field for a DuckDB column: legacy type name, REPEATED for lists."""
+    element = duck_type.removesuffix("[]").replace(", ", ",")
+    if element not in LEGACY:
+        raise BigQueryError(400, "invalid", f"{name}: type {duck_type} not in the stand-in")
+    mode = "REPEATED" if duck_type.endswith("[]") else "NULLABLE"
+    return {"name": name, "type": LEGACY[element], "mode": mode}
 
 
 def _loaded_type(column: str, duck_type: str) -> str:
@@ -593,11 +608,16 @@ def _parameters(declared: list[dict]) -> dict[str, Any]:
 def _encode_rows(fields: list[dict], rows: list[tuple], query: dict) -> list[dict]:
     flag = query.get("formatOptions.useInt64Timestamp", ["false"])[0]
     int64_timestamps = flag.lower() == "true"
-    types = [field["type"] for field in fields]
     return [
-        {"f": [{"v": _encode(v, t, int64_timestamps)} for v, t in zip(row, types, strict=True)]}
+        {"f": [_cell(v, f, int64_timestamps) for v, f in zip(row, fields, strict=True)]}
         for row in rows
     ]
+
+
+def _cell(value: Any, field: dict, int64_timestamps: bool) -> dict:
+    if field["mode"] == "REPEATED":
+        return {"v": [{"v": _encode(v, field["type"], int64_timestamps)} for v in value]}
+    return {"v": _encode(value, field["type"], int64_timestamps)}
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

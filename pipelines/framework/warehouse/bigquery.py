@@ -87,8 +87,9 @@ class BigQueryWarehouse:
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
         )
-        config.parquet_options = bigquery.ParquetOptions()
-        config.parquet_options.enable_list_inference = True
+        parquet = bigquery.ParquetOptions()  # the config's getter returns a copy: set, then assign
+        parquet.enable_list_inference = True
+        config.parquet_options = parquet
         if request.hive_types:
             prefix = uris[0].split("/" + next(iter(request.hive_types)) + "=")[0]
             keys = "/".join(f"{{{k}:{_TYPES[v]}}}" for k, v in request.hive_types.items())
