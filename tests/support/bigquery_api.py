@@ -10,8 +10,8 @@ and for tests reading tables back; anything else gets BigQuery's error shape (HT
     DATETIME; decimals that fit are NUMERIC); Hive partitioning in CUSTOM mode.
   - query: GoogleSQL scripts of the statements the adapter sends, translated to DuckDB SQL.
     A failing statement inside BEGIN/COMMIT TRANSACTION rolls back the whole transaction, DDL on
-    permanent tables inside one is refused, and a transaction left open fails the script, as in
-    BigQuery. `fail_statements` holds regexes: a statement matching one fails (failure injection).
+    permanent tables inside one is refused, and one still open when the script ends is rolled back,
+    as in BigQuery. A statement matching a regex of `fail_statements` fails (failure injection).
 """
 
 import base64
@@ -338,8 +338,9 @@ class BigQueryAPI(LoopbackServer):
                     if in_transaction and statement.kind == "DDL":
                         raise _invalid(f"DDL on a permanent table in a transaction: {statement}")
                     self._execute(job_id, statement, params)
-            if in_transaction:
-                raise _invalid("Transaction was never committed")
+            if in_transaction:  # the script ended inside it: BigQuery rolls it back, no error
+                self.db.rollback()
+                in_transaction = False
         except Exception:
             if in_transaction:
                 self.db.rollback()
@@ -348,6 +349,9 @@ class BigQueryAPI(LoopbackServer):
         return {"query": {"statementType": kind}}
 
     def _execute(self, job_id: str, statement: "Statement", params: dict[str, Any]) -> None:
+        missing = set(statement.parameters) - set(params)
+        if missing:
+            raise _invalid(f"Query parameter '{sorted(missing)[0]}' not found")
         used = {name: params[name] for name in statement.parameters}
         if statement.kind != "SELECT":
             self.db.execute(statement.duckdb, used)
