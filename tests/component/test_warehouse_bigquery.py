@@ -214,7 +214,7 @@ def test_a_failure_inside_the_swap_keeps_the_previous_table_and_state(gcs, api, 
     state = {"column": "id", "value": "39", "type": "int", "boundary": None}
     warehouse.load(request(stage(gcs, first, "run-1"), state=state))
     # the overwrite's DELETE and INSERT into the target run; the run record's INSERT fails
-    api.fail_statements.append(r"^INSERT INTO `[\w-]+\._pipelines\._pipelines_loads`")
+    api.inject_failure(r"^INSERT INTO `[\w-]+\._pipelines\._pipelines_loads`")
     newer = request(stage(gcs, make_table(25, 100), "run-2"), state={**state, "value": "124"})
     with pytest.raises(BadRequest, match="injected failure"):
         warehouse.load(newer)
@@ -222,7 +222,7 @@ def test_a_failure_inside_the_swap_keeps_the_previous_table_and_state(gcs, api, 
     assert warehouse.read_state("br", "t") == state
     assert [t.table_id for t in client.list_tables(f"{client.project}.br")] == ["t"]
 
-    api.fail_statements.clear()  # the retry of the same run goes through
+    api.failures.clear()  # the retry of the same run goes through
     assert warehouse.load(newer).table_rows == 25
     assert read_rows(client) == expected_rows(make_table(25, 100))
     assert warehouse.read_state("br", "t")["value"] == "124"
@@ -321,3 +321,21 @@ def test_a_list_column_loads_as_an_array(gcs, client, warehouse):
     fields = client.get_table(f"{client.project}.br.t").schema
     assert [(f.name, f.field_type, f.mode) for f in fields][1] == ("tags", "STRING", "REPEATED")
     assert [row["tags"] for row in read_rows(client)] == [["a", "ção"], [], []]  # NULL is []
+
+
+def test_a_transaction_aborted_by_a_concurrent_one_is_run_again(gcs, api, client, warehouse):
+    """Loads of other tables MERGE into the same state table; BigQuery cancels one of two
+    concurrent transactions, and the cancelled one changed nothing, so it is run again."""
+    first = make_table(40)
+    state = {"column": "id", "value": "39", "type": "int", "boundary": None}
+    warehouse.load(request(stage(gcs, first, "run-1"), state=state))
+    conflict = "Transaction is aborted due to concurrent update against table _pipelines_state"
+    api.inject_failure(r"^MERGE", conflict, times=2)
+    newer = make_table(25, 100)
+    result = warehouse.load(request(stage(gcs, newer, "run-2"), state={**state, "value": "124"}))
+
+    assert (result.rows_loaded, result.table_rows, result.already_loaded) == (25, 25, False)
+    assert read_rows(client) == expected_rows(newer)
+    assert warehouse.read_state("br", "t")["value"] == "124"
+    loads = client.list_rows(f"{client.project}._pipelines._pipelines_loads")
+    assert sorted((row["run_id"], row["rows"]) for row in loads) == [("run-1", 40), ("run-2", 25)]

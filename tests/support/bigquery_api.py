@@ -11,7 +11,7 @@ and for tests reading tables back; anything else gets BigQuery's error shape (HT
   - query: GoogleSQL scripts of the statements the adapter sends, translated to DuckDB SQL.
     A failing statement inside BEGIN/COMMIT TRANSACTION rolls back the whole transaction, DDL on
     permanent tables inside one is refused, and one still open when the script ends is rolled back,
-    as in BigQuery. A statement matching a regex of `fail_statements` fails (failure injection).
+    as in BigQuery. `inject_failure` makes statements matching a regex fail (failure injection).
 """
 
 import base64
@@ -106,7 +106,7 @@ class BigQueryAPI(LoopbackServer):
     def __init__(self, gcs_endpoint: str, project: str = "test-project"):
         self.project = project
         self.gcs_endpoint = gcs_endpoint
-        self.fail_statements: list[str] = []
+        self.failures: list[list] = []  # [regex, message, times left or None for always]
         self.db = duckdb.connect()
         self.db.execute("SET TimeZone = 'UTC'")
         self.lock = threading.Lock()
@@ -322,8 +322,7 @@ class BigQueryAPI(LoopbackServer):
         in_transaction = False
         try:
             for statement in script:
-                if any(re.search(p, statement.text) for p in self.fail_statements):
-                    raise _invalid(f"injected failure: {statement.text}")
+                self._maybe_fail(statement)
                 if statement.kind == "BEGIN":
                     if in_transaction:
                         raise _invalid("Nested transactions are not supported")
@@ -347,6 +346,17 @@ class BigQueryAPI(LoopbackServer):
             raise
         kind = script[0].kind if len(script) == 1 else "SCRIPT"
         return {"query": {"statementType": kind}}
+
+    def inject_failure(self, pattern: str, message: str = "injected failure", times=None) -> None:
+        """Statements matching `pattern` fail with `message` (the next `times` ones, or all)."""
+        self.failures.append([pattern, message, times])
+
+    def _maybe_fail(self, statement: "Statement") -> None:
+        for failure in self.failures:
+            pattern, message, times = failure
+            if re.search(pattern, statement.text) and times != 0:
+                failure[2] = None if times is None else times - 1
+                raise _invalid(f"{message}: {statement.text}")
 
     def _execute(self, job_id: str, statement: "Statement", params: dict[str, Any]) -> None:
         missing = set(statement.parameters) - set(params)

@@ -7,6 +7,8 @@ record and the watermark, so readers see the old table or the new one, never hal
 libraries (`pip install -e '.[gcp]'`) are imported only here, when this adapter is chosen.
 """
 
+import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +25,11 @@ from pipelines.framework.warehouse.base import (
 )
 
 META_DATASET = "_pipelines"
+# BigQuery cancels a transaction that mutates a table another one is mutating (the MERGE into the
+# state table, for loads of different tables at once): "Transaction is aborted due to concurrent
+# update against table ..." ("Could not serialize access to table ... due to concurrent update").
+_CONFLICT = "due to concurrent update"
+_CONFLICT_DELAYS_SECONDS = (1, 2, 5, 10, 20)
 _TYPES = {"BIGINT": "INTEGER", "DATE": "DATE", "VARCHAR": "STRING"}
 # Table schemas name types the legacy way; DDL takes GoogleSQL names only ("Type not found: FLOAT")
 _DDL_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
@@ -142,7 +149,7 @@ class BigQueryWarehouse:
             )
         statements.append("COMMIT TRANSACTION;")
         state = request.state or {}
-        self._query(
+        self._transaction(
             "\n".join(statements),
             d=request.dataset_id,
             t=request.table_id,
@@ -154,6 +161,20 @@ class BigQueryWarehouse:
             y=state.get("type"),
             b=boundary_text(state),
         )
+
+    def _transaction(self, script: str, **params: Any) -> None:
+        """Run a transaction script, again when BigQuery aborted it for a concurrent one: loads of
+        other tables update the shared state table too, and an aborted script changed nothing."""
+        from google.api_core.exceptions import BadRequest  # pylint: disable=import-error,no-name-in-module
+
+        for delay in (*_CONFLICT_DELAYS_SECONDS, None):
+            try:
+                self._query(script, **params)
+                return
+            except BadRequest as exc:
+                if delay is None or _CONFLICT not in str(exc):
+                    raise
+                time.sleep(delay * random.uniform(1, 2))
 
     def _ensure_meta(self) -> None:
         self.client.create_dataset(META_DATASET, exists_ok=True)
