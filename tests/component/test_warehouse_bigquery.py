@@ -339,3 +339,15 @@ def test_a_transaction_aborted_by_a_concurrent_one_is_run_again(gcs, api, client
     assert warehouse.read_state("br", "t")["value"] == "124"
     loads = client.list_rows(f"{client.project}._pipelines._pipelines_loads")
     assert sorted((row["run_id"], row["rows"]) for row in loads) == [("run-1", 40), ("run-2", 25)]
+
+
+def test_a_state_table_of_before_boundaries_gets_the_column(gcs, client, warehouse):
+    client.create_dataset("_pipelines")
+    client.query(
+        f"CREATE TABLE `{client.project}._pipelines._pipelines_state` (dataset_id STRING, "
+        "table_id STRING, watermark_column STRING, watermark_value STRING, "
+        "watermark_type STRING, updated_at TIMESTAMP)"
+    ).result()
+    state = {"column": "id", "value": "9", "type": "int", "boundary": ["e5f6"]}
+    warehouse.load(request(stage(gcs, make_table(10), "run-1"), state=state))
+    assert warehouse.read_state("br", "t") == state

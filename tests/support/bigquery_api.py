@@ -178,7 +178,7 @@ class BigQueryAPI(LoopbackServer):
             raise BigQueryError(
                 409, "duplicate", f"Already Exists: Dataset {self.project}:{dataset}"
             )
-        self.db.execute(f'CREATE SCHEMA "{dataset}"')
+        self.db.execute(f'CREATE SCHEMA "{dataset}"').fetchall()
         return 200, self._dataset_resource(dataset)
 
     def _get_dataset(self, dataset: str) -> tuple[int, dict]:
@@ -197,11 +197,11 @@ class BigQueryAPI(LoopbackServer):
 
     def _dataset_exists(self, dataset: str) -> bool:
         found = "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ? AND NOT internal"
-        return self.db.execute(found, [dataset]).fetchone()[0] > 0
+        return self.db.execute(found, [dataset]).fetchall()[0][0] > 0
 
     def _get_table(self, dataset: str, table: str) -> tuple[int, dict]:
         schema = self.schema(dataset, table)
-        rows = self.db.execute(f'SELECT count(*) FROM "{dataset}"."{table}"').fetchone()[0]
+        rows = self.db.execute(f'SELECT count(*) FROM "{dataset}"."{table}"').fetchall()[0][0]
         reference = {"projectId": self.project, "datasetId": dataset, "tableId": table}
         return 200, {
             "kind": "bigquery#table",
@@ -234,7 +234,7 @@ class BigQueryAPI(LoopbackServer):
 
     def _delete_table(self, dataset: str, table: str) -> tuple[int, None]:
         self.schema(dataset, table)  # 404 when missing
-        self.db.execute(f'DROP TABLE "{dataset}"."{table}"')
+        self.db.execute(f'DROP TABLE "{dataset}"."{table}"').fetchall()
         return 204, None
 
     def _list_rows(self, dataset: str, table: str, query: dict) -> tuple[int, dict]:
@@ -364,7 +364,7 @@ class BigQueryAPI(LoopbackServer):
             raise _invalid(f"Query parameter '{sorted(missing)[0]}' not found")
         used = {name: params[name] for name in statement.parameters}
         if statement.kind != "SELECT":
-            self.db.execute(statement.duckdb, used)
+            self.db.execute(statement.duckdb, used).fetchall()
             return
         result = self.db.sql(statement.duckdb, params=used)
         fields = [_field(n, str(k)) for n, k in zip(result.columns, result.types, strict=True)]
@@ -386,11 +386,11 @@ class BigQueryAPI(LoopbackServer):
                 for i, uri in enumerate(config["sourceUris"])
             ]
             source = " UNION ALL BY NAME ".join(selects)
-            self.db.execute(f"CREATE TEMP TABLE _load AS {source}")
+            self.db.execute(f"CREATE TEMP TABLE _load AS {source}").fetchall()
         try:
             rows = self._write_loaded(dataset, table, config.get("writeDisposition"))
         finally:
-            self.db.execute("DROP TABLE IF EXISTS temp._load")
+            self.db.execute("DROP TABLE IF EXISTS temp._load").fetchall()
         return {"load": {"outputRows": str(rows), "inputFiles": str(len(config["sourceUris"]))}}
 
     def _parquet_select(
@@ -416,19 +416,21 @@ class BigQueryAPI(LoopbackServer):
         exists = self.db.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
             [dataset, table],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         disposition = disposition or "WRITE_APPEND"
         if not exists or disposition == "WRITE_TRUNCATE":
-            self.db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM temp._load")
+            self.db.execute(
+                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM temp._load"
+            ).fetchall()
         elif disposition == "WRITE_APPEND":
             loaded = self.db.execute("DESCRIBE temp._load").fetchall()
             current = self.db.execute(f"DESCRIBE {name}").fetchall()
             if [r[:2] for r in loaded] != [r[:2] for r in current]:
                 raise BigQueryError(400, "invalid", f"Provided Schema does not match Table {table}")
-            self.db.execute(f"INSERT INTO {name} SELECT * FROM temp._load")
+            self.db.execute(f"INSERT INTO {name} SELECT * FROM temp._load").fetchall()
         else:
             raise BigQueryError(400, "invalid", f"writeDisposition not supported: {disposition}")
-        return self.db.execute("SELECT count(*) FROM temp._load").fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM temp._load").fetchall()[0][0]
 
 
 # --- load helpers -----------------------------------------------------------------------------

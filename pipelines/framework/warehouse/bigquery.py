@@ -177,8 +177,14 @@ class BigQueryWarehouse:
                 time.sleep(delay * random.uniform(1, 2))
 
     def _ensure_meta(self) -> None:
-        self.client.create_dataset(META_DATASET, exists_ok=True)
+        """Create or migrate the meta tables; once they are in place this only reads two schemas
+        (each DDL is a query job, and an ALTER counts against a table's metadata-update quota)."""
         meta = f"{self.project}.{META_DATASET}"
+        if self._columns(f"{meta}.{LOADS_TABLE}") and "watermark_boundary" in self._columns(
+            f"{meta}.{STATE_TABLE}"
+        ):
+            return
+        self.client.create_dataset(META_DATASET, exists_ok=True)
         self._query(
             f"CREATE TABLE IF NOT EXISTS `{meta}.{LOADS_TABLE}` (dataset_id STRING, "
             "table_id STRING, run_id STRING, mode STRING, `rows` INT64, loaded_at TIMESTAMP)"
