@@ -33,7 +33,9 @@ _GROUP_BYTES = 64 << 20
 
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     # jemalloc hands freed memory back to the system; pyarrow's default (mimalloc) kept ~50 MB
-    # more after a 2M-row dump, at the same speed (BENCHMARKS.md, "Dumps").
+    # more after a 2M-row dump, at the same speed (BENCHMARKS.md, "Dumps"). It does so over its
+    # 1 s decay: pyarrow 26's jemalloc ignores `release_unused` (it asks jemalloc to purge
+    # "arena.MALLCTL_ARENAS_ALL", a name the macro was never expanded into).
     with contextlib.suppress(NotImplementedError):
         pa.set_memory_pool(pa.jemalloc_memory_pool())
 
@@ -175,7 +177,7 @@ class Lake:
             self._write_single(
                 counter.count(batches), path, schema, run_id, rows_per_group, written
             )
-        pa.default_memory_pool().release_unused()  # give back the writer's buffers before the load
+        pa.default_memory_pool().release_unused()  # the writer's buffers (jemalloc: see above)
         if not written:  # no rows: one empty file with the columns a load of rows would have
             empty = f"{path}/{run_id}-0.parquet"
             with self.fs.open(empty, "wb") as handle:
