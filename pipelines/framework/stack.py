@@ -156,7 +156,9 @@ async def ensure_zombie_automation(env: Environment) -> None:
     await Automation(
         name=ZOMBIE_AUTOMATION,
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
+            # From Running too: a run whose process died before its first heartbeat reached
+            # the server would otherwise stay Running forever.
+            after={"prefect.flow-run.Running", "prefect.flow-run.heartbeat"},
             expect={
                 "prefect.flow-run.heartbeat",
                 "prefect.flow-run.Completed",

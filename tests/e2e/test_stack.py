@@ -416,6 +416,7 @@ def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, a
         # Prefect starts the run's process in a session of its own, so it would outlive its
         # worker: kill both, as when the machine dies. No process is left to report the crash:
         # the heartbeat automation created by `up` marks the run Crashed and alerts the owners.
+        # Killed as soon as it runs, maybe before its first heartbeat reached the server.
         for pid in (worker_pid, *processes):
             os.killpg(pid, signal.SIGKILL)
         crashed = wait_for_state(client, run.id, "CRASHED", timeout=240)
