@@ -11,6 +11,7 @@ import pyarrow as pa
 import pymysql
 from pymysql.constants import FIELD_TYPE
 
+from pipelines.utils.dump_db import fetch
 from pipelines.utils.dump_db.utils import Connection, SourceError
 
 _BINARY_CHARSET = 63
@@ -99,31 +100,22 @@ def read_batches(
         raise SourceError(f"a consulta falhou no MySQL: {exc}") from exc
     fields = cursor._result.fields  # pylint: disable=protected-access
     schema = pa.schema([(f.name, arrow_type(f)) for f in fields])
-    return schema, _batches(mysql, cursor, schema, batch_size)
+    return schema, fetch.fetched_batches(
+        mysql,
+        cursor,
+        schema,
+        batch_size,
+        _array,
+        driver_error=pymysql.MySQLError,
+        failure=lambda exc: f"a leitura do MySQL falhou: {exc}",
+    )
 
 
-def _batches(mysql, cursor, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:
-    try:
-        while True:
-            try:
-                rows = cursor.fetchmany(batch_size)
-            except pymysql.MySQLError as exc:
-                raise SourceError(f"a leitura do MySQL falhou: {exc}") from exc
-            if not rows:
-                return
-            columns = list(zip(*rows, strict=True))
-            yield pa.RecordBatch.from_arrays(
-                [_array(values, f.type) for values, f in zip(columns, schema, strict=True)],
-                schema=schema,
-            )
-    finally:
-        cursor.close()
-        mysql.close()
-
-
-def _array(values, arrow: pa.DataType) -> pa.Array:
-    if isinstance(arrow, pa.JsonType):
-        return pa.ExtensionArray.from_storage(arrow, _array(values, pa.string()))
-    if pa.types.is_string(arrow):
+def _array(values, field: pa.Field) -> pa.Array:
+    if isinstance(field.type, pa.JsonType):
+        return pa.ExtensionArray.from_storage(
+            field.type, _array(values, pa.field(field.name, pa.string()))
+        )
+    if pa.types.is_string(field.type):
         values = [v if v is None or isinstance(v, str) else str(v) for v in values]
-    return pa.array(values, type=arrow)
+    return pa.array(values, type=field.type)

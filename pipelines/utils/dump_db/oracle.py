@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 import oracledb
 import pyarrow as pa
 
+from pipelines.utils.dump_db import fetch
 from pipelines.utils.dump_db.utils import Connection, SourceError
 
 # A NUMBER declared without precision (or an expression's): BigQuery NUMERIC's (38, 9), as in
@@ -161,31 +162,20 @@ def read_batches(
     except BaseException:
         ora.close()
         raise
-    return schema, _batches(ora, cursor, schema, batch_size)
-
-
-def _batches(ora, cursor, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:
-    try:
-        while True:
-            try:
-                rows = cursor.fetchmany(batch_size)
-            except oracledb.Error as exc:
-                raise SourceError(f"a leitura do Oracle falhou: {exc}") from exc
-            if not rows:
-                return
-            yield to_batch(rows, schema)
-    finally:
-        cursor.close()
-        ora.close()
+    return schema, fetch.fetched_batches(
+        ora,
+        cursor,
+        schema,
+        batch_size,
+        _array,
+        driver_error=oracledb.Error,
+        failure=lambda exc: f"a leitura do Oracle falhou: {exc}",
+    )
 
 
 def to_batch(rows: Sequence[tuple], schema: pa.Schema) -> pa.RecordBatch:
     """Rows as oracledb returns them (NUMBER as Decimal), as a record batch of `schema`."""
-    columns = list(zip(*rows, strict=True))
-    return pa.RecordBatch.from_arrays(
-        [_array(values, field) for values, field in zip(columns, schema, strict=True)],
-        schema=schema,
-    )
+    return fetch.to_batch(rows, schema, _array)
 
 
 def _array(values, field: pa.Field) -> pa.Array:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pymssql
 from pymssql import _mssql
 
+from pipelines.utils.dump_db import fetch
 from pipelines.utils.dump_db.utils import Connection, SourceError
 
 _TYPES = {
@@ -175,31 +176,20 @@ def read_batches(
     except BaseException:
         mssql.close()
         raise
-    return schema, _batches(mssql, cursor, schema, batch_size)
-
-
-def _batches(mssql, cursor, schema: pa.Schema, batch_size: int) -> Iterator[pa.RecordBatch]:
-    try:
-        while True:
-            try:
-                rows = cursor.fetchmany(batch_size)
-            except pymssql.Error as exc:
-                raise SourceError(f"a leitura do SQL Server falhou: {_message(exc)}") from exc
-            if not rows:
-                return
-            yield to_batch(rows, schema)
-    finally:
-        cursor.close()
-        mssql.close()
+    return schema, fetch.fetched_batches(
+        mssql,
+        cursor,
+        schema,
+        batch_size,
+        _array,
+        driver_error=pymssql.Error,
+        failure=lambda exc: f"a leitura do SQL Server falhou: {_message(exc)}",
+    )
 
 
 def to_batch(rows: Sequence[tuple], schema: pa.Schema) -> pa.RecordBatch:
     """Rows as pymssql returns them, as a record batch of `schema`."""
-    columns = list(zip(*rows, strict=True))
-    return pa.RecordBatch.from_arrays(
-        [_array(values, field) for values, field in zip(columns, schema, strict=True)],
-        schema=schema,
-    )
+    return fetch.to_batch(rows, schema, _array)
 
 
 def _array(values, field: pa.Field) -> pa.Array:
