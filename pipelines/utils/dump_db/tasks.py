@@ -15,7 +15,7 @@ from pipelines.framework.warehouse import Warehouse
 from pipelines.utils.dump_db import mysql, oracle, postgres, sqlserver
 from pipelines.utils.dump_db.incremental import WatermarkTracker, comparison, incremental_query
 from pipelines.utils.dump_db.utils import DumpConfigError, base_query, connection_for
-from pipelines.utils.loading.utils import Progress
+from pipelines.utils.loading.utils import stage_batches
 from pipelines.utils.utils import log
 
 # PostgreSQL streams COPY; the others fetch `batch_size` rows at a time from a server cursor.
@@ -93,20 +93,17 @@ def extract_to_lake(  # pylint: disable=too-many-locals
                 )
             tracker = WatermarkTracker(incremental_column, previous_state)
             batches = tracker.track(batches)
-        progress = Progress(name, every_rows=batch_size)
         started = time.monotonic()
-        try:
-            staged = lake.write(
-                progress.track(batches),
-                schema,
-                run_id=run_id,
-                dataset_id=dataset_id,
-                table_id=table_id,
-                partition_columns=partition_columns,
-            )
-        except BaseException:
-            lake.discard(run_id)
-            raise
+        staged = stage_batches(
+            lake,
+            batches,
+            schema,
+            run_id=run_id,
+            dataset_id=dataset_id,
+            table_id=table_id,
+            partition_columns=partition_columns,
+            every_rows=batch_size,
+        )
     seconds = time.monotonic() - started
     log(
         f"{name}: {staged.rows:,} linhas extraídas em {seconds:.1f}s, "

@@ -23,7 +23,7 @@ from pipelines.utils.dump_url.utils import (
     json_lines_batches,
     parquet_batches,
 )
-from pipelines.utils.loading.utils import Progress
+from pipelines.utils.loading.utils import stage_batches
 from pipelines.utils.utils import log
 
 _CHUNK = 1 << 20
@@ -100,19 +100,16 @@ def convert_to_lake(  # pylint: disable=too-many-locals
         if file_format == "json":
             path = json_array_to_lines(path, path.with_suffix(".jsonl"))
         schema, batches = json_lines_batches(path)
-    progress = Progress(f"{dataset_id}.{table_id}", every_rows=batch_size)
-    try:
-        staged = lake.write(
-            progress.track(batches),
-            schema,
-            run_id=run_id,
-            dataset_id=dataset_id,
-            table_id=table_id,
-            partition_columns=partition_columns,
-        )
-    except BaseException:
-        lake.discard(run_id)
-        raise
+    staged = stage_batches(
+        lake,
+        batches,
+        schema,
+        run_id=run_id,
+        dataset_id=dataset_id,
+        table_id=table_id,
+        partition_columns=partition_columns,
+        every_rows=batch_size,
+    )
     if skipped.count:
         log(
             f"{skipped.count} linha(s) malformada(s) ignorada(s): {'; '.join(skipped.examples)}",

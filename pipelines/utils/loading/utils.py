@@ -1,13 +1,15 @@
 """
-Helpers shared by the dump flows: progress of a stream of Arrow batches and the run's summary.
+Helpers shared by the dump flows: staging a stream of Arrow batches with its progress, and the
+run's summary.
 """
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 
+from pipelines.framework.lake import Lake, StagedTable
 from pipelines.utils.utils import log
 
 
@@ -52,6 +54,34 @@ class Progress:
     @property
     def rate(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def stage_batches(  # pylint: disable=too-many-arguments
+    lake: Lake,
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    *,
+    run_id: str,
+    dataset_id: str,
+    table_id: str,
+    partition_columns: Sequence[str] | None,
+    every_rows: int,
+) -> StagedTable:
+    """Stream `batches` into the run's staging prefix, logging progress every `every_rows` rows;
+    a failure (source, disk, partitioning) removes what the run had staged."""
+    progress = Progress(f"{dataset_id}.{table_id}", every_rows=every_rows)
+    try:
+        return lake.write(
+            progress.track(batches),
+            schema,
+            run_id=run_id,
+            dataset_id=dataset_id,
+            table_id=table_id,
+            partition_columns=partition_columns,
+        )
+    except BaseException:
+        lake.discard(run_id)
+        raise
 
 
 @dataclass(frozen=True)
