@@ -168,10 +168,6 @@ class Result:
     rows: int | None
     detail: dict
 
-    @property
-    def rate(self) -> float:
-        return (self.rows or 0) / self.seconds if self.seconds else 0.0
-
 
 def _psql(sql: str, **kwargs) -> subprocess.CompletedProcess:
     args = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", PG["port"]]
@@ -362,7 +358,8 @@ def rounds(contenders: list[Contender], runs: int) -> list[Result]:
     return medians
 
 
-def table_markdown(results: list[Result], base: Result) -> str:
+def table_markdown(results: list[Result], base: Result, rows: int) -> str:
+    """Every contender moved the same `rows` (raw COPY's to /dev/null, the others checked)."""
     lines = [
         "| path | median s | rows/s | peak RSS MB | x raw COPY text | runs (s) | detail |",
         "|---|---|---|---|---|---|---|",
@@ -370,7 +367,7 @@ def table_markdown(results: list[Result], base: Result) -> str:
     for r in results:
         detail = ", ".join(f"{k} {v:.1f}" for k, v in r.detail.items() if isinstance(v, float))
         lines.append(
-            f"| {r.name} | {r.seconds:.1f} | {r.rate:,.0f} | {r.peak_mb:.0f} | "
+            f"| {r.name} | {r.seconds:.1f} | {rows / r.seconds:,.0f} | {r.peak_mb:.0f} | "
             f"{r.seconds / base.seconds:.2f} | {r.detail.get('runs_s', '')} | {detail} |"
         )
     return "\n".join(lines)
@@ -413,7 +410,7 @@ def main() -> None:  # pylint: disable=too-many-locals
             base = results[0]
             db_results = [r for r in results if not r.name.startswith(("dump_url", "DuckDB"))]
             print(f"\n## PostgreSQL -> DuckDB, {args.rows:,} rows x 12 columns\n")
-            print(table_markdown(db_results, base))
+            print(table_markdown(db_results, base, args.rows))
             ours = by_name.get("dump_db (data path)")
             if ours:
                 for other in ("pandas read_sql->CSV->DuckDB", "dlt connectorx->DuckDB"):
@@ -439,7 +436,7 @@ def main() -> None:  # pylint: disable=too-many-locals
             csv_results = [r for r in results if r.name.startswith(("dump_url", "DuckDB"))]
             if csv_results:
                 print(f"\n## CSV ({args.rows:,} rows) -> Parquet\n")
-                print(table_markdown(csv_results, base))
+                print(table_markdown(csv_results, base, args.rows))
                 print(
                     f"\ndump_url / DuckDB read_csv: "
                     f"{csv_results[0].seconds / csv_results[1].seconds:.2f}x"
