@@ -323,6 +323,36 @@ def test_a_list_column_loads_as_an_array(gcs, client, warehouse):
     assert [row["tags"] for row in read_rows(client)] == [["a", "ção"], [], []]  # NULL is []
 
 
+def test_a_new_list_column_is_added_as_an_array_and_cannot_become_text(gcs, client, warehouse):
+    warehouse.load(request(stage(gcs, pa.table({"id": pa.array([1, 2], pa.int64())}), "run-1")))
+    tags = pa.array([["a", "ção"]], pa.list_(pa.string()))
+    second = pa.table({"id": pa.array([3], pa.int64()), "tags": tags})
+    result = warehouse.load(request(stage(gcs, second, "run-2"), "append"))
+
+    assert result.added_columns == ("tags",)
+    fields = client.get_table(f"{client.project}.br.t").schema
+    assert [(f.name, f.field_type, f.mode) for f in fields] == [
+        ("id", "INTEGER", "NULLABLE"),
+        ("tags", "STRING", "REPEATED"),
+    ]
+    assert [row["tags"] for row in read_rows(client)] == [[], [], ["a", "ção"]]
+    as_text = pa.table({"id": pa.array([4], pa.int64()), "tags": pa.array(["a"], pa.string())})
+    with pytest.raises(SchemaDriftError, match=r"tags \(ARRAY<STRING> -> STRING\)"):
+        warehouse.load(request(stage(gcs, as_text, "run-3"), "append"))
+    assert len(read_rows(client)) == 3
+
+
+def test_a_temporary_table_a_killed_load_leaves_behind_expires(gcs, client, warehouse, monkeypatch):
+    monkeypatch.setattr(warehouse.client, "delete_table", lambda *_args, **_kwargs: None)
+    warehouse.load(request(stage(gcs, make_table(10), "run-1")))  # its process dies before cleanup
+
+    left = [t.table_id for t in client.list_tables(f"{client.project}.br") if t.table_id != "t"]
+    assert [name.startswith("_tmp_t_") for name in left] == [True]
+    expires = client.get_table(f"{client.project}.br.{left[0]}").expires
+    lifetime = expires - dt.datetime.now(dt.timezone.utc)
+    assert dt.timedelta(hours=23) < lifetime <= dt.timedelta(days=1)
+
+
 def test_a_transaction_aborted_by_a_concurrent_one_is_run_again(gcs, api, client, warehouse):
     """Loads of other tables MERGE into the same state table; BigQuery cancels one of two
     concurrent transactions, and the cancelled one changed nothing, so it is run again."""

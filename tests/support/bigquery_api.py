@@ -112,6 +112,7 @@ class BigQueryAPI(LoopbackServer):
         self.lock = threading.Lock()
         self._jobs: dict[str, dict] = {}
         self._results: dict[str, tuple[list[dict], list[tuple]]] = {}
+        self.expirations: dict[tuple[str, str], str] = {}  # (dataset, table) -> ms since epoch
         super().__init__()
 
     def handler(self):
@@ -145,6 +146,9 @@ class BigQueryAPI(LoopbackServer):
             def do_DELETE(self):  # noqa: N802
                 self._serve("DELETE")
 
+            def do_PATCH(self):  # noqa: N802
+                self._serve("PATCH")
+
         return Handler
 
     # --- REST routing -------------------------------------------------------------------------
@@ -160,6 +164,9 @@ class BigQueryAPI(LoopbackServer):
             ("GET", "datasets", 1, "tables"): lambda: self._list_tables(parts[2]),
             ("GET", "datasets", 1, "tables", 1): lambda: self._get_table(parts[2], parts[4]),
             ("DELETE", "datasets", 1, "tables", 1): lambda: self._delete_table(parts[2], parts[4]),
+            ("PATCH", "datasets", 1, "tables", 1): lambda: self._patch_table(
+                parts[2], parts[4], body
+            ),
             ("GET", "datasets", 1, "tables", 1, "data"): lambda: self._list_rows(
                 parts[2], parts[4], query
             ),
@@ -211,7 +218,20 @@ class BigQueryAPI(LoopbackServer):
             "numRows": str(rows),
             "type": "TABLE",
             "location": "US",
+            **(
+                {"expirationTime": self.expirations[dataset, table]}
+                if (dataset, table) in self.expirations
+                else {}
+            ),
         }
+
+    def _patch_table(self, dataset: str, table: str, body: dict) -> tuple[int, dict]:
+        """tables.patch: only the expiration (what the adapter sets on its temporary tables)."""
+        self.schema(dataset, table)  # 404 when missing
+        if set(body) - {"expirationTime", "tableReference"}:
+            raise _invalid(f"the stand-in patches expirationTime only, not {sorted(body)}")
+        self.expirations[dataset, table] = body["expirationTime"]
+        return self._get_table(dataset, table)
 
     def _list_tables(self, dataset: str) -> tuple[int, dict]:
         self._get_dataset(dataset)  # 404 when missing
@@ -235,6 +255,7 @@ class BigQueryAPI(LoopbackServer):
     def _delete_table(self, dataset: str, table: str) -> tuple[int, None]:
         self.schema(dataset, table)  # 404 when missing
         self.db.execute(f'DROP TABLE "{dataset}"."{table}"').fetchall()
+        self.expirations.pop((dataset, table), None)
         return 204, None
 
     def _list_rows(self, dataset: str, table: str, query: dict) -> tuple[int, dict]:
@@ -516,7 +537,7 @@ _SHAPES = [  # (kind, GoogleSQL statement the adapter sends, after names became 
     ("COMMIT", r"COMMIT(?: TRANSACTION)?"),
     ("DDL", r"CREATE TABLE (?:IF NOT EXISTS )?\S+ \((?P<columns>[^()]+)\)"),
     ("DDL", r"CREATE TABLE (?P<target>\S+) LIKE (?P<source>\S+)"),
-    ("DDL", r"ALTER TABLE \S+ ADD COLUMN (?:IF NOT EXISTS )?\S+ (?P<type>\w+)"),
+    ("DDL", r"ALTER TABLE \S+ ADD COLUMN (?:IF NOT EXISTS )?\S+ (?P<type>\w+|ARRAY<\w+>)"),
     ("DELETE", r"DELETE FROM \S+ WHERE .+"),
     ("INSERT", r"INSERT INTO \S+ (?:\([^()]+\) )?(?:SELECT .+ FROM \S+|VALUES \(.+\))"),
     ("MERGE", r"MERGE (?P<merge>\S+ \w+ USING \(SELECT .+\) \w+ ON .+ WHEN MATCHED .+)"),
@@ -594,6 +615,9 @@ def _adapt(found: re.Match, duck: str) -> str:
 
 
 def _ddl_type(name: str) -> str:
+    element = re.fullmatch(r"ARRAY<(\w+)>", name, re.I)
+    if element:
+        return _ddl_type(element.group(1)) + "[]"
     if name.upper() not in DDL_TYPES:
         raise _invalid(f"Type not found: {name}")
     return DDL_TYPES[name.upper()]
@@ -631,8 +655,8 @@ def _encode_rows(fields: list[dict], rows: list[tuple], query: dict) -> list[dic
 
 
 def _cell(value: Any, field: dict, int64_timestamps: bool) -> dict:
-    if field["mode"] == "REPEATED":
-        return {"v": [{"v": _encode(v, field["type"], int64_timestamps)} for v in value]}
+    if field["mode"] == "REPEATED":  # never NULL in BigQuery: rows before an ADD COLUMN read []
+        return {"v": [{"v": _encode(v, field["type"], int64_timestamps)} for v in value or []]}
     return {"v": _encode(value, field["type"], int64_timestamps)}
 
 

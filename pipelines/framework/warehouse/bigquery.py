@@ -10,6 +10,7 @@ libraries (`pip install -e '.[gcp]'`) are imported only here, when this adapter 
 import random
 import time
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pipelines.framework.settings import get_settings
@@ -30,6 +31,9 @@ META_DATASET = "_pipelines"
 # update against table ..." ("Could not serialize access to table ... due to concurrent update").
 _CONFLICT = "due to concurrent update"
 _CONFLICT_DELAYS_SECONDS = (1, 2, 5, 10, 20)
+# A run's temporary table is deleted at the end of its load; this expiry removes one a killed
+# process left behind.
+_TEMP_TABLE_LIFETIME = timedelta(days=1)
 _TYPES = {"BIGINT": "INTEGER", "DATE": "DATE", "VARCHAR": "STRING"}
 # Table schemas name types the legacy way; DDL takes GoogleSQL names only ("Type not found: FLOAT")
 _DDL_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
@@ -75,8 +79,7 @@ class BigQueryWarehouse:
         self.client.create_dataset(request.dataset_id, exists_ok=True)
         temp = self._id(request.dataset_id, f"_tmp_{request.table_id}_{request.run_id[:12]}")
         try:
-            self._load_temp(bigquery, request, temp)
-            staged_rows = self.client.get_table(temp).num_rows
+            staged_rows = self._load_temp(bigquery, request, temp).num_rows
             if staged_rows != request.expected_rows:
                 raise LoadVerificationError(
                     f"{name}: {staged_rows} linhas no load job, {request.expected_rows} extraídas"
@@ -88,7 +91,8 @@ class BigQueryWarehouse:
         total = self.count_rows(request.dataset_id, request.table_id) or 0
         return LoadResult(name, request.expected_rows, total, tuple(added))
 
-    def _load_temp(self, bigquery, request: LoadRequest, temp: str) -> None:
+    def _load_temp(self, bigquery, request: LoadRequest, temp: str) -> Any:
+        """The run's files in the temporary table `temp`, which expires in a day."""
         uris = _gcs_uris(request.files, request.run_id, list(request.hive_types))
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
@@ -105,12 +109,15 @@ class BigQueryWarehouse:
             hive.source_uri_prefix = f"{prefix}/{keys}"
             config.hive_partitioning = hive
         self.client.load_table_from_uri(uris, temp, job_config=config).result()
+        table = self.client.get_table(temp)
+        table.expires = datetime.now(timezone.utc) + _TEMP_TABLE_LIFETIME
+        return self.client.update_table(table, ["expires"])
 
     def _columns(self, table: str) -> dict[str, str]:
         from google.api_core.exceptions import NotFound  # pylint: disable=import-error,no-name-in-module
 
         try:
-            return {f.name: f.field_type for f in self.client.get_table(table).schema}
+            return {f.name: _sql_type(f) for f in self.client.get_table(table).schema}
         except NotFound:
             return {}
 
@@ -123,7 +130,7 @@ class BigQueryWarehouse:
         new = self._columns(temp)
         added = check_drift(f"{request.dataset_id}.{request.table_id}", new, old)
         for column in added:
-            self._query(f"ALTER TABLE `{target}` ADD COLUMN `{column}` {_ddl_type(new[column])}")
+            self._query(f"ALTER TABLE `{target}` ADD COLUMN `{column}` {new[column]}")
         return added
 
     def _swap(self, request: LoadRequest, temp: str) -> None:
@@ -234,9 +241,14 @@ class BigQueryWarehouse:
             return None
 
 
-def _ddl_type(field_type: str) -> str:
-    """The GoogleSQL name of a schema's field type, for ALTER TABLE ADD COLUMN."""
-    return _DDL_TYPES.get(field_type, field_type)
+def _sql_type(field: Any) -> str:
+    """A schema field's GoogleSQL type, as ALTER TABLE ADD COLUMN takes it and drift checks
+    compare it: a list (REPEATED) is `ARRAY<...>`, a RECORD is `STRUCT<...>`."""
+    if field.field_type in ("RECORD", "STRUCT"):
+        base = "STRUCT<" + ", ".join(f"`{f.name}` {_sql_type(f)}" for f in field.fields) + ">"
+    else:
+        base = _DDL_TYPES.get(field.field_type, field.field_type)
+    return f"ARRAY<{base}>" if field.mode == "REPEATED" else base
 
 
 def _gcs_uris(files: Sequence[str], run_id: str, hive_keys: Sequence[str]) -> list[str]:
