@@ -30,6 +30,9 @@ DATE_PARTITIONS = tuple(_DATE_PARTITION_ARROW)
 _ROWS_PER_FILE = 2_000_000
 _MAX_OPEN_FILES = 1024
 _GROUP_BYTES = 64 << 20
+# A row group of the 12-column benchmark table is ~9 MB of Arrow data at 64k rows; wider rows
+# end their groups at this size instead, so memory does not grow with the width.
+_ROW_GROUP_BYTES = 16 << 20
 
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     # jemalloc hands freed memory back to the system; pyarrow's default (mimalloc) kept ~50 MB
@@ -153,9 +156,12 @@ class Lake:
         table_id: str,
         partition_columns: Sequence[str] | None = None,
         rows_per_group: int = 64 * 1024,
+        group_bytes: int = _ROW_GROUP_BYTES,
     ) -> StagedTable:
         """Stream `batches` into Parquet under the run's staging prefix (replacing any earlier
-        attempt of the same run); memory holds about one row group per open file."""
+        attempt of the same run); memory holds about one row group per open file: a group ends
+        at `rows_per_group` rows or `group_bytes` of Arrow data, whichever comes first, so wide
+        rows (long text, hundreds of columns) do not hold 64k rows in memory."""
         partitioning = partitioning_for(schema, partition_columns)
         url = self.staging_url(run_id, dataset_id, table_id)
         path = self._path(url)
@@ -178,7 +184,7 @@ class Lake:
             )
         else:
             self._write_single(
-                counter.count(batches), path, schema, run_id, rows_per_group, written
+                counter.count(batches), path, schema, run_id, (rows_per_group, group_bytes), written
             )
         pa.default_memory_pool().release_unused()  # the writer's buffers (jemalloc: see above)
         if not written:  # no rows: one empty file with the columns a load of rows would have
@@ -205,17 +211,18 @@ class Lake:
         path: str,
         schema: pa.Schema,
         run_id: str,
-        rows_per_group: int,
+        group_size: tuple[int, int],
         written: list[tuple[str, int]],
     ) -> None:
-        """Unpartitioned: one ParquetWriter at a time, a row group per `rows_per_group` rows
-        (the lightest path: memory holds one row group)."""
+        """Unpartitioned: one ParquetWriter at a time, a row group per `group_size` (rows, bytes),
+        whichever comes first (the lightest path: memory holds one row group)."""
+        rows_per_group, group_bytes = group_size
         writer, handle, file_path, file_rows = None, None, "", 0
         pending: list[pa.RecordBatch] = []
-        pending_rows = 0
+        pending_rows = pending_bytes = 0
 
         def flush() -> None:
-            nonlocal writer, handle, file_path, file_rows, pending, pending_rows
+            nonlocal writer, handle, file_path, file_rows, pending, pending_rows, pending_bytes
             if not pending:
                 return
             if writer is None:
@@ -229,7 +236,7 @@ class Lake:
                 )
             writer.write_table(pa.Table.from_batches(pending, schema=schema))
             file_rows += pending_rows
-            pending, pending_rows = [], 0
+            pending, pending_rows, pending_bytes = [], 0, 0
             if file_rows >= _ROWS_PER_FILE:
                 close()
 
@@ -245,7 +252,8 @@ class Lake:
             for batch in batches:
                 pending.append(batch)
                 pending_rows += batch.num_rows
-                if pending_rows >= rows_per_group:
+                pending_bytes += batch.nbytes
+                if pending_rows >= rows_per_group or pending_bytes >= group_bytes:
                     flush()
             flush()
         finally:
