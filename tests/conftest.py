@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from pipelines.framework.server import free_port, start_server, stop_process_group
@@ -33,6 +34,7 @@ def prefect_api(prefect_home) -> Iterator[str]:
         with temporary_settings(updates={PREFECT_API_URL: state.url}):
             yield state.url
     finally:
+        APILogWorker.drain_all(timeout=10)  # the last runs' logs, sent while the server is up
         stop_process_group(state.pid)
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)
