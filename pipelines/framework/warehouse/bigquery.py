@@ -31,8 +31,8 @@ META_DATASET = "_pipelines"
 # update against table ..." ("Could not serialize access to table ... due to concurrent update").
 _CONFLICT = "due to concurrent update"
 _CONFLICT_DELAYS_SECONDS = (1, 2, 5, 10, 20)
-# A run's temporary table is deleted at the end of its load; this expiry removes one a killed
-# process left behind.
+# A run's temporary table is deleted at the end of its load; this expiry, set as soon as the load
+# job has made the table (a load job cannot set it), removes one a killed process left behind.
 _TEMP_TABLE_LIFETIME = timedelta(days=1)
 _TYPES = {"BIGINT": "INTEGER", "DATE": "DATE", "VARCHAR": "STRING"}
 # Table schemas name types the legacy way; DDL takes GoogleSQL names only ("Type not found: FLOAT")
