@@ -3,20 +3,19 @@
 It answers exactly what google-cloud-bigquery sends for `pipelines/framework/warehouse/bigquery.py`
 and for tests reading tables back; anything else gets BigQuery's error shape (HTTP 400/404 with
 `{"error": {"code", "message", "errors": [...]}}`), so a new statement fails loudly.
-- datasets insert/get; tables list/get (BigQuery field types, numRows), delete, tabledata.list.
+- datasets insert/get; tables list/get (BigQuery field types, numRows), patch (expirationTime
+  only), delete, tabledata.list.
 - jobs insert/get/getQueryResults. Jobs run at insert and are DONE at once.
   - load: Parquet objects read from the GCS emulator's JSON API; write disposition; the schema
     from Parquet as BigQuery converts it (isAdjustedToUTC timestamps are TIMESTAMP, others
     DATETIME; decimals that fit are NUMERIC); Hive partitioning in CUSTOM mode.
-  - query: GoogleSQL scripts of the statements the adapter sends, translated to DuckDB SQL.
+  - query: GoogleSQL scripts of the statements the adapter sends, translated to DuckDB SQL
+    (bigquery_sql.py).
     A failing statement inside BEGIN/COMMIT TRANSACTION rolls back the whole transaction, DDL on
     permanent tables inside one is refused, and one still open when the script ends is rolled back,
     as in BigQuery. `inject_failure` makes statements matching a regex fail (failure injection).
 """
 
-import base64
-import datetime as dt
-import decimal
 import functools
 import json
 import re
@@ -32,72 +31,28 @@ from urllib.parse import parse_qs, quote, urlsplit
 import duckdb
 import httpx
 
+from tests.support.bigquery_sql import (
+    DDL_TYPES,
+    LEGACY,
+    BigQueryError,
+    Statement,
+    encode_rows,
+    invalid,
+    parameters,
+    parse_script,
+    rest_field,
+)
 from tests.support.loopback import LoopbackServer, QuietHandler
 
 PREFIX = "/bigquery/v2/projects/"
-# GoogleSQL type names accepted in DDL -> DuckDB storage type. REST schemas use the legacy names.
-DDL_TYPES = {
-    "STRING": "VARCHAR",
-    "BYTES": "BLOB",
-    "INT64": "BIGINT",
-    "INT": "BIGINT",
-    "INTEGER": "BIGINT",
-    "BIGINT": "BIGINT",
-    "SMALLINT": "BIGINT",
-    "TINYINT": "BIGINT",
-    "BYTEINT": "BIGINT",
-    "FLOAT64": "DOUBLE",
-    "BOOL": "BOOLEAN",
-    "BOOLEAN": "BOOLEAN",
-    "NUMERIC": "DECIMAL(38, 9)",
-    "DECIMAL": "DECIMAL(38, 9)",
-    "DATE": "DATE",
-    "DATETIME": "TIMESTAMP",
-    "TIMESTAMP": "TIMESTAMPTZ",
-    "TIME": "TIME",
-    "JSON": "JSON",
-}
-LEGACY = {"BIGINT": "INTEGER", "DOUBLE": "FLOAT", "BOOLEAN": "BOOLEAN", "VARCHAR": "STRING"}
-LEGACY |= {"BLOB": "BYTES", "DATE": "DATE", "TIMESTAMP": "DATETIME", "TIME": "TIME"}
-LEGACY |= {"TIMESTAMP WITH TIME ZONE": "TIMESTAMP", "DECIMAL(38,9)": "NUMERIC", "JSON": "JSON"}
+
 # A Parquet column as DuckDB reads it -> its BigQuery type when loaded (BigQuery's conversions).
 PARQUET = {"TINYINT": "INTEGER", "SMALLINT": "INTEGER", "INTEGER": "INTEGER", "UTINYINT": "INTEGER"}
 PARQUET |= {"USMALLINT": "INTEGER", "UINTEGER": "INTEGER", "FLOAT": "FLOAT"}
 PARQUET |= {f"TIMESTAMP_{unit}": "DATETIME" for unit in ("S", "MS", "NS")}
 PARQUET |= {k: v for k, v in LEGACY.items() if not k.startswith("DECIMAL")}
-RESERVED = frozenset(  # GoogleSQL's reserved keywords: identifiers only when quoted
-    re.findall(
-        r"\w+",
-        """
-        ALL AND ANY ARRAY AS ASC ASSERT_ROWS_MODIFIED AT BETWEEN BY CASE CAST COLLATE CONTAINS
-        CREATE CROSS CUBE CURRENT DEFAULT DEFINE DESC DISTINCT ELSE END ENUM ESCAPE EXCEPT EXCLUDE
-        EXISTS EXTRACT FALSE FETCH FOLLOWING FOR FROM FULL GROUP GROUPING GROUPS HASH HAVING IF
-        IGNORE IN INNER INTERSECT INTERVAL INTO IS JOIN LATERAL LEFT LIKE LIMIT LOOKUP MERGE NATURAL
-        NEW NO NOT NULL NULLS OF ON OR ORDER OUTER OVER PARTITION PRECEDING PROTO QUALIFY RANGE
-        RECURSIVE RESPECT RIGHT ROLLUP ROWS SELECT SET SOME STRUCT TABLESAMPLE THEN TO TREAT TRUE
-        UNBOUNDED UNION UNNEST USING WHEN WHERE WINDOW WITH WITHIN
-        """,
-    )
-)
 LOAD_OPTIONS = {"sourceUris", "destinationTable", "sourceFormat", "writeDisposition"}
 LOAD_OPTIONS |= {"createDisposition", "hivePartitioningOptions", "parquetOptions"}
-_TOKENS = re.compile(r"'(?:[^'\\]|\\.)*'|`[^`]*`|@\w+|;|[^'`@;]+|.", re.S)
-
-
-class BigQueryError(Exception):
-    """An error BigQuery would report: HTTP status, reason and message."""
-
-    def __init__(self, status: int, reason: str, message: str):
-        super().__init__(message)
-        self.status, self.reason, self.message = status, reason, message
-
-    def body(self) -> dict:
-        error = {"message": self.message, "domain": "global", "reason": self.reason}
-        return {"error": {"code": self.status, "message": self.message, "errors": [error]}}
-
-
-def _invalid(message: str) -> BigQueryError:
-    return BigQueryError(400, "invalidQuery", message)
 
 
 class BigQueryAPI(LoopbackServer):
@@ -229,7 +184,7 @@ class BigQueryAPI(LoopbackServer):
         """tables.patch: only the expiration (what the adapter sets on its temporary tables)."""
         self.schema(dataset, table)  # 404 when missing
         if set(body) - {"expirationTime", "tableReference"}:
-            raise _invalid(f"the stand-in patches expirationTime only, not {sorted(body)}")
+            raise invalid(f"the stand-in patches expirationTime only, not {sorted(body)}")
         self.expirations[dataset, table] = body["expirationTime"]
         return self._get_table(dataset, table)
 
@@ -264,7 +219,7 @@ class BigQueryAPI(LoopbackServer):
         return 200, {
             "kind": "bigquery#tableDataList",
             "totalRows": str(len(rows)),
-            "rows": _encode_rows(fields, rows, query),
+            "rows": encode_rows(fields, rows, query),
         }
 
     def schema(self, dataset: str, table: str) -> list[dict]:
@@ -278,7 +233,7 @@ class BigQueryAPI(LoopbackServer):
             raise BigQueryError(
                 404, "notFound", f"Not found: Table {self.project}:{dataset}.{table}"
             )
-        return [_field(name, kind) for name, kind in columns]
+        return [rest_field(name, kind) for name, kind in columns]
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -289,7 +244,7 @@ class BigQueryAPI(LoopbackServer):
             raise BigQueryError(409, "duplicate", f"Already Exists: Job {self.project}:{job_id}")
         config = body.get("configuration", {})
         if "query" in config:
-            script = _parse_script(config["query"], self.project)  # unsupported SQL: 400 here
+            script = parse_script(config["query"], self.project)  # unsupported SQL: 400 here
             run = functools.partial(self._run_script, job_id, script, config["query"])
         elif "load" in config:
             run = functools.partial(self._run_load, config["load"])
@@ -335,28 +290,28 @@ class BigQueryAPI(LoopbackServer):
             fields, rows = self._results[job_id]
             answer |= {"schema": {"fields": fields}, "totalRows": str(len(rows))}
             if query.get("maxResults") != ["0"]:
-                answer["rows"] = _encode_rows(fields, rows, query)
+                answer["rows"] = encode_rows(fields, rows, query)
         return 200, answer
 
-    def _run_script(self, job_id: str, script: list["Statement"], config: dict) -> dict:
-        params = _parameters(config.get("queryParameters", []))
+    def _run_script(self, job_id: str, script: list[Statement], config: dict) -> dict:
+        params = parameters(config.get("queryParameters", []))
         in_transaction = False
         try:
             for statement in script:
                 self._maybe_fail(statement)
                 if statement.kind == "BEGIN":
                     if in_transaction:
-                        raise _invalid("Nested transactions are not supported")
+                        raise invalid("Nested transactions are not supported")
                     self.db.begin()
                     in_transaction = True
                 elif statement.kind == "COMMIT":
                     if not in_transaction:
-                        raise _invalid("COMMIT TRANSACTION without BEGIN TRANSACTION")
+                        raise invalid("COMMIT TRANSACTION without BEGIN TRANSACTION")
                     self.db.commit()
                     in_transaction = False
                 else:
                     if in_transaction and statement.kind == "DDL":
-                        raise _invalid(f"DDL on a permanent table in a transaction: {statement}")
+                        raise invalid(f"DDL on a permanent table in a transaction: {statement}")
                     self._execute(job_id, statement, params)
             if in_transaction:  # the script ended inside it: BigQuery rolls it back, no error
                 self.db.rollback()
@@ -372,23 +327,23 @@ class BigQueryAPI(LoopbackServer):
         """Statements matching `pattern` fail with `message` (the next `times` ones, or all)."""
         self.failures.append([pattern, message, times])
 
-    def _maybe_fail(self, statement: "Statement") -> None:
+    def _maybe_fail(self, statement: Statement) -> None:
         for failure in self.failures:
             pattern, message, times = failure
             if re.search(pattern, statement.text) and times != 0:
                 failure[2] = None if times is None else times - 1
-                raise _invalid(f"{message}: {statement.text}")
+                raise invalid(f"{message}: {statement.text}")
 
-    def _execute(self, job_id: str, statement: "Statement", params: dict[str, Any]) -> None:
+    def _execute(self, job_id: str, statement: Statement, params: dict[str, Any]) -> None:
         missing = set(statement.parameters) - set(params)
         if missing:
-            raise _invalid(f"Query parameter '{sorted(missing)[0]}' not found")
+            raise invalid(f"Query parameter '{sorted(missing)[0]}' not found")
         used = {name: params[name] for name in statement.parameters}
         if statement.kind != "SELECT":
             self.db.execute(statement.duckdb, used).fetchall()
             return
         result = self.db.sql(statement.duckdb, params=used)
-        fields = [_field(n, str(k)) for n, k in zip(result.columns, result.types, strict=True)]
+        fields = [rest_field(n, str(k)) for n, k in zip(result.columns, result.types, strict=True)]
         self._results[job_id] = (fields, result.fetchall())
 
     def _run_load(self, config: dict) -> dict:
@@ -468,15 +423,6 @@ def _loaded_column(name: str, duck_type: str, lists: bool) -> str:
     return f'coalesce(CAST("{name}" AS {element}[]), []) AS "{name}"'
 
 
-def _field(name: str, duck_type: str) -> dict:
-    """A REST schema field for a DuckDB column: legacy type name, REPEATED for lists."""
-    element = duck_type.removesuffix("[]").replace(", ", ",")
-    if element not in LEGACY:
-        raise BigQueryError(400, "invalid", f"{name}: type {duck_type} not in the stand-in")
-    mode = "REPEATED" if duck_type.endswith("[]") else "NULLABLE"
-    return {"name": name, "type": LEGACY[element], "mode": mode}
-
-
 def _loaded_type(column: str, duck_type: str) -> str:
     """DuckDB storage type of a Parquet column once BigQuery loads it (its REST type's)."""
     found = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", duck_type)
@@ -517,165 +463,3 @@ def _hive_columns(uri: str, hive: tuple[str, list[tuple[str, str]]] | None) -> l
             raise BigQueryError(400, "invalid", f"{uri}: folder {folder} not in the stand-in")
         columns.append(f"CAST('{value}' AS {DDL_TYPES[kind]}) AS \"{key}\"")
     return columns
-
-
-# --- query translation ------------------------------------------------------------------------
-
-
-class Statement:
-    """One GoogleSQL statement of a script and its DuckDB translation."""
-
-    def __init__(self, kind: str, text: str, duckdb_sql: str, parameters: list[str]):
-        self.kind, self.text, self.duckdb, self.parameters = kind, text, duckdb_sql, parameters
-
-    def __str__(self) -> str:
-        return self.text
-
-
-_SHAPES = [  # (kind, GoogleSQL statement the adapter sends, after names became "d"."t")
-    ("BEGIN", r"BEGIN(?: TRANSACTION)?"),
-    ("COMMIT", r"COMMIT(?: TRANSACTION)?"),
-    ("DDL", r"CREATE TABLE (?:IF NOT EXISTS )?\S+ \((?P<columns>[^()]+)\)"),
-    ("DDL", r"CREATE TABLE (?P<target>\S+) LIKE (?P<source>\S+)"),
-    ("DDL", r"ALTER TABLE \S+ ADD COLUMN (?:IF NOT EXISTS )?\S+ (?P<type>\w+|ARRAY<\w+>)"),
-    ("DELETE", r"DELETE FROM \S+ WHERE .+"),
-    ("INSERT", r"INSERT INTO \S+ (?:\([^()]+\) )?(?:SELECT .+ FROM \S+|VALUES \(.+\))"),
-    ("MERGE", r"MERGE (?P<merge>\S+ \w+ USING \(SELECT .+\) \w+ ON .+ WHEN MATCHED .+)"),
-    ("SELECT", r"SELECT (?P<select>.+?) FROM \S+(?: WHERE .+)?(?: ORDER BY .+)?"),
-]
-
-
-def _parse_script(config: dict, project: str) -> list[Statement]:
-    """The script's statements in DuckDB SQL; 400 for anything the stand-in does not support."""
-    if config.get("useLegacySql", True):
-        raise _invalid("legacy SQL is not supported by the stand-in")
-    statements, current = [], []
-    for token in _TOKENS.findall(config["query"]):
-        if token == ";":
-            statements.append(current)
-            current = []
-        else:
-            current.append(token)
-    statements.append(current)
-    return [_translate(tokens, project) for tokens in statements if "".join(tokens).strip()]
-
-
-def _translate(tokens: list[str], project: str) -> Statement:
-    text = " ".join("".join(tokens).split())
-    parameters: list[str] = []
-    out = []
-    for token in tokens:
-        if token.startswith("`"):
-            out.append(_name(token[1:-1], project))
-        elif token.startswith("@"):
-            parameters.append(token[1:])
-            out.append("$" + token[1:])
-        elif token.startswith("'"):
-            out.append(token)
-        else:
-            out.append(re.sub(r"CURRENT_TIMESTAMP\(\)", "CURRENT_TIMESTAMP", token, flags=re.I))
-    duck = " ".join("".join(out).split())
-    for kind, shape in _SHAPES:
-        found = re.fullmatch(shape, duck, re.I | re.S)
-        if found:
-            return Statement(kind, text, _adapt(found, duck), sorted(set(parameters)))
-    raise _invalid(f"statement not supported by the stand-in: {text}")
-
-
-def _name(quoted: str, project: str) -> str:
-    """`project.dataset.table` as "dataset"."table"; a quoted column as "column"."""
-    parts = quoted.split(".")
-    if len(parts) == 1:
-        return f'"{quoted}"'
-    if len(parts) != 3 or parts[0] != project:
-        raise BigQueryError(404, "notFound", f"Not found: {quoted} (the stand-in has {project})")
-    return f'"{parts[1]}"."{parts[2]}"'
-
-
-def _adapt(found: re.Match, duck: str) -> str:
-    """GoogleSQL -> DuckDB where they differ; reject what BigQuery would reject."""
-    groups = found.groupdict()
-    if groups.get("columns"):
-        definitions = []
-        for column in groups["columns"].split(","):
-            name, kind = column.split()
-            _check_identifier(name)
-            definitions.append(f"{name} {_ddl_type(kind)}")
-        return duck[: found.start("columns")] + ", ".join(definitions) + ")"
-    if groups.get("target"):
-        return f"CREATE TABLE {groups['target']} AS SELECT * FROM {groups['source']} LIMIT 0"
-    if groups.get("type"):
-        return duck[: found.start("type")] + _ddl_type(groups["type"])
-    if groups.get("merge"):
-        return "MERGE INTO " + groups["merge"]
-    if groups.get("select"):
-        for item in groups["select"].split(","):
-            _check_identifier(item.split()[0])
-    return duck
-
-
-def _ddl_type(name: str) -> str:
-    element = re.fullmatch(r"ARRAY<(\w+)>", name, re.I)
-    if element:
-        return _ddl_type(element.group(1)) + "[]"
-    if name.upper() not in DDL_TYPES:
-        raise _invalid(f"Type not found: {name}")
-    return DDL_TYPES[name.upper()]
-
-
-def _check_identifier(word: str) -> None:
-    if word.upper() in RESERVED:
-        raise _invalid(f"Syntax error: Unexpected keyword {word.upper()}")
-
-
-def _parameters(declared: list[dict]) -> dict[str, Any]:
-    """Named query parameters as Python values (INT64 and STRING, what the adapter sends)."""
-    values = {}
-    for parameter in declared:
-        kind = parameter["parameterType"]["type"]
-        value = parameter.get("parameterValue", {}).get("value")
-        if kind not in ("INT64", "STRING"):
-            raise _invalid(f"parameter type {kind} is not supported by the stand-in")
-        if value is not None and kind == "INT64":
-            value = int(value)
-        values[parameter["name"]] = value
-    return values
-
-
-# --- row encoding -----------------------------------------------------------------------------
-
-
-def _encode_rows(fields: list[dict], rows: list[tuple], query: dict) -> list[dict]:
-    flag = query.get("formatOptions.useInt64Timestamp", ["false"])[0]
-    int64_timestamps = flag.lower() == "true"
-    return [
-        {"f": [_cell(v, f, int64_timestamps) for v, f in zip(row, fields, strict=True)]}
-        for row in rows
-    ]
-
-
-def _cell(value: Any, field: dict, int64_timestamps: bool) -> dict:
-    if field["mode"] == "REPEATED":  # never NULL in BigQuery: rows before an ADD COLUMN read []
-        return {"v": [{"v": _encode(v, field["type"], int64_timestamps)} for v in value or []]}
-    return {"v": _encode(value, field["type"], int64_timestamps)}
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_ENCODERS: dict[str, Callable[[Any], str]] = {
-    "BOOLEAN": lambda value: "true" if value else "false",
-    "BYTES": lambda value: base64.b64encode(value).decode(),
-    "NUMERIC": lambda value: format(decimal.Decimal(value).normalize(), "f"),
-    "DATE": dt.date.isoformat,
-    "DATETIME": dt.datetime.isoformat,
-    "TIME": dt.time.isoformat,
-}
-
-
-def _encode(value: Any, kind: str, int64_timestamps: bool) -> str | None:
-    """A value as BigQuery's JSON rows carry it (always a string, or null)."""
-    if value is None:
-        return None
-    if kind == "TIMESTAMP":  # microseconds, or seconds without the client's format option
-        micros = (value - _EPOCH) // dt.timedelta(microseconds=1)
-        return str(micros) if int64_timestamps else str(micros / 1e6)
-    return _ENCODERS.get(kind, str)(value)
