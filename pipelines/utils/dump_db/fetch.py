@@ -15,13 +15,18 @@ from pipelines.utils.dump_db.utils import SourceError
 ToArray = Callable[[Sequence[Any], pa.Field], pa.Array]
 
 
-def to_batch(rows: Sequence[tuple], schema: pa.Schema, to_array: ToArray) -> pa.RecordBatch:
-    """Rows as a record batch of `schema`, a column at a time."""
-    columns = list(zip(*rows, strict=True))
-    return pa.RecordBatch.from_arrays(
-        [to_array(values, field) for values, field in zip(columns, schema, strict=True)],
-        schema=schema,
-    )
+def to_batch(
+    rows: Sequence[tuple], schema: pa.Schema, to_array: ToArray, source: str
+) -> pa.RecordBatch:
+    """Rows as a record batch of `schema`, a column at a time; a value its column's type cannot
+    hold (a number out of range) fails naming the column and the `source` database."""
+    arrays = []
+    for values, field in zip(zip(*rows, strict=True), schema, strict=True):
+        try:
+            arrays.append(to_array(values, field))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise SourceError(f"coluna {field.name!r} do {source} ({field.type}): {exc}") from exc
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def fetched_batches(  # pylint: disable=too-many-arguments
@@ -31,21 +36,22 @@ def fetched_batches(  # pylint: disable=too-many-arguments
     batch_size: int,
     to_array: ToArray,
     *,
+    source: str,
     driver_error: type[Exception],
-    failure: Callable[[Exception], str],
+    message: Callable[[Exception], str] = str,
 ) -> Iterator[pa.RecordBatch]:
     """`batch_size` rows at a time from an executed `cursor`; a driver error while fetching (a
-    dropped connection) becomes a `SourceError` with `failure`'s message. The cursor and its
-    connection are closed when the stream ends, fails or is abandoned."""
+    dropped connection) becomes a `SourceError` naming the `source` with the driver's `message`.
+    The cursor and its connection are closed when the stream ends, fails or is abandoned."""
     try:
         while True:
             try:
                 rows = cursor.fetchmany(batch_size)
             except driver_error as exc:
-                raise SourceError(failure(exc)) from exc
+                raise SourceError(f"a leitura do {source} falhou: {message(exc)}") from exc
             if not rows:
                 return
-            yield to_batch(rows, schema, to_array)
+            yield to_batch(rows, schema, to_array, source)
     finally:
         cursor.close()
         connection.close()

@@ -106,8 +106,8 @@ def read_batches(
         schema,
         batch_size,
         _array,
+        source="MySQL",
         driver_error=pymysql.MySQLError,
-        failure=lambda exc: f"a leitura do MySQL falhou: {exc}",
     )
 
 

@@ -168,14 +168,14 @@ def read_batches(
         schema,
         batch_size,
         _array,
+        source="Oracle",
         driver_error=oracledb.Error,
-        failure=lambda exc: f"a leitura do Oracle falhou: {exc}",
     )
 
 
 def to_batch(rows: Sequence[tuple], schema: pa.Schema) -> pa.RecordBatch:
     """Rows as oracledb returns them (NUMBER as Decimal), as a record batch of `schema`."""
-    return fetch.to_batch(rows, schema, _array)
+    return fetch.to_batch(rows, schema, _array, "Oracle")
 
 
 def _array(values, field: pa.Field) -> pa.Array:
@@ -187,10 +187,7 @@ def _array(values, field: pa.Field) -> pa.Array:
         values = [v if v is None or isinstance(v, str) else str(v) for v in values]
     elif pa.types.is_floating(arrow):  # FLOAT(b) arrives as Decimal, like any NUMBER
         values = [v if v is None else float(v) for v in values]
-    try:
-        return pa.array(values, type=arrow)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-        raise SourceError(f"coluna {field.name!r} do Oracle ({arrow}): {exc}") from exc
+    return pa.array(values, type=arrow)
 
 
 def _json(value) -> str:

@@ -182,14 +182,15 @@ def read_batches(
         schema,
         batch_size,
         _array,
+        source="SQL Server",
         driver_error=pymssql.Error,
-        failure=lambda exc: f"a leitura do SQL Server falhou: {_message(exc)}",
+        message=_message,
     )
 
 
 def to_batch(rows: Sequence[tuple], schema: pa.Schema) -> pa.RecordBatch:
     """Rows as pymssql returns them, as a record batch of `schema`."""
-    return fetch.to_batch(rows, schema, _array)
+    return fetch.to_batch(rows, schema, _array, "SQL Server")
 
 
 def _array(values, field: pa.Field) -> pa.Array:
@@ -200,10 +201,7 @@ def _array(values, field: pa.Field) -> pa.Array:
         )
     if pa.types.is_string(arrow):
         values = [_text(v) for v in values]
-    try:
-        return pa.array(values, type=arrow)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-        raise SourceError(f"coluna {field.name!r} do SQL Server ({arrow}): {exc}") from exc
+    return pa.array(values, type=arrow)
 
 
 def _text(value):
