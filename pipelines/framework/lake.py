@@ -293,13 +293,17 @@ class Lake:
     def publish(self, staged: StagedTable, mode: str) -> str:
         """Move a loaded run's files into the table folder: `overwrite` swaps the folder,
         `append` adds the run's files (named by run id, so a retry replaces, never duplicates)."""
-        source = self._path(staged.url)
-        target_url = self.table_url(staged.dataset_id, staged.table_id)
+        return self.publish_run(staged.run_id, staged.dataset_id, staged.table_id, mode)
+
+    def publish_run(self, run_id: str, dataset_id: str, table_id: str, mode: str) -> str:
+        """`publish` by the run's id: what a retry of a run that died after its load publishes."""
+        source = self._path(self.staging_url(run_id, dataset_id, table_id))
+        target_url = self.table_url(dataset_id, table_id)
         target = self._path(target_url)
         if not self.fs.exists(source):  # an earlier attempt of this run already published
             return target_url
         if mode == "overwrite" and self._renames:
-            self._swap(source, target, staged.run_id)
+            self._swap(source, target, run_id)
         elif mode == "overwrite":
             self._replace(source, target)
         else:
@@ -307,7 +311,7 @@ class Lake:
                 destination = target + file_path[len(source) :]
                 self.fs.makedirs(destination.rsplit("/", 1)[0], exist_ok=True)
                 self.fs.mv(file_path, destination)
-        self.discard(staged.run_id)
+        self.discard(run_id)
         return target_url
 
     def _swap(self, source: str, target: str, run_id: str) -> None:

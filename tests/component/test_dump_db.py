@@ -9,11 +9,14 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
+from pipelines.framework.lake import Lake
 from pipelines.utils.dump_db import postgres
 from pipelines.utils.dump_db.flows import dump_db
 from pipelines.utils.dump_db.utils import SourceError, base_query, connection_for
+from pipelines.utils.loading import tasks as loading_tasks
 from tests.support.databases import mysql_server, mysql_table, pg_schema, postgres_server  # noqa: F401
 from tests.support.dumps import place  # noqa: F401
 
@@ -319,6 +322,47 @@ def test_dropped_connection_then_incremental_rerun_loads_each_row_once(
     ]
     state_row = place.query("SELECT watermark_value FROM _pipelines_state")
     assert state_row == [("301000",)]
+
+
+def _lake_ids(place, table_id: str) -> list[int]:
+    files = Lake(place.lake_url).files(place.dataset("br"), table_id)
+    return sorted(pq.read_table(files, columns=["id"]).column("id").to_pylist())
+
+
+def test_a_retry_of_a_run_that_died_after_its_load_publishes_what_it_loaded(
+    prefect_api, postgres_server, pg_schema, place, monkeypatch
+):
+    """Retry in the UI keeps the run's id. After a crash between the committed load and the lake
+    publish, the retry must publish what was loaded, not read the source again: the watermark
+    has moved, so the lake would get other rows than the warehouse's."""
+    _create_events(postgres_server, pg_schema, 10)
+    params = _pg(
+        postgres_server,
+        dataset_id="br",
+        table_id="eventos",
+        incremental_column="id",
+        execute_query=f"SELECT * FROM {pg_schema}.eventos",
+    )
+    monkeypatch.setattr(loading_tasks.flow_run, "get_id", lambda: "run-retried")
+    publish = Lake.publish_run
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("o processo morreu")
+
+    monkeypatch.setattr(Lake, "publish_run", crash)
+    assert dump_db(**params, return_state=True).is_failed()
+    monkeypatch.setattr(Lake, "publish_run", publish)
+    _create_events(postgres_server, pg_schema, 5, start=11)
+    table = f"{place.dataset('br')}.eventos"
+
+    assert dump_db(**params)["rows"] == 10  # the retry
+    assert place.query(f"SELECT count(*) FROM {table}") == [(10,)]
+    assert _lake_ids(place, "eventos") == list(range(1, 11))
+
+    monkeypatch.setattr(loading_tasks.flow_run, "get_id", lambda: "run-next")
+    assert dump_db(**params)["rows"] == 5
+    assert place.query(f"SELECT count(*), count(DISTINCT id) FROM {table}") == [(15, 15)]
+    assert _lake_ids(place, "eventos") == list(range(1, 16))
 
 
 def test_rows_committed_late_with_the_last_timestamp_are_loaded_once(

@@ -81,6 +81,9 @@ class Warehouse(Protocol):
     def read_state(self, dataset_id: str, table_id: str) -> dict[str, Any] | None:
         """The incremental state saved by the last successful load of a table."""
 
+    def committed_load(self, dataset_id: str, table_id: str, run_id: str) -> LoadResult | None:
+        """The load `run_id` already committed into the table (`already_loaded`), or None."""
+
     def count_rows(self, dataset_id: str, table_id: str) -> int | None:
         """Rows in a table, or None when it does not exist."""
 

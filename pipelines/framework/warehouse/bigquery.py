@@ -63,19 +63,10 @@ class BigQueryWarehouse:
     def load(self, request: LoadRequest) -> LoadResult:
         """Load job into a temporary table, then one transaction into the target."""
         bigquery = _bigquery()
-        self._ensure_meta()
+        committed = self.committed_load(request.dataset_id, request.table_id, request.run_id)
+        if committed is not None:
+            return committed
         name = f"{request.dataset_id}.{request.table_id}"
-        previous = self._query(
-            f"SELECT `rows` FROM `{self.project}.{META_DATASET}.{LOADS_TABLE}` "
-            "WHERE dataset_id = @d AND table_id = @t AND run_id = @r",
-            d=request.dataset_id,
-            t=request.table_id,
-            r=request.run_id,
-        )
-        if previous:
-            return LoadResult(
-                name, previous[0][0], self.count_rows(*name.split(".")) or 0, already_loaded=True
-            )
         self.client.create_dataset(request.dataset_id, exists_ok=True)
         temp = self._id(request.dataset_id, f"_tmp_{request.table_id}_{request.run_id[:12]}")
         try:
@@ -90,6 +81,21 @@ class BigQueryWarehouse:
             self.client.delete_table(temp, not_found_ok=True)
         total = self.count_rows(request.dataset_id, request.table_id) or 0
         return LoadResult(name, request.expected_rows, total, tuple(added))
+
+    def committed_load(self, dataset_id: str, table_id: str, run_id: str) -> LoadResult | None:
+        """The load `run_id` already committed into the table, or None."""
+        self._ensure_meta()
+        previous = self._query(
+            f"SELECT `rows` FROM `{self.project}.{META_DATASET}.{LOADS_TABLE}` "
+            "WHERE dataset_id = @d AND table_id = @t AND run_id = @r",
+            d=dataset_id,
+            t=table_id,
+            r=run_id,
+        )
+        if not previous:
+            return None
+        total = self.count_rows(dataset_id, table_id) or 0
+        return LoadResult(f"{dataset_id}.{table_id}", previous[0][0], total, already_loaded=True)
 
     def _load_temp(self, bigquery, request: LoadRequest, temp: str) -> Any:
         """The run's files in the temporary table `temp`, which expires in a day."""

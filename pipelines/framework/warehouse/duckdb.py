@@ -133,6 +133,14 @@ class DuckDBWarehouse:
             return None
         return state_from_row(row)
 
+    def committed_load(self, dataset_id: str, table_id: str, run_id: str) -> LoadResult | None:
+        """The load `run_id` already committed into the table, or None."""
+        if not self.path.exists():
+            return None
+        with warehouse_lock(self.path), _closing(connect(self.path)) as con:
+            _ensure_bookkeeping(con)
+            return _committed(con, dataset_id, table_id, run_id)
+
     def count_rows(self, dataset_id: str, table_id: str) -> int | None:
         """Rows in a table, or None when it does not exist."""
         if not self.path.exists():
@@ -201,17 +209,26 @@ def _load_memory_mb(con: duckdb.DuckDBPyConnection, columns: int) -> int:
     return max(_LOAD_MEMORY_FLOOR_MB, _LOAD_MEMORY_BASE_MB + columns * int(threads))
 
 
-def _load(con: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:
-    _ensure_bookkeeping(con)
-    table = _table(request.dataset_id, request.table_id)
-    name = f"{request.dataset_id}.{request.table_id}"
+def _committed(
+    con: duckdb.DuckDBPyConnection, dataset_id: str, table_id: str, run_id: str
+) -> LoadResult | None:
     previous = con.execute(
         f"SELECT rows FROM {LOADS_TABLE} WHERE dataset_id = ? AND table_id = ? AND run_id = ?",
-        [request.dataset_id, request.table_id, request.run_id],
+        [dataset_id, table_id, run_id],
     ).fetchone()
-    if previous is not None:
-        total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        return LoadResult(name, previous[0], total, already_loaded=True)
+    if previous is None:
+        return None
+    total = con.execute(f"SELECT count(*) FROM {_table(dataset_id, table_id)}").fetchone()[0]
+    return LoadResult(f"{dataset_id}.{table_id}", previous[0], total, already_loaded=True)
+
+
+def _load(con: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:
+    _ensure_bookkeeping(con)
+    committed = _committed(con, request.dataset_id, request.table_id, request.run_id)
+    if committed is not None:
+        return committed
+    table = _table(request.dataset_id, request.table_id)
+    name = f"{request.dataset_id}.{request.table_id}"
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(request.dataset_id)}")
     source = _source(request)
     new = dict(

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pipelines.framework.flows import flow
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
-from pipelines.utils.loading.tasks import DumpRun, finish_dump
+from pipelines.utils.loading.tasks import DumpRun, finish_dump, resume_dump
 from pipelines.utils.utils import log
 
 
@@ -46,6 +46,15 @@ def dump_db(  # pylint: disable=too-many-locals
     if incremental_column and dump_mode != "append":
         log("dump incremental: usando dump_mode='append'")
         dump_mode = "append"
+    source = f"{db_type}://{db_host}:{db_port}/{db_database}"
+    after_load = {
+        "materialize_after_dump": materialize_after_dump,
+        "materialization_mode": materialization_mode,
+        "dbt_vars": dbt_vars,
+    }
+    committed = run.committed_load()
+    if committed is not None:
+        return resume_dump(run, committed, mode=dump_mode, source=source, **after_load)
     previous_state = (
         read_watermark(run.warehouse, run.dataset, table_id, incremental_column)
         if incremental_column
@@ -71,13 +80,4 @@ def dump_db(  # pylint: disable=too-many-locals
         incremental_column=incremental_column,
         previous_state=previous_state,
     )
-    return finish_dump(
-        run,
-        staged,
-        mode=dump_mode,
-        source=f"{db_type}://{db_host}:{db_port}/{db_database}",
-        state=state,
-        materialize_after_dump=materialize_after_dump,
-        materialization_mode=materialization_mode,
-        dbt_vars=dbt_vars,
-    )
+    return finish_dump(run, staged, mode=dump_mode, source=source, state=state, **after_load)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pipelines.framework.flows import flow
 from pipelines.utils.dump_url.tasks import convert_to_lake, download_file
-from pipelines.utils.loading.tasks import DumpRun, finish_dump
+from pipelines.utils.loading.tasks import DumpRun, finish_dump, resume_dump
 
 
 @flow(name="EMD: utils - Dump URL", code_owners=["pipeliners"])
@@ -35,6 +35,14 @@ def dump_url(  # pylint: disable=too-many-locals
     CSV vira colunas de texto (como no sistema original) salvo `infer_types=True`.
     """
     run = DumpRun.start(dataset_id, table_id)
+    after_load = {
+        "materialize_after_dump": materialize_after_dump,
+        "materialization_mode": materialization_mode,
+        "dbt_vars": dbt_vars,
+    }
+    committed = run.committed_load()
+    if committed is not None:
+        return resume_dump(run, committed, mode=dump_mode, source=url, **after_load)
     with tempfile.TemporaryDirectory(prefix="dump_url-") as folder:
         path = download_file(url, Path(folder) / f"download.{file_format}", vault_secret_path)
         staged = convert_to_lake(
@@ -51,12 +59,4 @@ def dump_url(  # pylint: disable=too-many-locals
             batch_size=batch_size,
             partition_columns=partition_columns,
         )
-    return finish_dump(
-        run,
-        staged,
-        mode=dump_mode,
-        source=url,
-        materialize_after_dump=materialize_after_dump,
-        materialization_mode=materialization_mode,
-        dbt_vars=dbt_vars,
-    )
+    return finish_dump(run, staged, mode=dump_mode, source=url, **after_load)

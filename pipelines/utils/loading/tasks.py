@@ -5,7 +5,7 @@ Tasks shared by the dump flows: atomic warehouse load, lake publish, summary, ma
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prefect import task
@@ -33,6 +33,10 @@ class DumpRun:
     warehouse: Warehouse
     run_id: str
     started: float = field(default_factory=time.monotonic)
+
+    def committed_load(self) -> LoadResult | None:
+        """This run's load, when an earlier attempt of it (same run id) already committed one."""
+        return self.warehouse.committed_load(self.dataset, self.table_id, self.run_id)
 
     @classmethod
     def start(cls, dataset_id: str, table_id: str) -> "DumpRun":
@@ -86,9 +90,9 @@ def load_to_warehouse(
 
 
 @task(cache_policy=NO_CACHE)
-def publish_to_lake(lake: Lake, staged: StagedTable, mode: str) -> str:
+def publish_to_lake(run: "DumpRun", mode: str) -> str:
     """Move the loaded run's Parquet files into the table's lake folder."""
-    return lake.publish(staged, mode)
+    return run.lake.publish_run(run.run_id, run.dataset, run.table_id, mode)
 
 
 @task(cache_policy=NO_CACHE)
@@ -145,8 +149,9 @@ def finish_dump(  # pylint: disable=too-many-arguments
     except BaseException:
         run.lake.discard(staged.run_id)
         raise
-    lake_url = publish_to_lake(run.lake, staged, mode)
-    summary = report_dump(
+    return _after_load(
+        run,
+        result,
         DumpSummary(
             table=result.table,
             source=source,
@@ -154,12 +159,56 @@ def finish_dump(  # pylint: disable=too-many-arguments
             rows=result.rows_loaded,
             table_rows=result.table_rows,
             lake_bytes=staged.bytes,
-            seconds=time.monotonic() - run.started,
-            lake_url=lake_url,
             added_columns=result.added_columns,
             watermark=None if state is None else state.get("value"),
-        )
+        ),
+        (materialize_after_dump, materialization_mode, dbt_vars),
     )
+
+
+def resume_dump(  # pylint: disable=too-many-arguments
+    run: DumpRun,
+    committed: LoadResult,
+    *,
+    mode: str,
+    source: str,
+    materialize_after_dump: bool = False,
+    materialization_mode: str = "dev",
+    dbt_vars: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The end of a retried run whose load had committed before its process died (Retry in the
+    UI keeps the run's id): publish what that attempt staged, summarize, materialize. Reading
+    the source again would stage other rows under the same id (the watermark has moved since),
+    and the lake would stop matching the warehouse."""
+    log(
+        f"{committed.table}: esta execução já carregou {committed.rows_loaded:,} linhas antes "
+        "de ser interrompida; publicando o que ela gravou no lake, sem ler a origem de novo"
+    )
+    return _after_load(
+        run,
+        committed,
+        DumpSummary(
+            table=committed.table,
+            source=source,
+            mode=mode,
+            rows=committed.rows_loaded,
+            table_rows=committed.table_rows,
+        ),
+        (materialize_after_dump, materialization_mode, dbt_vars),
+    )
+
+
+def _after_load(
+    run: DumpRun,
+    result: LoadResult,
+    summary: DumpSummary,
+    materialization: tuple[bool, str, Mapping[str, Any] | None],
+) -> dict[str, Any]:
+    lake_url = publish_to_lake(run, summary.mode)
+    summary = report_dump(
+        replace(summary, seconds=time.monotonic() - run.started, lake_url=lake_url)
+    )
+    materialize_after_dump, materialization_mode, dbt_vars = materialization
     if materialize_after_dump:
         materialize_table(run.dataset_id, run.table_id, materialization_mode, dbt_vars)
-    return {"table": summary.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}
+    return {"table": result.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}

@@ -93,9 +93,10 @@ class DumpSummary:  # pylint: disable=too-many-instance-attributes
     mode: str
     rows: int
     table_rows: int
-    lake_bytes: int
-    seconds: float
-    lake_url: str
+    lake_bytes: int | None = None
+    """None when a retried run only published what an earlier attempt had written."""
+    seconds: float = 0.0
+    lake_url: str = ""
     added_columns: tuple[str, ...] = ()
     watermark: str | None = None
 
@@ -120,9 +121,10 @@ class DumpSummary:  # pylint: disable=too-many-instance-attributes
             ("Linhas na tabela", f"{self.table_rows:,}"),
             ("Segundos", f"{self.seconds:.1f}"),
             ("Linhas/s", f"{self.rate:,.0f}"),
-            ("Parquet (MB)", f"{self.lake_bytes / 1e6:.1f}"),
             ("Lake", f"`{self.lake_url}`"),
         ]
+        if self.lake_bytes is not None:
+            rows.insert(-1, ("Parquet (MB)", f"{self.lake_bytes / 1e6:.1f}"))
         if self.added_columns:
             rows.append(("Colunas novas", ", ".join(self.added_columns)))
         if self.watermark is not None:
