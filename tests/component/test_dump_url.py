@@ -92,6 +92,44 @@ def test_json_jsonl_and_parquet(prefect_api, place):
     assert place.query(f"SELECT * FROM {ds}.pq ORDER BY id") == [(1, 1.5), (2, None)]
 
 
+def test_json_fields_are_typed_by_the_whole_file(prefect_api, place):
+    """APIs send a field null (or whole numbers) for thousands of records and then text (or
+    decimals), or add a field late; a field of mixed kinds keeps each value's JSON text."""
+    late = [{"id": i, "obs": None, "valor": i, "endereco": {"rua": "A"}} for i in range(30_000)] + [
+        {
+            "id": 30_000,
+            "obs": "atrasado",
+            "valor": 1.5,
+            "endereco": {"rua": "B", "numero": 7},
+            "novo": True,
+        }
+    ]
+    mixed = [{"id": 1, "codigo": 10}, {"id": 2, "codigo": "A-3"}, {"id": 3, "codigo": None}]
+    files = {
+        "/late.jsonl": "\n".join(json.dumps(item) for item in late).encode(),
+        "/mixed.json": json.dumps(mixed).encode(),
+    }
+    with FileServer(files) as server:
+        dump_url(
+            url=server.url("/late.jsonl"), dataset_id="br", table_id="late", file_format="jsonl"
+        )
+        dump_url(
+            url=server.url("/mixed.json"), dataset_id="br", table_id="mixed", file_format="json"
+        )
+    ds = place.dataset("br")
+    assert place.query(f"SELECT count(*), count(obs), sum(valor) FROM {ds}.late") == [
+        (30_001, 1, sum(range(30_000)) + 1.5)
+    ]
+    assert place.query(
+        f"SELECT obs, valor, endereco.rua, endereco.numero, novo FROM {ds}.late WHERE id = 30000"
+    ) == [("atrasado", 1.5, "B", 7, True)]
+    assert place.query(f"SELECT id, codigo FROM {ds}.mixed ORDER BY id") == [
+        (1, "10"),
+        (2, '"A-3"'),
+        (3, None),
+    ]
+
+
 def test_auth_header_comes_from_the_secret(prefect_api, place, monkeypatch):
     monkeypatch.setenv("PIPELINES_SECRET_BACKENDS", "env")
     monkeypatch.setenv("PIPELINES_SECRET_API_DADOS", json.dumps({"token": "s3cr3t-token"}))

@@ -90,7 +90,7 @@ def load_to_warehouse(
 
 
 @task(cache_policy=NO_CACHE)
-def publish_to_lake(run: "DumpRun", mode: str) -> str:
+def publish_to_lake(run: DumpRun, mode: str) -> str:
     """Move the loaded run's Parquet files into the table's lake folder."""
     return run.lake.publish_run(run.run_id, run.dataset, run.table_id, mode)
 
@@ -151,7 +151,6 @@ def finish_dump(  # pylint: disable=too-many-arguments
         raise
     return _after_load(
         run,
-        result,
         DumpSummary(
             table=result.table,
             source=source,
@@ -186,7 +185,6 @@ def resume_dump(  # pylint: disable=too-many-arguments
     )
     return _after_load(
         run,
-        committed,
         DumpSummary(
             table=committed.table,
             source=source,
@@ -200,7 +198,6 @@ def resume_dump(  # pylint: disable=too-many-arguments
 
 def _after_load(
     run: DumpRun,
-    result: LoadResult,
     summary: DumpSummary,
     materialization: tuple[bool, str, Mapping[str, Any] | None],
 ) -> dict[str, Any]:
@@ -211,4 +208,4 @@ def _after_load(
     materialize_after_dump, materialization_mode, dbt_vars = materialization
     if materialize_after_dump:
         materialize_table(run.dataset_id, run.table_id, materialization_mode, dbt_vars)
-    return {"table": result.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}
+    return {"table": summary.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}
