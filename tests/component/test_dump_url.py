@@ -1,6 +1,7 @@
 # ruff: noqa: F811  (pytest fixtures are imported by name)
 """dump_url against a local HTTP server and a real DuckDB warehouse."""
 
+import datetime as dt
 import io
 import json
 
@@ -47,6 +48,25 @@ def test_latin1_semicolon_csv_with_inferred_types(prefect_api, place):
         )
     rows = place.query(f"SELECT * FROM {place.dataset('br')}.latin ORDER BY 1")
     assert rows == [(1, "Niterói", "2,5"), (2, "São Gonçalo", "3")]
+
+
+def test_inferred_csv_types_widen_when_a_later_value_does_not_fit(prefect_api, place):
+    """Types come from the file's first MiB; a code that turns into text or a count that turns
+    into a decimal 6 MB further makes the file be read again with the wider type, once."""
+    rows = [f"{i},{i % 97},{i},2024-01-{i % 28 + 1:02d}" for i in range(300_000)]
+    lines = ["id,codigo,valor,data", *rows]
+    lines.append("300000,A-12,1.5,2024-02-01")
+    with FileServer({"/a.csv": "\n".join(lines).encode()}) as server:
+        dump_url(url=server.url("/a.csv"), dataset_id="br", table_id="t", infer_types=True)
+    table = f"{place.dataset('br')}.t"
+    assert place.query(f"SELECT count(*), count(DISTINCT id), sum(valor) FROM {table}") == [
+        (300_001, 300_001, sum(range(300_000)) + 1.5)
+    ]
+    assert place.query(f"SELECT codigo, valor, data FROM {table} WHERE id = 300000") == [
+        ("A-12", 1.5, dt.date(2024, 2, 1))
+    ]
+    types = f"SELECT typeof(id), typeof(codigo), typeof(valor) FROM {table} LIMIT 1"
+    assert place.query(types) == [("BIGINT", "VARCHAR", "DOUBLE")]
 
 
 def test_malformed_row_fails_naming_it_or_is_skipped(prefect_api, place):

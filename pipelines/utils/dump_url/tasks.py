@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -14,6 +15,7 @@ from pipelines.framework.settings import get_settings
 from pipelines.utils import http
 from pipelines.utils.dump_url.utils import (
     FILE_FORMATS,
+    CsvTypeError,
     DumpUrlError,
     SkippedRows,
     auth_headers,
@@ -84,32 +86,45 @@ def convert_to_lake(  # pylint: disable=too-many-locals
     """Turn the downloaded file into Parquet under the run's staging prefix, streaming."""
     if file_format not in FILE_FORMATS:
         raise DumpUrlError(f"file_format {file_format!r} inválido; use um de {FILE_FORMATS}")
-    skipped = SkippedRows()
-    if file_format == "csv":
-        schema, batches = csv_batches(
-            path,
-            encoding=encoding,
-            separator=separator,
-            on_bad_lines=on_bad_lines,
-            infer_types=infer_types,
-            skipped=skipped,
-        )
-    elif file_format == "parquet":
-        schema, batches = parquet_batches(path, batch_size)
-    else:
-        if file_format == "json":
-            path = json_array_to_lines(path, path.with_suffix(".jsonl"))
-        schema, batches = json_lines_batches(path)
-    staged = stage_batches(
-        lake,
-        batches,
-        schema,
-        run_id=run_id,
-        dataset_id=dataset_id,
-        table_id=table_id,
-        partition_columns=partition_columns,
-        every_rows=batch_size,
-    )
+    if file_format == "json":
+        path = json_array_to_lines(path, path.with_suffix(".jsonl"))
+    widened: dict[str, pa.DataType] = {}
+    while True:
+        skipped = SkippedRows()
+        if file_format == "csv":
+            schema, batches = csv_batches(
+                path,
+                encoding=encoding,
+                separator=separator,
+                on_bad_lines=on_bad_lines,
+                infer_types=infer_types,
+                widened=widened,
+                skipped=skipped,
+            )
+        elif file_format == "parquet":
+            schema, batches = parquet_batches(path, batch_size)
+        else:
+            schema, batches = json_lines_batches(path)
+        try:
+            staged = stage_batches(
+                lake,
+                batches,
+                schema,
+                run_id=run_id,
+                dataset_id=dataset_id,
+                table_id=table_id,
+                partition_columns=partition_columns,
+                every_rows=batch_size,
+            )
+            break
+        except CsvTypeError as late:
+            if widened.get(late.column) == late.wider_type():
+                raise
+            widened[late.column] = late.wider_type()
+            log(
+                f"coluna {late.column!r}: o valor {late.value[:40]!r} não cabe em {late.inferred}, "
+                f"o tipo inferido do início do arquivo; relendo-o com {widened[late.column]}"
+            )
     if skipped.count:
         log(
             f"{skipped.count} linha(s) malformada(s) ignorada(s): {'; '.join(skipped.examples)}",

@@ -6,7 +6,7 @@ turn a downloaded file into a stream of Arrow batches without loading it whole.
 import csv
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,29 @@ _GID = re.compile(r"[#&?]gid=(\d+)")
 
 class DumpUrlError(ValueError):
     """A file we cannot read as asked (malformed row, wrong format, bad parameters)."""
+
+
+class CsvTypeError(DumpUrlError):
+    """A value further into a CSV that the type inferred from its start cannot hold."""
+
+    def __init__(self, message: str, column: str, inferred: pa.DataType, value: str):
+        super().__init__(message)
+        self.column, self.inferred, self.value = column, inferred, value
+
+    def wider_type(self) -> pa.DataType:
+        """Whole numbers that meet a decimal become double; anything else becomes text."""
+        if pa.types.is_integer(self.inferred):
+            try:
+                float(self.value)
+                return pa.float64()
+            except ValueError:
+                pass
+        return pa.string()
+
+
+_CONVERSION = re.compile(
+    r"In CSV column #(\d+): CSV conversion error to \S+: invalid value '(.*)'", re.S
+)
 
 
 def download_url(url: str) -> str:
@@ -90,10 +113,12 @@ def csv_batches(
     separator: str = ",",
     on_bad_lines: str = "error",
     infer_types: bool = False,
+    widened: Mapping[str, pa.DataType] | None = None,
     skipped: SkippedRows | None = None,
 ) -> tuple[pa.Schema | None, Iterator[pa.RecordBatch]]:
     """Stream a CSV in small blocks. Columns are text unless `infer_types` (then pyarrow infers
-    them from the first 1 MiB); an empty unquoted field is NULL, a quoted one is ''."""
+    them from the first 1 MiB, `widened` overriding some); a later value that does not fit its
+    column's type raises `CsvTypeError`. An empty unquoted field is NULL, a quoted one is ''."""
     if on_bad_lines not in BAD_LINE_POLICIES:
         raise DumpUrlError(f"on_bad_lines {on_bad_lines!r} inválido; use um de {BAD_LINE_POLICIES}")
     header = _header(path, encoding, separator)
@@ -102,13 +127,27 @@ def csv_batches(
     options = _CsvOptions(encoding, separator, skip=on_bad_lines == "skip")
     try:
         if infer_types:
-            column_types: pa.Schema | dict = _sampled_types(path, options)
+            sampled = _sampled_types(path, options)
+            column_types = {f.name: (widened or {}).get(f.name, f.type) for f in sampled}
         else:
             column_types = {name: pa.string() for name in header}
         reader = options.open(path, column_types, _CSV_STREAM_BLOCK_SIZE, skipped)
     except pa.ArrowInvalid as exc:
         raise DumpUrlError(f"CSV inválido: {exc}") from exc
-    return reader.schema, _guarded(reader, "CSV")
+    return reader.schema, _typed_csv(reader)
+
+
+def _typed_csv(reader: pcsv.CSVStreamingReader) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except pa.ArrowInvalid as exc:
+        found = _CONVERSION.search(str(exc))
+        if found is None:
+            raise DumpUrlError(f"CSV inválido: {exc}") from exc
+        column = reader.schema.field(int(found.group(1)))
+        raise CsvTypeError(
+            f"CSV inválido: {exc}", column.name, column.type, found.group(2)
+        ) from exc
 
 
 def _sampled_types(path: Path, options: "_CsvOptions") -> pa.Schema:
