@@ -2,8 +2,10 @@
 """dump_url against a local HTTP server and a real DuckDB warehouse."""
 
 import datetime as dt
+import gzip
 import io
 import json
+import zipfile
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -67,6 +69,53 @@ def test_inferred_csv_types_widen_when_a_later_value_does_not_fit(prefect_api, p
     ]
     types = f"SELECT typeof(id), typeof(codigo), typeof(valor) FROM {table} LIMIT 1"
     assert place.query(types) == [("BIGINT", "VARCHAR", "DOUBLE")]
+
+
+def _zipped(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_gzip_and_zip_downloads_are_unpacked(prefect_api, place):
+    """Open data portals ship .csv.gz and .zip (often with a readme beside the data)."""
+    csv_text = "id,bairro\n1,Méier\n2,Tijuca\n"
+    files = {
+        "/dados.csv.gz": gzip.compress(csv_text.encode()),
+        "/dados.zip": _zipped({"LEIAME.txt": "dicionário", "dados/bairros.csv": csv_text}),
+        "/dois.zip": _zipped({"a.csv": csv_text, "b.csv": "id,bairro\n3,Centro\n"}),
+    }
+    with FileServer(files) as server:
+        dump_url(url=server.url("/dados.csv.gz"), dataset_id="br", table_id="gz")
+        dump_url(url=server.url("/dados.zip"), dataset_id="br", table_id="zip")
+        state = dump_url(
+            url=server.url("/dois.zip"), dataset_id="br", table_id="dois", return_state=True
+        )
+        assert state.is_failed()
+        assert "a.csv, b.csv" in str(state.result(raise_on_failure=False))
+        dump_url(url=server.url("/dois.zip"), dataset_id="br", table_id="dois", zip_member="b.csv")
+    ds = place.dataset("br")
+    for table in ("gz", "zip"):
+        assert place.query(f"SELECT * FROM {ds}.{table} ORDER BY id") == [
+            ("1", "Méier"),
+            ("2", "Tijuca"),
+        ]
+    assert place.query(f"SELECT * FROM {ds}.dois") == [("3", "Centro")]
+
+
+def test_a_truncated_gzip_fails_and_keeps_the_table(prefect_api, place):
+    packed = gzip.compress(("id,v\n" + "".join(f"{i},{i}\n" for i in range(50_000))).encode())
+    files = {"/ok.csv.gz": packed, "/cortado.csv.gz": packed[: len(packed) // 2]}
+    with FileServer(files) as server:
+        dump_url(url=server.url("/ok.csv.gz"), dataset_id="br", table_id="t")
+        state = dump_url(
+            url=server.url("/cortado.csv.gz"), dataset_id="br", table_id="t", return_state=True
+        )
+    assert state.is_failed()
+    assert "arquivo compactado inválido" in str(state.result(raise_on_failure=False))
+    assert place.query(f"SELECT count(*) FROM {place.dataset('br')}.t") == [(50_000,)]
 
 
 def test_malformed_row_fails_naming_it_or_is_skipped(prefect_api, place):

@@ -26,13 +26,16 @@ def dump_url(  # pylint: disable=too-many-locals
     dump_mode: Literal["append", "overwrite"] = "overwrite",
     batch_size: int = 100_000,
     partition_columns: list[str] | None = None,
+    zip_member: str | None = None,
     materialize_after_dump: bool = False,
     materialization_mode: str = "dev",
     dbt_vars: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Baixa um arquivo de uma URL e o carrega no lake e no warehouse.
 
-    CSV vira colunas de texto (como no sistema original) salvo `infer_types=True`.
+    CSV vira colunas de texto (como no sistema original) salvo `infer_types=True`. Arquivos
+    gzip, bzip2, xz ou ZIP são descompactados; num ZIP com vários arquivos, `zip_member` diz
+    qual carregar.
     """
     run = DumpRun.start(dataset_id, table_id)
     after_load = {
@@ -58,5 +61,6 @@ def dump_url(  # pylint: disable=too-many-locals
             infer_types=infer_types,
             batch_size=batch_size,
             partition_columns=partition_columns,
+            zip_member=zip_member,
         )
     return finish_dump(run, staged, mode=dump_mode, source=url, **after_load)

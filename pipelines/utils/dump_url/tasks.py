@@ -24,6 +24,7 @@ from pipelines.utils.dump_url.utils import (
     json_array_to_lines,
     json_lines_batches,
     parquet_batches,
+    unpacked,
 )
 from pipelines.utils.loading.utils import stage_batches
 from pipelines.utils.utils import log
@@ -82,10 +83,16 @@ def convert_to_lake(  # pylint: disable=too-many-locals
     infer_types: bool = False,
     batch_size: int = 100_000,
     partition_columns: list[str] | None = None,
+    zip_member: str | None = None,
 ) -> StagedTable:
-    """Turn the downloaded file into Parquet under the run's staging prefix, streaming."""
+    """Turn the downloaded file (decompressed first, if it is) into Parquet under the run's
+    staging prefix, streaming."""
     if file_format not in FILE_FORMATS:
         raise DumpUrlError(f"file_format {file_format!r} inválido; use um de {FILE_FORMATS}")
+    data = unpacked(path, file_format, zip_member)
+    if data != path:
+        log(f"Descompactado: {data.stat().st_size / 1e6:.1f} MB de {file_format}")
+    path = data
     if file_format == "json":
         path = json_array_to_lines(path, path.with_suffix(".jsonl"))
     widened: dict[str, pa.DataType] = {}

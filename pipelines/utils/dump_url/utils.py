@@ -3,9 +3,14 @@ Helpers of the dump_url flow: share links turned into download links, auth heade
 turn a downloaded file into a stream of Arrow batches without loading it whole.
 """
 
+import bz2
 import csv
+import gzip
 import json
+import lzma
 import re
+import shutil
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +29,8 @@ _CSV_STREAM_BLOCK_SIZE = 256 << 10
 _JSON_SCAN_CHUNK = 8 << 20
 _DUCKDB_JSON_MEMORY = "128MB"
 _DUCKDB_JSON_BATCH_ROWS = 64 * 1024
+_COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+_UNPACK_CHUNK = 1 << 20
 FILE_FORMATS = ("csv", "json", "jsonl", "parquet")
 BAD_LINE_POLICIES = ("error", "skip")
 
@@ -297,6 +304,51 @@ def _wider(known: pa.DataType, found: pa.DataType) -> pa.DataType:
         )
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         return pa.string()
+
+
+def unpacked(path: Path, file_format: str, zip_member: str | None = None) -> Path:
+    """The data file inside a downloaded gzip, bzip2, xz or ZIP file (known by its first bytes, as
+    open data portals name them loosely), decompressed beside it as a stream; any other file as
+    it is. In a ZIP, `zip_member` names the file; without it, the only file, or the only one
+    ending in `.{file_format}`."""
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    opener = next(
+        (open_ for prefix, open_ in _COMPRESSED.items() if magic.startswith(prefix)), None
+    )
+    if opener is None and not magic.startswith(b"PK\x03\x04"):
+        return path
+    target = path.with_name(f"unpacked-{path.name}")
+    try:
+        if opener is not None:
+            with opener(path, "rb") as source, open(target, "wb") as out:
+                shutil.copyfileobj(source, out, _UNPACK_CHUNK)
+        else:
+            with zipfile.ZipFile(path) as archive:
+                name = _zip_member(archive, file_format, zip_member)
+                with archive.open(name) as source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out, _UNPACK_CHUNK)
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
+        target.unlink(missing_ok=True)
+        raise DumpUrlError(f"arquivo compactado inválido: {exc}") from exc
+    path.unlink()  # the disk holds one copy of the data at a time
+    return target
+
+
+def _zip_member(archive: zipfile.ZipFile, file_format: str, zip_member: str | None) -> str:
+    names = [info.filename for info in archive.infolist() if not info.is_dir()]
+    if zip_member is not None:
+        if zip_member not in names:
+            raise DumpUrlError(f"{zip_member!r} não está no zip; ele tem: {', '.join(names)}")
+        return zip_member
+    fitting = [n for n in names if n.lower().endswith(f".{file_format}")]
+    if len(names) == 1:
+        return names[0]
+    if len(fitting) == 1:
+        return fitting[0]
+    raise DumpUrlError(
+        f"o zip tem {len(names)} arquivos ({', '.join(names)}): escolha um com zip_member"
+    )
 
 
 def json_array_to_lines(path: Path, target: Path) -> Path:
