@@ -246,6 +246,17 @@ def _create_events(server, schema, rows, start=1):
         )
 
 
+def _incremental_events(server, schema) -> dict:
+    """dump_db's parameters for an incremental dump of `eventos` into br.eventos."""
+    return _pg(
+        server,
+        dataset_id="br",
+        table_id="eventos",
+        incremental_column="id",
+        execute_query=f"SELECT * FROM {schema}.eventos",
+    )
+
+
 def test_source_down_fails_naming_it_and_keeps_the_table(
     prefect_api, postgres_server, pg_schema, place
 ):
@@ -292,13 +303,7 @@ def test_dropped_connection_then_incremental_rerun_loads_each_row_once(
     prefect_api, postgres_server, pg_schema, place
 ):
     _create_events(postgres_server, pg_schema, 1000)
-    params = _pg(
-        postgres_server,
-        dataset_id="br",
-        table_id="eventos",
-        incremental_column="id",
-        execute_query=f"SELECT * FROM {pg_schema}.eventos",
-    )
+    params = _incremental_events(postgres_server, pg_schema)
     dump_db(**params)
     _create_events(postgres_server, pg_schema, 300_000, start=1001)
     with postgres_server.connect(autocommit=True) as conn:  # same columns as the table, but slow
@@ -336,13 +341,7 @@ def test_a_retry_of_a_run_that_died_after_its_load_publishes_what_it_loaded(
     publish, the retry must publish what was loaded, not read the source again: the watermark
     has moved, so the lake would get other rows than the warehouse's."""
     _create_events(postgres_server, pg_schema, 10)
-    params = _pg(
-        postgres_server,
-        dataset_id="br",
-        table_id="eventos",
-        incremental_column="id",
-        execute_query=f"SELECT * FROM {pg_schema}.eventos",
-    )
+    params = _incremental_events(postgres_server, pg_schema)
     monkeypatch.setattr(loading_tasks.flow_run, "get_id", lambda: "run-retried")
     publish = Lake.publish_run
 
