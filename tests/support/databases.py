@@ -3,7 +3,9 @@
 PostgreSQL: the server on 127.0.0.1:5432 (trust auth) when one listens; otherwise a private
 cluster started from Debian's binaries (`/usr/lib/postgresql/*/bin`) on a free port in a temporary
 folder, as the `postgres` user when we run as root; otherwise the tests skip and say why.
-MariaDB/MySQL: the server on 127.0.0.1:3306 (root, empty password, database `test`), or skip.
+MariaDB/MySQL: the server on 127.0.0.1:3306 (root, empty password, database `test`) when one
+answers; otherwise a private server from Debian's `mariadb-server` binaries (`mariadb-install-db`,
+`mariadbd`) on a free port in a temporary folder; otherwise the tests skip and say why.
 """
 
 import glob
@@ -11,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,26 +135,116 @@ class MySQLServer:
     user: str = "root"
     database: str = "test"
 
-    def connect(self) -> pymysql.Connection:
+    def connect(self, database: str | None = None) -> pymysql.Connection:
         return pymysql.connect(
             host=self.host,
             port=self.port,
             user=self.user,
             password="",
-            database=self.database,
+            database=self.database if database is None else database,
             charset="utf8mb4",
             autocommit=True,
+            connect_timeout=3,
         )
 
 
+def _mariadb_binary(*names: str) -> str | None:
+    """A server binary by name, in PATH or in /usr/sbin (not in a plain user's PATH on Debian)."""
+    for name in names:
+        found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+        if found:
+            return found
+    return None
+
+
+def _private_mariadb(folder: Path) -> tuple[MySQLServer | None, subprocess.Popen | None, str]:
+    """mariadb-install-db + mariadbd in `folder`, root without a password: (server, its process,
+    "") or (None, the process to stop if one started, why not)."""
+    install = _mariadb_binary("mariadb-install-db", "mysql_install_db")
+    daemon = _mariadb_binary("mariadbd", "mysqld")
+    if install is None or daemon is None:
+        return None, None, "nothing answers on 127.0.0.1:3306 and mariadb-server is not installed"
+    as_root = ["--user=root"] if os.geteuid() == 0 else []
+    data, port = folder / "data", free_port()
+    result = subprocess.run(
+        [
+            install,
+            "--no-defaults",
+            f"--datadir={data}",
+            "--skip-test-db",
+            "--auth-root-authentication-method=normal",
+            *as_root,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode:
+        failure = result.stderr.strip() or result.stdout.strip()
+        return None, None, f"mariadb-install-db failed: {failure}"
+    with open(folder / "server.log", "wb") as log:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with  # stopped by the fixture
+            [
+                daemon,
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={folder / 'mysqld.sock'}",
+                f"--pid-file={folder / 'mysqld.pid'}",
+                "--skip-log-bin",
+                "--character-set-server=utf8mb4",  # Debian's setting, skipped by --no-defaults
+                "--collation-server=utf8mb4_general_ci",
+                *as_root,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = MySQLServer(port=port)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with server.connect(database="mysql") as conn, conn.cursor() as cursor:
+                cursor.execute("CREATE DATABASE IF NOT EXISTS test")
+            return server, process, ""
+        except pymysql.MySQLError as exc:
+            if time.monotonic() > deadline:
+                return None, process, f"the private MariaDB did not start: {exc}"
+            time.sleep(0.2)
+
+
+def _stop_mariadb(process: subprocess.Popen | None, folder: Path) -> None:
+    if process is not None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def mysql_server() -> MySQLServer:
+def mysql_server() -> Iterator[MySQLServer]:
+    """A MariaDB/MySQL server to read from: the machine's own, or a private one."""
     server = MySQLServer()
     try:
         server.connect().close()
     except pymysql.MySQLError as exc:
-        pytest.skip(f"MariaDB/MySQL unavailable on 127.0.0.1:3306: {exc}")
-    return server
+        local_failure = exc
+    else:
+        yield server
+        return
+    folder = Path(tempfile.mkdtemp(prefix="pipelines-mariadb-"))
+    private, process, reason = _private_mariadb(folder)
+    if private is None:
+        _stop_mariadb(process, folder)
+        pytest.skip(f"MariaDB/MySQL unavailable ({local_failure}); {reason}")
+    try:
+        yield private
+    finally:
+        _stop_mariadb(process, folder)
 
 
 @pytest.fixture
