@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.framework.warehouse import LoadRequest, LoadVerificationError, SchemaDriftError
-from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+from pipelines.framework.warehouse.duckdb import DuckDBWarehouse, WarehouseBusyError, connect
 
 pytestmark = pytest.mark.component
 
@@ -80,6 +80,29 @@ def test_parallel_processes_all_load_without_lock_errors(tmp_path):
             3000,
         )
         assert con.execute("SELECT count(*) FROM br.u").fetchone() == (3000,)
+
+
+def test_a_file_held_past_the_timeout_is_busy_which_the_load_task_retries(tmp_path):
+    """dbt holding the file longer than the wait is a WarehouseBusyError (retried by the load
+    task), not DuckDB's lock error (which failed the run at once)."""
+    warehouse = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); "
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseBusyError, match="ocupado por outro programa"):
+            connect(warehouse, timeout=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_retry_of_the_same_run_never_duplicates(tmp_path):

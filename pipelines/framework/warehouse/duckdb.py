@@ -79,15 +79,22 @@ def warehouse_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
 def connect(
     path: Path, read_only: bool = False, timeout: float = 60.0
 ) -> duckdb.DuckDBPyConnection:
-    """Open the file, retrying with backoff while another program holds DuckDB's own lock."""
+    """Open the file, retrying with backoff while another program (dbt, a notebook) holds
+    DuckDB's own lock; still held after `timeout`, it is a `WarehouseBusyError`, which the load
+    task retries."""
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+            if "lock" not in str(exc).lower():
                 raise
+            if time.monotonic() > deadline:
+                raise WarehouseBusyError(
+                    f"o warehouse {path} ficou ocupado por outro programa por mais de "
+                    f"{timeout:.0f}s: {exc}"
+                ) from exc
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 2.0)
 
