@@ -5,12 +5,15 @@ import datetime as dt
 import gzip
 import io
 import json
+import threading
 import zipfile
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.framework.settings import get_settings
+from pipelines.framework.warehouse.duckdb import warehouse_lock
 from pipelines.utils.dump_url.flows import dump_url
 from tests.support.dumps import place  # noqa: F401
 from tests.support.file_server import FileServer
@@ -116,6 +119,34 @@ def test_a_truncated_gzip_fails_and_keeps_the_table(prefect_api, place):
     assert state.is_failed()
     assert "arquivo compactado inválido" in str(state.result(raise_on_failure=False))
     assert place.query(f"SELECT count(*) FROM {place.dataset('br')}.t") == [(50_000,)]
+
+
+def test_a_load_that_finds_the_warehouse_busy_is_tried_again(prefect_api, place, monkeypatch):
+    """Another load holds the warehouse longer than this one waits (1 s here, 15 min by
+    default): the load task fails with WarehouseBusyError and Prefect runs it again 10 s later."""
+    monkeypatch.setenv("PIPELINES_WAREHOUSE_LOCK_TIMEOUT", "1")
+    get_settings.cache_clear()
+    with FileServer({"/a.csv": b"id\n1\n2\n"}) as server:
+        dump_url(url=server.url("/a.csv"), dataset_id="br", table_id="t")
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with warehouse_lock(place.warehouse_path, timeout=10):
+                held.set()
+                release.wait(5)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        held.wait(10)
+        try:
+            result = dump_url(
+                url=server.url("/a.csv"), dataset_id="br", table_id="t", dump_mode="append"
+            )
+        finally:
+            release.set()
+            holder.join()
+    assert result["rows"] == 2
+    assert place.query(f"SELECT count(*) FROM {place.dataset('br')}.t") == [(4,)]
 
 
 def test_malformed_row_fails_naming_it_or_is_skipped(prefect_api, place):

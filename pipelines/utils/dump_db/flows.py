@@ -9,7 +9,12 @@ from typing import Any, Literal
 
 from pipelines.framework.flows import flow
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
-from pipelines.utils.loading.tasks import DumpRun, finish_dump, resume_dump
+from pipelines.utils.loading.tasks import (
+    DumpRun,
+    find_committed_load,
+    finish_dump,
+    resume_dump,
+)
 from pipelines.utils.utils import log
 
 
@@ -52,7 +57,7 @@ def dump_db(  # pylint: disable=too-many-locals
         "materialization_mode": materialization_mode,
         "dbt_vars": dbt_vars,
     }
-    committed = run.committed_load()
+    committed = find_committed_load(run)
     if committed is not None:
         return resume_dump(run, committed, mode=dump_mode, source=source, **after_load)
     previous_state = (

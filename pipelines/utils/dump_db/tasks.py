@@ -15,6 +15,7 @@ from pipelines.framework.warehouse import Warehouse
 from pipelines.utils.dump_db import mysql, oracle, postgres, sqlserver
 from pipelines.utils.dump_db.incremental import WatermarkTracker, comparison, incremental_query
 from pipelines.utils.dump_db.utils import DumpConfigError, base_query, connection_for
+from pipelines.utils.loading.tasks import WAREHOUSE_STEP
 from pipelines.utils.loading.utils import stage_batches
 from pipelines.utils.utils import log
 
@@ -22,7 +23,7 @@ from pipelines.utils.utils import log
 READERS = {"postgres": postgres, "mysql": mysql, "sqlserver": sqlserver, "oracle": oracle}
 
 
-@task(cache_policy=NO_CACHE)
+@task(**WAREHOUSE_STEP)
 def read_watermark(
     warehouse: Warehouse, dataset_id: str, table_id: str, incremental_column: str
 ) -> dict[str, Any] | None:

@@ -9,7 +9,12 @@ from typing import Any, Literal
 
 from pipelines.framework.flows import flow
 from pipelines.utils.dump_url.tasks import convert_to_lake, download_file
-from pipelines.utils.loading.tasks import DumpRun, finish_dump, resume_dump
+from pipelines.utils.loading.tasks import (
+    DumpRun,
+    find_committed_load,
+    finish_dump,
+    resume_dump,
+)
 
 
 @flow(name="EMD: utils - Dump URL", code_owners=["pipeliners"])
@@ -43,7 +48,7 @@ def dump_url(  # pylint: disable=too-many-locals
         "materialization_mode": materialization_mode,
         "dbt_vars": dbt_vars,
     }
-    committed = run.committed_load()
+    committed = find_committed_load(run)
     if committed is not None:
         return resume_dump(run, committed, mode=dump_mode, source=url, **after_load)
     with tempfile.TemporaryDirectory(prefix="dump_url-") as folder:

@@ -34,10 +34,6 @@ class DumpRun:
     run_id: str
     started: float = field(default_factory=time.monotonic)
 
-    def committed_load(self) -> LoadResult | None:
-        """This run's load, when an earlier attempt of it (same run id) already committed one."""
-        return self.warehouse.committed_load(self.dataset, self.table_id, self.run_id)
-
     @classmethod
     def start(cls, dataset_id: str, table_id: str) -> "DumpRun":
         """The current flow run's dump of `dataset_id.table_id`."""
@@ -53,16 +49,26 @@ class DumpRun:
 
 
 def _retry_when_busy(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry the load only when another process held the warehouse too long."""
+    """Retry a warehouse step only when another process held the warehouse too long."""
     return isinstance(state.result(raise_on_failure=False), WarehouseBusyError)
 
 
-@task(
-    retries=2,
-    retry_delay_seconds=[10, 30],
-    retry_condition_fn=_retry_when_busy,
-    cache_policy=NO_CACHE,
-)
+WAREHOUSE_STEP = {
+    "retries": 2,
+    "retry_delay_seconds": [10, 30],
+    "retry_condition_fn": _retry_when_busy,
+    "cache_policy": NO_CACHE,
+}
+"""Task options of a step that opens the warehouse: tried again while another holds it."""
+
+
+@task(**WAREHOUSE_STEP)
+def find_committed_load(run: DumpRun) -> LoadResult | None:
+    """This run's load, when an earlier attempt of it (a retry keeps the run's id) committed one."""
+    return run.warehouse.committed_load(run.dataset, run.table_id, run.run_id)
+
+
+@task(**WAREHOUSE_STEP)
 def load_to_warehouse(
     warehouse: Warehouse,
     staged: StagedTable,
