@@ -38,8 +38,9 @@ _LOAD_MEMORY_FLOOR_MB = 64
 _LOAD_MEMORY_BASE_MB = 32
 
 
-class WarehouseBusyError(TimeoutError):
-    """Another process held the warehouse longer than `warehouse_lock_timeout`."""
+class WarehouseBusyError(RuntimeError):
+    """Another process held the warehouse longer than this one waits for it. Not a
+    `TimeoutError`: Prefect would name the failed run "TimedOut", as if the flow ran too long."""
 
 
 def quote(name: str) -> str:
