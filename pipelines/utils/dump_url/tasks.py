@@ -125,12 +125,13 @@ def convert_to_lake(  # pylint: disable=too-many-locals
             )
             break
         except CsvTypeError as late:
-            if widened.get(late.column) == late.wider_type():
+            wider = late.wider_type()
+            if widened.get(late.column) == wider:
                 raise
-            widened[late.column] = late.wider_type()
+            widened[late.column] = wider
             log(
                 f"coluna {late.column!r}: o valor {late.value[:40]!r} não cabe em {late.inferred}, "
-                f"o tipo inferido do início do arquivo; relendo-o com {widened[late.column]}"
+                f"o tipo inferido do início do arquivo; relendo-o com {wider}"
             )
     if skipped.count:
         log(

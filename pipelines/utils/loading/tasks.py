@@ -167,7 +167,9 @@ def finish_dump(  # pylint: disable=too-many-arguments
             added_columns=result.added_columns,
             watermark=None if state is None else state.get("value"),
         ),
-        (materialize_after_dump, materialization_mode, dbt_vars),
+        materialize_after_dump=materialize_after_dump,
+        materialization_mode=materialization_mode,
+        dbt_vars=dbt_vars,
     )
 
 
@@ -198,20 +200,24 @@ def resume_dump(  # pylint: disable=too-many-arguments
             rows=committed.rows_loaded,
             table_rows=committed.table_rows,
         ),
-        (materialize_after_dump, materialization_mode, dbt_vars),
+        materialize_after_dump=materialize_after_dump,
+        materialization_mode=materialization_mode,
+        dbt_vars=dbt_vars,
     )
 
 
 def _after_load(
     run: DumpRun,
     summary: DumpSummary,
-    materialization: tuple[bool, str, Mapping[str, Any] | None],
+    *,
+    materialize_after_dump: bool,
+    materialization_mode: str,
+    dbt_vars: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     lake_url = publish_to_lake(run, summary.mode)
     summary = report_dump(
         replace(summary, seconds=time.monotonic() - run.started, lake_url=lake_url)
     )
-    materialize_after_dump, materialization_mode, dbt_vars = materialization
     if materialize_after_dump:
         materialize_table(run.dataset_id, run.table_id, materialization_mode, dbt_vars)
     return {"table": summary.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}
