@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pipelines.framework.flows import flow
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
 from pipelines.utils.loading.tasks import (
+    AfterLoad,
     DumpRun,
     find_committed_load,
     finish_dump,
@@ -47,19 +48,19 @@ def dump_db(  # pylint: disable=too-many-locals
     Uma `table` do PostgreSQL (14+) é lida por até `read_parallelism` COPYs simultâneos, cada
     um numa faixa de blocos, todos no mesmo snapshot; 1 lê com um só.
     """
-    run = DumpRun.start(dataset_id, table_id)
     if incremental_column and dump_mode != "append":
         log("dump incremental: usando dump_mode='append'")
         dump_mode = "append"
-    source = f"{db_type}://{db_host}:{db_port}/{db_database}"
-    after_load = {
-        "materialize_after_dump": materialize_after_dump,
-        "materialization_mode": materialization_mode,
-        "dbt_vars": dbt_vars,
-    }
+    run = DumpRun.start(
+        dataset_id,
+        table_id,
+        mode=dump_mode,
+        source=f"{db_type}://{db_host}:{db_port}/{db_database}",
+        after_load=AfterLoad(materialize_after_dump, materialization_mode, dbt_vars),
+    )
     committed = find_committed_load(run)
     if committed is not None:
-        return resume_dump(run, committed, mode=dump_mode, source=source, **after_load)
+        return resume_dump(run, committed)
     previous_state = (
         read_watermark(run.warehouse, run.dataset, table_id, incremental_column)
         if incremental_column
@@ -85,4 +86,4 @@ def dump_db(  # pylint: disable=too-many-locals
         incremental_column=incremental_column,
         previous_state=previous_state,
     )
-    return finish_dump(run, staged, mode=dump_mode, source=source, state=state, **after_load)
+    return finish_dump(run, staged, state)

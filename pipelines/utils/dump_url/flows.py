@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pipelines.framework.flows import flow
 from pipelines.utils.dump_url.tasks import convert_to_lake, download_file
 from pipelines.utils.loading.tasks import (
+    AfterLoad,
     DumpRun,
     find_committed_load,
     finish_dump,
@@ -42,15 +43,16 @@ def dump_url(  # pylint: disable=too-many-locals
     gzip, bzip2, xz ou ZIP são descompactados; num ZIP com vários arquivos, `zip_member` diz
     qual carregar.
     """
-    run = DumpRun.start(dataset_id, table_id)
-    after_load = {
-        "materialize_after_dump": materialize_after_dump,
-        "materialization_mode": materialization_mode,
-        "dbt_vars": dbt_vars,
-    }
+    run = DumpRun.start(
+        dataset_id,
+        table_id,
+        mode=dump_mode,
+        source=url,
+        after_load=AfterLoad(materialize_after_dump, materialization_mode, dbt_vars),
+    )
     committed = find_committed_load(run)
     if committed is not None:
-        return resume_dump(run, committed, mode=dump_mode, source=url, **after_load)
+        return resume_dump(run, committed)
     with tempfile.TemporaryDirectory(prefix="dump_url-") as folder:
         path = download_file(url, Path(folder) / f"download.{file_format}", vault_secret_path)
         staged = convert_to_lake(
@@ -68,4 +70,4 @@ def dump_url(  # pylint: disable=too-many-locals
             partition_columns=partition_columns,
             zip_member=zip_member,
         )
-    return finish_dump(run, staged, mode=dump_mode, source=url, **after_load)
+    return finish_dump(run, staged)

@@ -22,8 +22,18 @@ from pipelines.utils.utils import log
 
 
 @dataclass(frozen=True)
-class DumpRun:
-    """Where one dump run writes: this environment's lake and warehouse, under the run's id."""
+class AfterLoad:
+    """What a dump does once its load committed (the guide's `materialize_after_dump`)."""
+
+    materialize: bool = False
+    materialization_mode: str = "dev"
+    dbt_vars: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DumpRun:  # pylint: disable=too-many-instance-attributes
+    """One dump run: this environment's lake and warehouse, the run's id, how it loads and what
+    follows the load."""
 
     dataset_id: str
     """As the flow was given it; `dataset` is its name in this environment."""
@@ -32,11 +42,16 @@ class DumpRun:
     lake: Lake
     warehouse: Warehouse
     run_id: str
+    mode: str
+    source: str
+    after_load: AfterLoad
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def start(cls, dataset_id: str, table_id: str) -> "DumpRun":
-        """The current flow run's dump of `dataset_id.table_id`."""
+    def start(
+        cls, dataset_id: str, table_id: str, *, mode: str, source: str, after_load: AfterLoad
+    ) -> "DumpRun":
+        """The current flow run's dump of `source` into `dataset_id.table_id`."""
         environment = current_environment()
         return cls(
             dataset_id=dataset_id,
@@ -45,6 +60,9 @@ class DumpRun:
             lake=Lake(environment.lake_url),
             warehouse=get_warehouse(environment),
             run_id=str(flow_run.get_id() or uuid.uuid4().hex),
+            mode=mode,
+            source=source,
+            after_load=after_load,
         )
 
 
@@ -96,9 +114,9 @@ def load_to_warehouse(
 
 
 @task(cache_policy=NO_CACHE)
-def publish_to_lake(run: DumpRun, mode: str) -> str:
+def publish_to_lake(run: DumpRun) -> str:
     """Move the loaded run's Parquet files into the table's lake folder."""
-    return run.lake.publish_run(run.run_id, run.dataset, run.table_id, mode)
+    return run.lake.publish_run(run.run_id, run.dataset, run.table_id, run.mode)
 
 
 @task(cache_policy=NO_CACHE)
@@ -134,16 +152,8 @@ def materialize_table(
     )
 
 
-def finish_dump(  # pylint: disable=too-many-arguments
-    run: DumpRun,
-    staged: StagedTable,
-    *,
-    mode: str,
-    source: str,
-    state: Mapping[str, Any] | None = None,
-    materialize_after_dump: bool = False,
-    materialization_mode: str = "dev",
-    dbt_vars: Mapping[str, Any] | None = None,
+def finish_dump(
+    run: DumpRun, staged: StagedTable, state: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The common end of every dump: load, publish, summarize, then materialize if asked.
 
@@ -151,7 +161,7 @@ def finish_dump(  # pylint: disable=too-many-arguments
     Returns the flow's result: table, rows and seconds.
     """
     try:
-        result = load_to_warehouse(run.warehouse, staged, mode, state)
+        result = load_to_warehouse(run.warehouse, staged, run.mode, state)
     except BaseException:
         run.lake.discard(staged.run_id)
         raise
@@ -159,30 +169,18 @@ def finish_dump(  # pylint: disable=too-many-arguments
         run,
         DumpSummary(
             table=result.table,
-            source=source,
-            mode=mode,
+            source=run.source,
+            mode=run.mode,
             rows=result.rows_loaded,
             table_rows=result.table_rows,
             lake_bytes=staged.bytes,
             added_columns=result.added_columns,
             watermark=None if state is None else state.get("value"),
         ),
-        materialize_after_dump=materialize_after_dump,
-        materialization_mode=materialization_mode,
-        dbt_vars=dbt_vars,
     )
 
 
-def resume_dump(  # pylint: disable=too-many-arguments
-    run: DumpRun,
-    committed: LoadResult,
-    *,
-    mode: str,
-    source: str,
-    materialize_after_dump: bool = False,
-    materialization_mode: str = "dev",
-    dbt_vars: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+def resume_dump(run: DumpRun, committed: LoadResult) -> dict[str, Any]:
     """The end of a retried run whose load had committed before its process died (Retry in the
     UI keeps the run's id): publish what that attempt staged, summarize, materialize. Reading
     the source again would stage other rows under the same id (the watermark has moved since),
@@ -195,29 +193,24 @@ def resume_dump(  # pylint: disable=too-many-arguments
         run,
         DumpSummary(
             table=committed.table,
-            source=source,
-            mode=mode,
+            source=run.source,
+            mode=run.mode,
             rows=committed.rows_loaded,
             table_rows=committed.table_rows,
         ),
-        materialize_after_dump=materialize_after_dump,
-        materialization_mode=materialization_mode,
-        dbt_vars=dbt_vars,
     )
 
 
-def _after_load(
-    run: DumpRun,
-    summary: DumpSummary,
-    *,
-    materialize_after_dump: bool,
-    materialization_mode: str,
-    dbt_vars: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    lake_url = publish_to_lake(run, summary.mode)
+def _after_load(run: DumpRun, summary: DumpSummary) -> dict[str, Any]:
+    lake_url = publish_to_lake(run)
     summary = report_dump(
         replace(summary, seconds=time.monotonic() - run.started, lake_url=lake_url)
     )
-    if materialize_after_dump:
-        materialize_table(run.dataset_id, run.table_id, materialization_mode, dbt_vars)
+    if run.after_load.materialize:
+        materialize_table(
+            run.dataset_id,
+            run.table_id,
+            run.after_load.materialization_mode,
+            run.after_load.dbt_vars,
+        )
     return {"table": summary.table, "rows": summary.rows, "seconds": round(summary.seconds, 2)}
