@@ -353,6 +353,18 @@ def test_a_temporary_table_a_killed_load_leaves_behind_expires(gcs, client, ware
     assert dt.timedelta(hours=23) < lifetime <= dt.timedelta(days=1)
 
 
+def test_a_table_made_by_its_first_load_does_not_expire_with_its_temporary_table(
+    gcs, client, warehouse
+):
+    """The target is created LIKE the run's temporary table, which copies its table options:
+    without clearing the expiration, BigQuery would delete the new table after a day."""
+    warehouse.load(request(stage(gcs, make_table(10), "run-1")))
+
+    assert client.get_table(f"{client.project}.br.t").expires is None
+    warehouse.load(request(stage(gcs, make_table(5), "run-2"), "append"))
+    assert client.get_table(f"{client.project}.br.t").expires is None
+
+
 def test_a_transaction_aborted_by_a_concurrent_one_is_run_again(gcs, api, client, warehouse):
     """Loads of other tables MERGE into the same state table; BigQuery cancels one of two
     concurrent transactions, and the cancelled one changed nothing, so it is run again."""

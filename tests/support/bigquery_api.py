@@ -13,7 +13,9 @@ and for tests reading tables back; anything else gets BigQuery's error shape (HT
     (bigquery_sql.py).
     A failing statement inside BEGIN/COMMIT TRANSACTION rolls back the whole transaction, DDL on
     permanent tables inside one is refused, and one still open when the script ends is rolled back,
-    as in BigQuery. `inject_failure` makes statements matching a regex fail (failure injection).
+    as in BigQuery. `CREATE TABLE ... LIKE` copies the source's expiration unless its OPTIONS clear
+    it, as BigQuery copies table options. `inject_failure` makes statements matching a regex fail
+    (failure injection).
 """
 
 import functools
@@ -341,6 +343,10 @@ class BigQueryAPI(LoopbackServer):
         used = {name: params[name] for name in statement.parameters}
         if statement.kind != "SELECT":
             self.db.execute(statement.duckdb, used).fetchall()
+            if statement.like:
+                target, source, cleared = statement.like
+                if source in self.expirations and not cleared:
+                    self.expirations[target] = self.expirations[source]
             return
         result = self.db.sql(statement.duckdb, params=used)
         fields = [rest_field(n, str(k)) for n, k in zip(result.columns, result.types, strict=True)]

@@ -85,6 +85,8 @@ class Statement:
 
     def __init__(self, kind: str, text: str, duckdb_sql: str, parameters: list[str]):
         self.kind, self.text, self.duckdb, self.parameters = kind, text, duckdb_sql, parameters
+        self.like: tuple[tuple[str, str], tuple[str, str], bool] | None = None
+        """CREATE TABLE ... LIKE: (target, source, whether OPTIONS cleared the expiration)."""
 
     def __str__(self) -> str:
         return self.text
@@ -94,7 +96,10 @@ _SHAPES = [  # (kind, GoogleSQL statement the adapter sends, after names became 
     ("BEGIN", r"BEGIN(?: TRANSACTION)?"),
     ("COMMIT", r"COMMIT(?: TRANSACTION)?"),
     ("DDL", r"CREATE TABLE (?:IF NOT EXISTS )?\S+ \((?P<columns>[^()]+)\)"),
-    ("DDL", r"CREATE TABLE (?P<target>\S+) LIKE (?P<source>\S+)"),
+    (
+        "DDL",
+        r"CREATE TABLE (?P<target>\S+) LIKE (?P<source>\S+)(?: OPTIONS ?\((?P<options>[^()]*)\))?",
+    ),
     ("DDL", r"ALTER TABLE \S+ ADD COLUMN (?:IF NOT EXISTS )?\S+ (?P<type>\w+|ARRAY<\w+>)"),
     ("DELETE", r"DELETE FROM \S+ WHERE .+"),
     ("INSERT", r"INSERT INTO \S+ (?:\([^()]+\) )?(?:SELECT .+ FROM \S+|VALUES \(.+\))"),
@@ -136,7 +141,10 @@ def _translate(tokens: list[str], project: str) -> Statement:
     for kind, shape in _SHAPES:
         found = re.fullmatch(shape, duck, re.I | re.S)
         if found:
-            return Statement(kind, text, _adapt(found, duck), sorted(set(parameters)))
+            statement = Statement(kind, text, _adapt(found, duck), sorted(set(parameters)))
+            if found.groupdict().get("target"):
+                statement.like = _like(found)
+            return statement
     raise invalid(f"statement not supported by the stand-in: {text}")
 
 
@@ -148,6 +156,18 @@ def _name(quoted: str, project: str) -> str:
     if len(parts) != 3 or parts[0] != project:
         raise BigQueryError(404, "notFound", f"Not found: {quoted} (the stand-in has {project})")
     return f'"{parts[1]}"."{parts[2]}"'
+
+
+def _like(found: re.Match) -> tuple[tuple[str, str], tuple[str, str], bool]:
+    """LIKE copies the source's table options, its expiration included (BigQuery's
+    documentation); the stand-in supports only `OPTIONS(expiration_timestamp = NULL)`."""
+    options = " ".join((found.group("options") or "").split())
+    if options and not re.fullmatch(r"expiration_timestamp ?= ?NULL", options, re.I):
+        raise invalid(f"the stand-in supports OPTIONS(expiration_timestamp = NULL) only: {options}")
+    target, source = (
+        tuple(found.group(g).replace('"', "").split(".")) for g in ("target", "source")
+    )
+    return target, source, bool(options)  # type: ignore[return-value]
 
 
 def _adapt(found: re.Match, duck: str) -> str:

@@ -130,8 +130,10 @@ class BigQueryWarehouse:
     def _evolve(self, request: LoadRequest, temp: str) -> list[str]:
         target = self._id(request.dataset_id, request.table_id)
         old = self._columns(target)
-        if not old:
-            self._query(f"CREATE TABLE `{target}` LIKE `{temp}`")
+        if not old:  # LIKE copies the temporary table's options, its one-day expiry too
+            self._query(
+                f"CREATE TABLE `{target}` LIKE `{temp}` OPTIONS(expiration_timestamp = NULL)"
+            )
             return []
         new = self._columns(temp)
         added = check_drift(f"{request.dataset_id}.{request.table_id}", new, old)
