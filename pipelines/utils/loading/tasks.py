@@ -80,10 +80,17 @@ WAREHOUSE_STEP = {
 """Task options of a step that opens the warehouse: tried again while another holds it."""
 
 
-@task(**WAREHOUSE_STEP)
-def find_committed_load(run: DumpRun) -> LoadResult | None:
-    """This run's load, when an earlier attempt of it (a retry keeps the run's id) committed one."""
+@task(**WAREHOUSE_STEP, name="find_committed_load")
+def _find_committed_load(run: DumpRun) -> LoadResult | None:
     return run.warehouse.committed_load(run.dataset, run.table_id, run.run_id)
+
+
+def find_committed_load(run: DumpRun) -> LoadResult | None:
+    """This run's load, when an earlier attempt of it (a retry keeps the run's id) committed one.
+    Only a retry asks the warehouse: Prefect counts every attempt, and a first one has none."""
+    if flow_run.run_count == 1:
+        return None
+    return _find_committed_load(run)
 
 
 @task(**WAREHOUSE_STEP)
