@@ -9,7 +9,8 @@ libraries (`pip install -e '.[gcp]'`) are imported only here, when this adapter 
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -99,7 +100,10 @@ class BigQueryWarehouse:
 
     def _load_temp(self, bigquery, request: LoadRequest, temp: str) -> Any:
         """The run's files in the temporary table `temp`, which expires in a day."""
-        uris = _gcs_uris(request.files, request.run_id, list(request.hive_types))
+        with _on_gcs(request.files, request.run_id, list(request.hive_types)) as uris:
+            return self._load_job(bigquery, request, uris, temp)
+
+    def _load_job(self, bigquery, request: LoadRequest, uris: list[str], temp: str) -> Any:
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
@@ -259,11 +263,14 @@ def _sql_type(field: Any) -> str:
     return f"ARRAY<{base}>" if field.mode == "REPEATED" else base
 
 
-def _gcs_uris(files: Sequence[str], run_id: str, hive_keys: Sequence[str]) -> list[str]:
+@contextmanager
+def _on_gcs(files: Sequence[str], run_id: str, hive_keys: Sequence[str]) -> Iterator[list[str]]:
     """Load jobs read only from GCS: files already on `gs://` (a GCS lake) are used in place;
-    local ones are uploaded under `gcs_staging_url/<run_id>/`, keeping their Hive folders."""
+    local ones are uploaded under `gcs_staging_url/<run_id>/`, keeping their Hive folders, and
+    deleted once the load job has read them (or failed)."""
     if all(f.startswith("gs://") for f in files):
-        return list(files)
+        yield list(files)
+        return
     staging = get_settings().gcs_staging_url
     if not staging:
         raise ValueError(
@@ -280,7 +287,11 @@ def _gcs_uris(files: Sequence[str], run_id: str, hive_keys: Sequence[str]) -> li
             relative = local[local.index(marker) + 1 :]
         else:
             relative = local.rsplit("/", 1)[-1]
-        uri = f"{staging.rstrip('/')}/{run_id}/{relative}"
-        gcs.put(local, uri)
-        uris.append(uri)
-    return uris
+        uris.append(f"{staging.rstrip('/')}/{run_id}/{relative}")
+    try:
+        for local, uri in zip(files, uris, strict=True):
+            gcs.put(local, uri)
+        yield uris
+    finally:
+        with suppress(FileNotFoundError):  # nothing was uploaded
+            gcs.rm(f"{staging.rstrip('/')}/{run_id}", recursive=True)
