@@ -323,8 +323,8 @@ def _spec() -> DeploymentSpec:
 
 def stage_for_bigquery(gcs, folder: Path, table: pa.Table, monkeypatch) -> tuple[tuple, list]:
     """A local lake's run, and the gs:// URIs the BigQuery adapter uploads it to for its load
-    job (the GCS half of that adapter: BigQuery itself has no local stand-in)."""
-    from pipelines.framework.warehouse.bigquery import _gcs_uris
+    job (byte for byte, then deleted once the job is done)."""
+    from pipelines.framework.warehouse.bigquery import _on_gcs
 
     lake = Lake(str(folder / "lake"))
     staged = write(lake, table, "run-1", partition_columns=["dia"])
@@ -332,12 +332,15 @@ def stage_for_bigquery(gcs, folder: Path, table: pa.Table, monkeypatch) -> tuple
     get_settings.cache_clear()
     try:
         keys = list(staged.partitioning.hive_types)
-        uris = _gcs_uris(staged.files, "run-1", keys)
-        assert _gcs_uris(uris, "run-1", keys) == uris  # files on gs:// are loaded in place
+        with _on_gcs(staged.files, "run-1", keys) as uris:
+            for local, uri in zip(staged.files, uris, strict=True):
+                assert gcs.fs.cat_file(uri) == Path(local).read_bytes()
+            with _on_gcs(uris, "run-1", keys) as in_place:
+                assert in_place == uris  # files on gs:// are loaded in place
     finally:
         get_settings.cache_clear()
-    for local, uri in zip(staged.files, uris, strict=True):
-        assert gcs.fs.cat_file(uri) == Path(local).read_bytes()
+    gcs.fs.invalidate_cache()
+    assert gcs.fs.find(gcs.url("bq-staging")) == []  # deleted after the load job
     return staged.files, uris
 
 
