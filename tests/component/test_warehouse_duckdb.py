@@ -139,3 +139,43 @@ def test_a_failed_load_leaves_table_and_state_as_they_were(tmp_path):
     assert warehouse.read_state("br", "t")["value"] == "4"
     added = warehouse.load(_request(retyped, 3, "r4"))
     assert added.added_columns == ("v",) and added.table_rows == 8
+
+
+def test_text_partition_values_round_trip_through_the_lake_folders(tmp_path):
+    """Hive folders %-encode what a path cannot hold and name NULL __HIVE_DEFAULT_PARTITION__:
+    the warehouse and readers of the lake get every value back as it was."""
+    from pipelines.framework.lake import Lake
+
+    values = ["São Paulo", "a/b", None, "x=y%z", "", "Rio de Janeiro"]
+    table = pa.table({"id": list(range(len(values))), "cidade": values})
+    lake = Lake(str(tmp_path / "lake"))
+    staged = lake.write(
+        table.to_batches(),
+        table.schema,
+        run_id="r1",
+        dataset_id="br",
+        table_id="t",
+        partition_columns=["cidade"],
+    )
+    folders = {Path(f).parent.name for f in staged.files}
+    assert {"cidade=a%2Fb", "cidade=__HIVE_DEFAULT_PARTITION__"} <= folders
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    warehouse.load(
+        LoadRequest(
+            "br",
+            "t",
+            list(staged.files),
+            "overwrite",
+            "r1",
+            staged.rows,
+            hive_types=staged.partitioning.hive_types,
+        )
+    )
+    lake.publish(staged, "overwrite")
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        assert con.execute("SELECT id, cidade FROM br.t ORDER BY id").fetchall() == list(
+            enumerate(values)
+        )
+    read_back = pq.read_table(lake.files("br", "t")).to_pylist()
+    assert sorted((row["id"], row["cidade"]) for row in read_back) == list(enumerate(values))
