@@ -332,10 +332,10 @@ def stage_for_bigquery(gcs, folder: Path, table: pa.Table, monkeypatch) -> tuple
     get_settings.cache_clear()
     try:
         keys = list(staged.partitioning.hive_types)
-        with _on_gcs(staged.files, "run-1", keys) as uris:
+        with _on_gcs(staged.files, "run-1/br/t", keys) as uris:
             for local, uri in zip(staged.files, uris, strict=True):
                 assert gcs.fs.cat_file(uri) == Path(local).read_bytes()
-            with _on_gcs(uris, "run-1", keys) as in_place:
+            with _on_gcs(uris, "run-1/br/t", keys) as in_place:
                 assert in_place == uris  # files on gs:// are loaded in place
     finally:
         get_settings.cache_clear()
@@ -350,7 +350,7 @@ def test_bigquery_staging_uploads_a_local_lake_run_with_its_hive_folders(
     across_years = make_table(1_000, start=dt.date(2023, 12, 30), days=4)
     _, uris = stage_for_bigquery(gcs, tmp_path, across_years, monkeypatch)
     assert uris[0] == gcs.url(
-        "bq-staging/run-1/ano_particao=2023/mes_particao=12/data_particao=2023-12-30/"
+        "bq-staging/run-1/br/t/ano_particao=2023/mes_particao=12/data_particao=2023-12-30/"
         "run-1-0.parquet"
     )
 
@@ -360,6 +360,6 @@ def test_bigquery_staging_keeps_the_hive_folders_of_a_run_within_one_year(
 ):
     _, uris = stage_for_bigquery(gcs, tmp_path, make_table(1_000, days=4), monkeypatch)
     assert uris[0] == gcs.url(
-        "bq-staging/run-1/ano_particao=2024/mes_particao=01/data_particao=2024-01-30/"
+        "bq-staging/run-1/br/t/ano_particao=2024/mes_particao=01/data_particao=2024-01-30/"
         "run-1-0.parquet"
     )

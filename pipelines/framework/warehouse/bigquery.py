@@ -100,7 +100,8 @@ class BigQueryWarehouse:
 
     def _load_temp(self, bigquery, request: LoadRequest, temp: str) -> Any:
         """The run's files in the temporary table `temp`, which expires in a day."""
-        with _on_gcs(request.files, request.run_id, list(request.hive_types)) as uris:
+        folder = f"{request.run_id}/{request.dataset_id}/{request.table_id}"
+        with _on_gcs(request.files, folder, list(request.hive_types)) as uris:
             return self._load_job(bigquery, request, uris, temp)
 
     def _load_job(self, bigquery, request: LoadRequest, uris: list[str], temp: str) -> Any:
@@ -264,10 +265,10 @@ def _sql_type(field: Any) -> str:
 
 
 @contextmanager
-def _on_gcs(files: Sequence[str], run_id: str, hive_keys: Sequence[str]) -> Iterator[list[str]]:
+def _on_gcs(files: Sequence[str], folder: str, hive_keys: Sequence[str]) -> Iterator[list[str]]:
     """Load jobs read only from GCS: files already on `gs://` (a GCS lake) are used in place;
-    local ones are uploaded under `gcs_staging_url/<run_id>/`, keeping their Hive folders, and
-    deleted once the load job has read them (or failed)."""
+    local ones are uploaded under `gcs_staging_url/<folder>/` (the run's id, dataset and table),
+    keeping their Hive folders, and deleted once the load job has read them (or failed)."""
     if all(f.startswith("gs://") for f in files):
         yield list(files)
         return
@@ -287,11 +288,11 @@ def _on_gcs(files: Sequence[str], run_id: str, hive_keys: Sequence[str]) -> Iter
             relative = local[local.index(marker) + 1 :]
         else:
             relative = local.rsplit("/", 1)[-1]
-        uris.append(f"{staging.rstrip('/')}/{run_id}/{relative}")
+        uris.append(f"{staging.rstrip('/')}/{folder}/{relative}")
     try:
         for local, uri in zip(files, uris, strict=True):
             gcs.put(local, uri)
         yield uris
     finally:
         with suppress(FileNotFoundError):  # nothing was uploaded
-            gcs.rm(f"{staging.rstrip('/')}/{run_id}", recursive=True)
+            gcs.rm(f"{staging.rstrip('/')}/{folder}", recursive=True)
