@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.framework.lake import Lake
 from pipelines.framework.warehouse import LoadRequest, LoadVerificationError, SchemaDriftError
 from pipelines.framework.warehouse.duckdb import DuckDBWarehouse, WarehouseBusyError, connect
 
@@ -144,8 +145,6 @@ def test_a_failed_load_leaves_table_and_state_as_they_were(tmp_path):
 def test_text_partition_values_round_trip_through_the_lake_folders(tmp_path):
     """Hive folders %-encode what a path cannot hold and name NULL __HIVE_DEFAULT_PARTITION__:
     the warehouse and readers of the lake get every value back as it was."""
-    from pipelines.framework.lake import Lake
-
     values = ["São Paulo", "a/b", None, "x=y%z", "", "Rio de Janeiro"]
     table = pa.table({"id": list(range(len(values))), "cidade": values})
     lake = Lake(str(tmp_path / "lake"))

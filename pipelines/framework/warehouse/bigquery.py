@@ -281,6 +281,7 @@ def _on_gcs(files: Sequence[str], folder: str, hive_keys: Sequence[str]) -> Iter
     import fsspec
 
     gcs = fsspec.filesystem("gs")
+    root = f"{staging.rstrip('/')}/{folder}"
     marker = f"/{hive_keys[0]}=" if hive_keys else None
     uris = []
     for local in files:
@@ -288,11 +289,11 @@ def _on_gcs(files: Sequence[str], folder: str, hive_keys: Sequence[str]) -> Iter
             relative = local[local.index(marker) + 1 :]
         else:
             relative = local.rsplit("/", 1)[-1]
-        uris.append(f"{staging.rstrip('/')}/{folder}/{relative}")
+        uris.append(f"{root}/{relative}")
     try:
         for local, uri in zip(files, uris, strict=True):
             gcs.put(local, uri)
         yield uris
     finally:
         with suppress(FileNotFoundError):  # nothing was uploaded
-            gcs.rm(f"{staging.rstrip('/')}/{folder}", recursive=True)
+            gcs.rm(root, recursive=True)

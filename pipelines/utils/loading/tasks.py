@@ -5,7 +5,7 @@ Tasks shared by the dump flows: atomic warehouse load, lake publish, summary, ma
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import task
@@ -174,16 +174,10 @@ def finish_dump(
         raise
     return _after_load(
         run,
-        DumpSummary(
-            table=result.table,
-            source=run.source,
-            mode=run.mode,
-            rows=result.rows_loaded,
-            table_rows=result.table_rows,
-            lake_bytes=staged.bytes,
-            added_columns=result.added_columns,
-            watermark=None if state is None else state.get("value"),
-        ),
+        result,
+        lake_bytes=staged.bytes,
+        added_columns=result.added_columns,
+        watermark=None if state is None else state.get("value"),
     )
 
 
@@ -196,22 +190,23 @@ def resume_dump(run: DumpRun, committed: LoadResult) -> dict[str, Any]:
         f"{committed.table}: esta execução já carregou {committed.rows_loaded:,} linhas antes "
         "de ser interrompida; publicando o que ela gravou no lake, sem ler a origem de novo"
     )
-    return _after_load(
-        run,
-        DumpSummary(
-            table=committed.table,
-            source=run.source,
-            mode=run.mode,
-            rows=committed.rows_loaded,
-            table_rows=committed.table_rows,
-        ),
-    )
+    return _after_load(run, committed)
 
 
-def _after_load(run: DumpRun, summary: DumpSummary) -> dict[str, Any]:
+def _after_load(run: DumpRun, loaded: LoadResult, **details: Any) -> dict[str, Any]:
+    """Publish, summarize (`details`: the summary's optional fields), materialize if asked."""
     lake_url = publish_to_lake(run)
     summary = report_dump(
-        replace(summary, seconds=time.monotonic() - run.started, lake_url=lake_url)
+        DumpSummary(
+            table=loaded.table,
+            source=run.source,
+            mode=run.mode,
+            rows=loaded.rows_loaded,
+            table_rows=loaded.table_rows,
+            seconds=time.monotonic() - run.started,
+            lake_url=lake_url,
+            **details,
+        )
     )
     if run.after_load.materialize:
         materialize_table(
