@@ -11,6 +11,7 @@ after the warehouse load succeeded, so a failed run never leaves half a table be
 
 import contextlib
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -360,6 +361,42 @@ class Lake:
         run_root = f"{self._root}/{STAGING_FOLDER}/{run_id}"
         if self.fs.exists(run_root):
             self.fs.rm(run_root, recursive=True)
+
+    def discard_table(self, run_id: str, dataset_id: str, table_id: str) -> None:
+        """Remove what a run staged for one table, and the run's prefix once nothing is left."""
+        path = self._path(self.staging_url(run_id, dataset_id, table_id))
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
+        run_root = f"{self._root}/{STAGING_FOLDER}/{run_id}"
+        if self.fs.exists(run_root) and not self.fs.find(run_root):
+            self.fs.rm(run_root, recursive=True)
+
+    def _staged_run_roots(self) -> list[str]:
+        staging = f"{self._root}/{STAGING_FOLDER}"
+        if not self.fs.exists(staging):
+            return []
+        return [entry.rstrip("/") for entry in self.fs.ls(staging, detail=False)]
+
+    def staged_runs(self, dataset_id: str, table_id: str) -> list[str]:
+        """Ids of the runs whose staging holds files of `dataset_id.table_id`."""
+        return sorted(
+            run_root.rsplit("/", 1)[1]
+            for run_root in self._staged_run_roots()
+            if self.fs.exists(f"{run_root}/{dataset_id}/{table_id}")
+        )
+
+    def sweep_staging(self, older_than_seconds: float) -> list[str]:
+        """Remove every run's staging whose newest file is older than `older_than_seconds` (a
+        run killed before it could clean up, of a table no run loads again); return them."""
+        removed = []
+        now = time.time()
+        for run_root in self._staged_run_roots():
+            files = self.fs.find(run_root)
+            newest = max((self.fs.modified(f).timestamp() for f in files), default=0.0)
+            if now - newest > older_than_seconds:
+                self.fs.rm(run_root, recursive=True)
+                removed.append(self._url(run_root))
+        return removed
 
     def files(self, dataset_id: str, table_id: str) -> list[str]:
         """The published Parquet files of a table."""

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     """Warehouse adapter for loads: `duckdb` (embedded file per environment) or `bigquery`."""
     warehouse_lock_timeout: float = 900.0
     """Seconds a load waits for the embedded warehouse's single writer slot before failing."""
+    table_lease_wait: float = 600.0
+    """Seconds a dump waits while another run of the same table holds it, before it ends
+    Skipped (never two writers of one table)."""
+    max_shrink: float = 0.5
+    """Fraction of a table's rows an overwrite may remove unless the dump sets `allow_shrink`."""
     gcp_project: str | None = None
     """Google Cloud project of the BigQuery warehouse (default: the client's own)."""
     gcs_staging_url: str | None = None

@@ -4,10 +4,13 @@ What every warehouse adapter shares: load requests and results, errors, schema-d
 
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 LOAD_MODES = ("append", "overwrite")
+SCHEMA_CHANGES = ("error", "replace")
+"""What an overwrite does when the new data drops or retypes columns: fail, or replace the table."""
 LOADS_TABLE = "_pipelines_loads"
 STATE_TABLE = "_pipelines_state"
 
@@ -18,6 +21,18 @@ class SchemaDriftError(ValueError):
 
 class LoadVerificationError(RuntimeError):
     """The warehouse holds a different number of rows than the run extracted."""
+
+
+class TableBusyError(RuntimeError):
+    """Another run holds the table's writer lease longer than this one waits for it."""
+
+
+class StateMovedError(RuntimeError):
+    """Another run loaded the table after this one read its watermark: loading would duplicate."""
+
+
+class ShrinkError(RuntimeError):
+    """An overwrite would shrink the table by more than the allowed fraction."""
 
 
 class UnknownWarehouseError(ValueError):
@@ -38,10 +53,23 @@ class LoadRequest:  # pylint: disable=too-many-instance-attributes
     state: Mapping[str, Any] | None = None
     """Incremental state (`column`, `value`, `type`, `boundary`) saved in the same transaction
     as the rows."""
+    read_state: Mapping[str, Any] | None = None
+    """The state this run read before extracting (incremental): the load fails with
+    `StateMovedError` when the table's saved state is no longer this one."""
+    allow_shrink: bool = False
+    """Let an overwrite shrink the table past `max_shrink` (a source that really lost rows)."""
+    max_shrink: float = 0.5
+    """Fraction of its rows an overwrite may remove without `allow_shrink`."""
+    schema_change: str = "error"
+    """Overwrite only: `replace` takes the new columns when some were dropped or retyped."""
 
     def __post_init__(self) -> None:
         if self.mode not in LOAD_MODES:
             raise ValueError(f"dump_mode {self.mode!r} inválido; use um de {LOAD_MODES}")
+        if self.schema_change not in SCHEMA_CHANGES:
+            raise ValueError(
+                f"schema_change {self.schema_change!r} inválido; use um de {SCHEMA_CHANGES}"
+            )
 
 
 @dataclass(frozen=True)
@@ -53,6 +81,8 @@ class LoadResult:
     table_rows: int
     added_columns: tuple[str, ...] = ()
     already_loaded: bool = False
+    mode: str | None = None
+    """The committed load's mode, when read back from the run record (`already_loaded`)."""
 
 
 def boundary_text(state: Mapping[str, Any]) -> str | None:
@@ -86,6 +116,13 @@ class Warehouse(Protocol):
 
     def count_rows(self, dataset_id: str, table_id: str) -> int | None:
         """Rows in a table, or None when it does not exist."""
+
+    def writer(
+        self, dataset_id: str, table_id: str, holder: str, wait: float
+    ) -> AbstractContextManager[None]:
+        """Hold the table's single-writer lease (for `holder`, a run id) for a whole dump: read
+        the watermark, extract, load, publish. Waits up to `wait` seconds for another holder,
+        then raises `TableBusyError`. A holder that dies loses the lease (no stale locks)."""
 
 
 _INTEGER_RANK = {"TINYINT": 1, "SMALLINT": 2, "INTEGER": 3, "BIGINT": 4, "HUGEINT": 5}

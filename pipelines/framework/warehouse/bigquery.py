@@ -87,7 +87,7 @@ class BigQueryWarehouse:
         """The load `run_id` already committed into the table, or None."""
         self._ensure_meta()
         previous = self._query(
-            f"SELECT `rows` FROM `{self.project}.{META_DATASET}.{LOADS_TABLE}` "
+            f"SELECT `rows`, mode FROM `{self.project}.{META_DATASET}.{LOADS_TABLE}` "
             "WHERE dataset_id = @d AND table_id = @t AND run_id = @r",
             d=dataset_id,
             t=table_id,
@@ -96,7 +96,8 @@ class BigQueryWarehouse:
         if not previous:
             return None
         total = self.count_rows(dataset_id, table_id) or 0
-        return LoadResult(f"{dataset_id}.{table_id}", previous[0][0], total, already_loaded=True)
+        rows, mode = previous[0]
+        return LoadResult(f"{dataset_id}.{table_id}", rows, total, already_loaded=True, mode=mode)
 
     def _load_temp(self, bigquery, request: LoadRequest, temp: str) -> Any:
         """The run's files in the temporary table `temp`, which expires in a day."""

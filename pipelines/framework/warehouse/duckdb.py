@@ -7,9 +7,10 @@ read) holds an exclusive lock file first and retries the open with backoff if an
 """
 
 import fcntl
+import hashlib
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +25,7 @@ from pipelines.framework.warehouse.base import (
     LoadRequest,
     LoadResult,
     LoadVerificationError,
+    TableBusyError,
     boundary_text,
     check_drift,
     state_from_row,
@@ -53,12 +55,11 @@ def _literal(value: str) -> str:
 
 
 @contextmanager
-def warehouse_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
-    """Hold the warehouse's writer slot (an exclusive lock on `<file>.lock`) for a short step."""
-    timeout = get_settings().warehouse_lock_timeout if timeout is None else timeout
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _flock(lock_path: str, timeout: float, busy: Callable[[], Exception]) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path`, waiting with backoff up to `timeout` seconds, then
+    raising `busy()`. The kernel drops it when the holder dies: no stale locks."""
     deadline = time.monotonic() + timeout
-    with open(f"{path}.lock", "a+b") as handle:
+    with open(lock_path, "a+b") as handle:
         delay = 0.05
         while True:
             try:
@@ -66,15 +67,26 @@ def warehouse_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise WarehouseBusyError(
-                        f"o warehouse {path} ficou ocupado por mais de {timeout:.0f}s"
-                    ) from None
+                    raise busy() from None
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 2.0)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def warehouse_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold the warehouse's writer slot (an exclusive lock on `<file>.lock`) for a short step."""
+    timeout = get_settings().warehouse_lock_timeout if timeout is None else timeout
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _flock(
+        f"{path}.lock",
+        timeout,
+        lambda: WarehouseBusyError(f"o warehouse {path} ficou ocupado por mais de {timeout:.0f}s"),
+    ):
+        yield
 
 
 def connect(
@@ -124,6 +136,22 @@ class DuckDBWarehouse:
             else:
                 con.execute("COMMIT")
             return result
+
+    @contextmanager
+    def writer(self, dataset_id: str, table_id: str, holder: str, wait: float) -> Iterator[None]:
+        """The table's writer lease: an exclusive lock on a file beside the warehouse, one per
+        table, held by the dump's process (released by the kernel if it dies)."""
+        leases = self.path.parent / f"{self.path.name}.leases"
+        leases.mkdir(parents=True, exist_ok=True)
+        name = hashlib.blake2b(f"{dataset_id}\0{table_id}".encode(), digest_size=12).hexdigest()
+        with _flock(
+            str(leases / f"{name}.lock"),
+            wait,
+            lambda: TableBusyError(
+                f"outra execução está gravando {dataset_id}.{table_id} há mais de {wait:.0f}s"
+            ),
+        ):
+            yield
 
     def read_state(self, dataset_id: str, table_id: str) -> dict[str, Any] | None:
         """Last committed watermark of a table, or None before its first load."""
@@ -221,13 +249,16 @@ def _committed(
     con: duckdb.DuckDBPyConnection, dataset_id: str, table_id: str, run_id: str
 ) -> LoadResult | None:
     previous = con.execute(
-        f"SELECT rows FROM {LOADS_TABLE} WHERE dataset_id = ? AND table_id = ? AND run_id = ?",
+        f"SELECT rows, mode FROM {LOADS_TABLE} "
+        "WHERE dataset_id = ? AND table_id = ? AND run_id = ?",
         [dataset_id, table_id, run_id],
     ).fetchone()
     if previous is None:
         return None
     total = con.execute(f"SELECT count(*) FROM {_table(dataset_id, table_id)}").fetchone()[0]
-    return LoadResult(f"{dataset_id}.{table_id}", previous[0], total, already_loaded=True)
+    return LoadResult(
+        f"{dataset_id}.{table_id}", previous[0], total, already_loaded=True, mode=previous[1]
+    )
 
 
 def _load(con: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:

@@ -8,13 +8,17 @@ Projects make their own scheduled copy with `pipelines.framework.flows.instantia
 from typing import Any, Literal
 
 from pipelines.framework.flows import flow
+from pipelines.framework.warehouse import TableBusyError
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
 from pipelines.utils.loading.tasks import (
     AfterLoad,
     DumpRun,
+    LoadGuards,
     find_committed_load,
     finish_dump,
     resume_dump,
+    skipped,
+    table_writer,
 )
 from pipelines.utils.utils import log
 
@@ -35,6 +39,9 @@ def dump_db(  # pylint: disable=too-many-locals
     read_parallelism: int = 2,
     partition_columns: list[str] | None = None,
     incremental_column: str | None = None,
+    primary_key: list[str] | None = None,
+    allow_shrink: bool = False,
+    schema_change: Literal["error", "replace"] = "error",
     materialize_after_dump: bool = False,
     materialization_mode: str = "dev",
     dbt_vars: dict[str, Any] | None = None,
@@ -57,33 +64,39 @@ def dump_db(  # pylint: disable=too-many-locals
         mode=dump_mode,
         source=f"{db_type}://{db_host}:{db_port}/{db_database}",
         after_load=AfterLoad(materialize_after_dump, materialization_mode, dbt_vars),
+        guards=LoadGuards(allow_shrink, schema_change),
     )
-    committed = find_committed_load(run)
-    if committed is not None:
-        return resume_dump(run, committed)
-    previous_state = (
-        read_watermark(run.warehouse, run.dataset, table_id, incremental_column)
-        if incremental_column
-        else None
-    )
-    staged, state = extract_to_lake(
-        run.lake,
-        {
-            "db_type": db_type,
-            "host": db_host,
-            "port": db_port,
-            "database": db_database,
-            "vault_secret_path": vault_secret_path,
-        },
-        execute_query=execute_query,
-        table=table,
-        run_id=run.run_id,
-        dataset_id=run.dataset,
-        table_id=table_id,
-        batch_size=batch_size,
-        read_parallelism=read_parallelism,
-        partition_columns=partition_columns,
-        incremental_column=incremental_column,
-        previous_state=previous_state,
-    )
-    return finish_dump(run, staged, state)
+    try:
+        with table_writer(run):
+            committed = find_committed_load(run)
+            if committed is not None:
+                return resume_dump(run, committed)
+            previous_state = (
+                read_watermark(run.warehouse, run.dataset, table_id, incremental_column)
+                if incremental_column
+                else None
+            )
+            staged, state = extract_to_lake(
+                run.lake,
+                {
+                    "db_type": db_type,
+                    "host": db_host,
+                    "port": db_port,
+                    "database": db_database,
+                    "vault_secret_path": vault_secret_path,
+                },
+                execute_query=execute_query,
+                table=table,
+                run_id=run.run_id,
+                dataset_id=run.dataset,
+                table_id=table_id,
+                batch_size=batch_size,
+                read_parallelism=read_parallelism,
+                partition_columns=partition_columns,
+                incremental_column=incremental_column,
+                primary_key=primary_key,
+                previous_state=previous_state,
+            )
+            return finish_dump(run, staged, state, read_state=previous_state)
+    except TableBusyError as busy:
+        return skipped(run, busy)

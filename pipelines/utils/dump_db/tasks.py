@@ -59,6 +59,7 @@ def extract_to_lake(  # pylint: disable=too-many-locals
     read_parallelism: int = 1,
     partition_columns: list[str] | None = None,
     incremental_column: str | None = None,
+    primary_key: list[str] | None = None,
     previous_state: dict[str, Any] | None = None,
 ) -> tuple[StagedTable, dict[str, Any] | None]:
     """Stream `execute_query`'s rows, or `table`'s, into Parquet under the run's staging prefix;

@@ -8,13 +8,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipelines.framework.flows import flow
+from pipelines.framework.warehouse import TableBusyError
 from pipelines.utils.dump_url.tasks import convert_to_lake, download_file
 from pipelines.utils.loading.tasks import (
     AfterLoad,
     DumpRun,
+    LoadGuards,
     find_committed_load,
     finish_dump,
     resume_dump,
+    skipped,
+    table_writer,
 )
 
 
@@ -33,6 +37,8 @@ def dump_url(  # pylint: disable=too-many-locals
     batch_size: int = 100_000,
     partition_columns: list[str] | None = None,
     zip_member: str | None = None,
+    allow_shrink: bool = False,
+    schema_change: Literal["error", "replace"] = "error",
     materialize_after_dump: bool = False,
     materialization_mode: str = "dev",
     dbt_vars: dict[str, Any] | None = None,
@@ -49,25 +55,32 @@ def dump_url(  # pylint: disable=too-many-locals
         mode=dump_mode,
         source=url,
         after_load=AfterLoad(materialize_after_dump, materialization_mode, dbt_vars),
+        guards=LoadGuards(allow_shrink, schema_change),
     )
-    committed = find_committed_load(run)
-    if committed is not None:
-        return resume_dump(run, committed)
-    with tempfile.TemporaryDirectory(prefix="dump_url-") as folder:
-        path = download_file(url, Path(folder) / f"download.{file_format}", vault_secret_path)
-        staged = convert_to_lake(
-            run.lake,
-            path,
-            file_format=file_format,
-            run_id=run.run_id,
-            dataset_id=run.dataset,
-            table_id=table_id,
-            encoding=encoding,
-            separator=separator,
-            on_bad_lines=on_bad_lines,
-            infer_types=infer_types,
-            batch_size=batch_size,
-            partition_columns=partition_columns,
-            zip_member=zip_member,
-        )
-    return finish_dump(run, staged)
+    try:
+        with table_writer(run):
+            committed = find_committed_load(run)
+            if committed is not None:
+                return resume_dump(run, committed)
+            with tempfile.TemporaryDirectory(prefix="dump_url-") as folder:
+                path = download_file(
+                    url, Path(folder) / f"download.{file_format}", vault_secret_path
+                )
+                staged = convert_to_lake(
+                    run.lake,
+                    path,
+                    file_format=file_format,
+                    run_id=run.run_id,
+                    dataset_id=run.dataset,
+                    table_id=table_id,
+                    encoding=encoding,
+                    separator=separator,
+                    on_bad_lines=on_bad_lines,
+                    infer_types=infer_types,
+                    batch_size=batch_size,
+                    partition_columns=partition_columns,
+                    zip_member=zip_member,
+                )
+            return finish_dump(run, staged)
+    except TableBusyError as busy:
+        return skipped(run, busy)

@@ -4,7 +4,8 @@ Tasks shared by the dump flows: atomic warehouse load, lake publish, summary, ma
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,10 +13,18 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.states import Completed, State
 
 from pipelines.framework.environments import current_environment
 from pipelines.framework.lake import Lake, StagedTable
-from pipelines.framework.warehouse import LoadRequest, LoadResult, Warehouse, get_warehouse
+from pipelines.framework.settings import get_settings
+from pipelines.framework.warehouse import (
+    LoadRequest,
+    LoadResult,
+    TableBusyError,
+    Warehouse,
+    get_warehouse,
+)
 from pipelines.framework.warehouse.duckdb import WarehouseBusyError
 from pipelines.utils.loading.utils import DumpSummary, artifact_key
 from pipelines.utils.utils import log
@@ -28,6 +37,15 @@ class AfterLoad:
     materialize: bool = False
     materialization_mode: str = "dev"
     dbt_vars: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LoadGuards:
+    """What a load refuses unless told: shrinking the table past the allowed fraction, and (in
+    overwrite) dropping or retyping columns."""
+
+    allow_shrink: bool = False
+    schema_change: str = "error"
 
 
 @dataclass(frozen=True)
@@ -45,11 +63,19 @@ class DumpRun:  # pylint: disable=too-many-instance-attributes
     mode: str
     source: str
     after_load: AfterLoad
+    guards: LoadGuards = LoadGuards()
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def start(
-        cls, dataset_id: str, table_id: str, *, mode: str, source: str, after_load: AfterLoad
+    def start(  # pylint: disable=too-many-arguments
+        cls,
+        dataset_id: str,
+        table_id: str,
+        *,
+        mode: str,
+        source: str,
+        after_load: AfterLoad,
+        guards: LoadGuards = LoadGuards(),
     ) -> "DumpRun":
         """The current flow run's dump of `source` into `dataset_id.table_id`."""
         environment = current_environment()
@@ -63,6 +89,7 @@ class DumpRun:  # pylint: disable=too-many-instance-attributes
             mode=mode,
             source=source,
             after_load=after_load,
+            guards=guards,
         )
 
 
@@ -80,6 +107,56 @@ WAREHOUSE_STEP = {
 """Task options of a step that opens the warehouse: tried again while another holds it."""
 
 
+@contextmanager
+def table_writer(run: DumpRun) -> Iterator[None]:
+    """Be the table's only writer from the watermark read to the lake publish (a manual run
+    beside the scheduled one, a duplicate trigger: the second waits, then ends Skipped), and
+    first finish what earlier runs of the table left in staging."""
+    wait = get_settings().table_lease_wait
+    with run.warehouse.writer(run.dataset, run.table_id, run.run_id, wait):
+        finish_earlier_runs(run)
+        yield
+
+
+def finish_earlier_runs(run: DumpRun) -> None:
+    """What earlier runs of this table left in the lake's staging (they died, or failed, after
+    or before their load): a committed load is published, as that run would have done; an
+    uncommitted one is removed. Safe only under the table's writer lease: no other run of the
+    table is staging now. Staging older than the run retention, of any table, goes too."""
+    retention = get_settings().run_retention_days
+    if retention > 0:
+        for orphan in run.lake.sweep_staging(older_than_seconds=retention * 86400):
+            log(f"staging abandonado removido: {orphan}")
+    for earlier in run.lake.staged_runs(run.dataset, run.table_id):
+        if earlier == run.run_id:
+            continue  # this run's own earlier attempt: `find_committed_load` decides
+        committed = run.warehouse.committed_load(run.dataset, run.table_id, earlier)
+        if committed is None:
+            log(
+                f"{run.dataset}.{run.table_id}: removendo o staging da execução {earlier}, "
+                "que não chegou a carregar"
+            )
+            run.lake.discard_table(earlier, run.dataset, run.table_id)
+            continue
+        log(
+            f"{committed.table}: a execução {earlier} carregou {committed.rows_loaded:,} linhas "
+            "mas não as publicou no lake; publicando-as agora"
+        )
+        run.lake.publish_run(earlier, run.dataset, run.table_id, committed.mode or run.mode)
+
+
+def skipped(run: DumpRun, busy: TableBusyError) -> State:
+    """The end of a run that found another run of its table still writing: Skipped (a
+    Completed state), nothing read or loaded."""
+    message = f"{run.dataset}.{run.table_id}: {busy}; esta execução não carregou nada"
+    log(message, level="warning")
+    return Completed(
+        name="Skipped",
+        message=message,
+        data={"table": f"{run.dataset}.{run.table_id}", "rows": 0, "skipped": True},
+    )
+
+
 @task(**WAREHOUSE_STEP, name="find_committed_load")
 def _find_committed_load(run: DumpRun) -> LoadResult | None:
     return run.warehouse.committed_load(run.dataset, run.table_id, run.run_id)
@@ -95,22 +172,26 @@ def find_committed_load(run: DumpRun) -> LoadResult | None:
 
 @task(**WAREHOUSE_STEP)
 def load_to_warehouse(
-    warehouse: Warehouse,
+    run: DumpRun,
     staged: StagedTable,
-    mode: str,
     state: Mapping[str, Any] | None = None,
+    read_state: Mapping[str, Any] | None = None,
 ) -> LoadResult:
     """Load a run's staged Parquet into `dataset.table` in one step, and check the row count."""
-    result = warehouse.load(
+    result = run.warehouse.load(
         LoadRequest(
             dataset_id=staged.dataset_id,
             table_id=staged.table_id,
             files=staged.files,
-            mode=mode,
+            mode=run.mode,
             run_id=staged.run_id,
             expected_rows=staged.rows,
             hive_types=staged.partitioning.hive_types,
             state=state,
+            read_state=read_state,
+            allow_shrink=run.guards.allow_shrink,
+            max_shrink=get_settings().max_shrink,
+            schema_change=run.guards.schema_change,
         )
     )
     if result.already_loaded:
@@ -160,15 +241,19 @@ def materialize_table(
 
 
 def finish_dump(
-    run: DumpRun, staged: StagedTable, state: Mapping[str, Any] | None = None
+    run: DumpRun,
+    staged: StagedTable,
+    state: Mapping[str, Any] | None = None,
+    read_state: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The common end of every dump: load, publish, summarize, then materialize if asked.
 
     A failed load discards the run's staging files; the table and the lake stay as they were.
-    Returns the flow's result: table, rows and seconds.
+    `read_state` is the incremental state the run started from (the load refuses to commit if
+    another run moved it). Returns the flow's result: table, rows and seconds.
     """
     try:
-        result = load_to_warehouse(run.warehouse, staged, run.mode, state)
+        result = load_to_warehouse(run, staged, state, read_state)
     except BaseException:
         run.lake.discard(staged.run_id)
         raise
