@@ -165,7 +165,7 @@ def register_times(flows: int) -> list[tuple[str, float, float, int]]:
     return rows
 
 
-async def _due_to_first_task(url: str, api_url: str, runs: int) -> list[float]:
+async def _due_to_first_task(api_url: str, output: Path, runs: int) -> list[float]:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.states import Scheduled
@@ -177,7 +177,7 @@ async def _due_to_first_task(url: str, api_url: str, runs: int) -> list[float]:
             due = datetime.now(timezone.utc)
             run = await client.create_flow_run_from_deployment(
                 deployment.id,
-                parameters={"n_users": 5, "api_url": api_url, "output_path": os.devnull},
+                parameters={"n_users": 5, "api_url": api_url, "output_path": str(output)},
                 state=Scheduled(scheduled_time=due),
             )
             while True:
@@ -201,7 +201,7 @@ def due_delays(runs: int) -> list[float]:
         url = f"http://127.0.0.1:{port}/api"
         try:
             with temporary_settings(updates={PREFECT_API_URL: url}):
-                return asyncio.run(_due_to_first_task(url, api.url, runs))
+                return asyncio.run(_due_to_first_task(api.url, Path(home) / "due.csv", runs))
         finally:
             pipelines("down", env=env)
 
