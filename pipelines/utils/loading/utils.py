@@ -4,6 +4,7 @@ run's summary.
 """
 
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -133,7 +134,14 @@ class DumpSummary:  # pylint: disable=too-many-instance-attributes
         return f"# Dump {self.table}\n\n| | |\n|---|---|\n{body}\n"
 
 
+def slug(text: str) -> str:
+    """`text` in lowercase ASCII letters, digits and dashes (`Órgãos Públicos` ->
+    `orgaos-publicos`): the names Prefect accepts for artifact keys."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    cleaned = "".join(c if c.isalnum() else "-" for c in ascii_text.lower())
+    return "-".join(part for part in cleaned.split("-") if part)
+
+
 def artifact_key(table: str) -> str:
-    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    cleaned = "".join(c if c.isalnum() else "-" for c in table.lower())
-    return "dump-" + "-".join(part for part in cleaned.split("-") if part)
+    """The key of a table's dump summary: every run of the table adds a version of it."""
+    return f"dump-{slug(table)}"
