@@ -54,6 +54,39 @@ def dump_db(  # pylint: disable=too-many-locals
 
     Uma `table` do PostgreSQL (14+) é lida por até `read_parallelism` COPYs simultâneos, cada
     um numa faixa de blocos, todos no mesmo snapshot; 1 lê com um só.
+
+    Duas execuções da mesma tabela nunca gravam juntas: a segunda espera a primeira
+    (`PIPELINES_TABLE_LEASE_WAIT` segundos) e então termina como Skipped, sem carregar nada.
+
+    Args:
+        db_type: Banco de origem: postgres, mysql (MariaDB também), sqlserver ou oracle.
+        db_host: Endereço do servidor de origem.
+        db_port: Porta do servidor de origem.
+        db_database: Banco (database) de origem.
+        dataset_id: Dataset de destino no warehouse, como escrito no projeto (o ambiente de
+            staging acrescenta seu sufixo).
+        table_id: Tabela de destino no warehouse.
+        execute_query: Consulta a copiar (informe ela ou `table`).
+        table: Tabela a copiar inteira, `schema.tabela` (informe ela ou `execute_query`).
+        vault_secret_path: Caminho do segredo com `user` e `password` da origem.
+        dump_mode: `overwrite` troca a tabela; `append` acrescenta as linhas lidas.
+        batch_size: Linhas por lote lido da origem (e por linha de progresso no log).
+        read_parallelism: Leituras simultâneas de uma `table` do PostgreSQL.
+        partition_columns: Colunas de partição do lake; uma coluna de data gera
+            `ano_particao/mes_particao/data_particao`.
+        incremental_column: Coluna crescente (id, data de atualização): só as linhas a partir
+            do último valor carregado são lidas e anexadas.
+        primary_key: Colunas que identificam uma linha, para reconhecer as já carregadas no
+            último valor incremental; lidas do catálogo da origem quando `table` tem chave.
+        allow_shrink: Permite que um `overwrite` encolha a tabela além da fração permitida
+            (`PIPELINES_MAX_SHRINK`, 0.5): sem ele, uma versão nova muito menor (um arquivo ou
+            consulta cortados) falha e a tabela anterior fica.
+        schema_change: `error` recusa colunas removidas ou com tipo mudado; `replace` (só em
+            `overwrite`) troca a tabela pela nova forma. Colunas novas entram sempre.
+        materialize_after_dump: Roda o dbt da tabela (e dos modelos que dependem dela) depois
+            da carga.
+        materialization_mode: Alvo do dbt na materialização (`dev`, `prod`).
+        dbt_vars: Variáveis passadas ao dbt na materialização.
     """
     if incremental_column and dump_mode != "append":
         log("dump incremental: usando dump_mode='append'")

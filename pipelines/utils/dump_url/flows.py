@@ -48,6 +48,36 @@ def dump_url(  # pylint: disable=too-many-locals
     CSV vira colunas de texto (como no sistema original) salvo `infer_types=True`. Arquivos
     gzip, bzip2, xz ou ZIP são descompactados; num ZIP com vários arquivos, `zip_member` diz
     qual carregar.
+
+    Duas execuções da mesma tabela nunca gravam juntas: a segunda espera a primeira
+    (`PIPELINES_TABLE_LEASE_WAIT` segundos) e então termina como Skipped, sem carregar nada.
+
+    Args:
+        url: Endereço do arquivo (links de compartilhamento do Google Sheets e Drive também).
+        dataset_id: Dataset de destino no warehouse, como escrito no projeto (o ambiente de
+            staging acrescenta seu sufixo).
+        table_id: Tabela de destino no warehouse.
+        file_format: Formato do arquivo: csv, json (um array), jsonl ou parquet.
+        encoding: Codificação do texto (csv, json), por exemplo `latin-1`.
+        separator: Separador de colunas do CSV.
+        on_bad_lines: `error` falha numa linha malformada; `skip` a ignora e avisa no log.
+        infer_types: Infere os tipos das colunas do CSV (sem ele, todas são texto).
+        vault_secret_path: Caminho do segredo com as credenciais da URL (token ou usuário e
+            senha).
+        dump_mode: `overwrite` troca a tabela; `append` acrescenta as linhas do arquivo.
+        batch_size: Linhas por lote (e por linha de progresso no log).
+        partition_columns: Colunas de partição do lake; uma coluna de data gera
+            `ano_particao/mes_particao/data_particao`.
+        zip_member: O arquivo a carregar de um ZIP que tem vários.
+        allow_shrink: Permite que um `overwrite` encolha a tabela além da fração permitida
+            (`PIPELINES_MAX_SHRINK`, 0.5): sem ele, uma versão nova muito menor (um arquivo ou
+            consulta cortados) falha e a tabela anterior fica.
+        schema_change: `error` recusa colunas removidas ou com tipo mudado; `replace` (só em
+            `overwrite`) troca a tabela pela nova forma. Colunas novas entram sempre.
+        materialize_after_dump: Roda o dbt da tabela (e dos modelos que dependem dela) depois
+            da carga.
+        materialization_mode: Alvo do dbt na materialização (`dev`, `prod`).
+        dbt_vars: Variáveis passadas ao dbt na materialização.
     """
     run = DumpRun.start(
         dataset_id,
