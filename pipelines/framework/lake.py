@@ -312,7 +312,7 @@ class Lake:
                 destination = target + file_path[len(source) :]
                 self.fs.makedirs(destination.rsplit("/", 1)[0], exist_ok=True)
                 self.fs.mv(file_path, destination)
-        self.discard(run_id)
+        self.discard_table(run_id, dataset_id, table_id)
         return target_url
 
     def _swap(self, source: str, target: str, run_id: str) -> None:

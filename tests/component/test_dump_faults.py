@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.framework.lake import STAGING_FOLDER, Lake
 from pipelines.framework.settings import REPO_ROOT
+from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
 from pipelines.utils.dump_db.flows import dump_db
 from tests.support.databases import pg_schema, postgres_server  # noqa: F401
 from tests.support.dumps import place  # noqa: F401
@@ -199,3 +200,27 @@ def test_staging_left_by_dead_runs_is_removed(prefect_api, postgres_server, pg_s
     assert not (staging / "old-run").exists()
     assert recent.exists()
     assert _count(place) == (3, 3)
+
+
+def test_a_failure_right_after_the_commit_keeps_the_staged_files_for_the_lake(
+    prefect_api, postgres_server, pg_schema, place, monkeypatch
+):
+    """The load step fails after the warehouse committed (the process lost its answer): the
+    staged files are not thrown away, so the next run can still publish them."""
+    _events(postgres_server, pg_schema, 4)
+    params = _params(postgres_server, f"SELECT * FROM {pg_schema}.eventos")
+    load = DuckDBWarehouse.load
+
+    def commits_then_fails(self, request):
+        load(self, request)
+        raise ConnectionError("a resposta do warehouse se perdeu")
+
+    monkeypatch.setattr(DuckDBWarehouse, "load", commits_then_fails)
+    assert dump_db(**params, return_state=True).is_failed()
+    monkeypatch.setattr(DuckDBWarehouse, "load", load)
+    assert _count(place) == (4, 4)
+    assert _lake_ids(place) == []
+
+    assert dump_db(**params)["rows"] == 0
+    assert _lake_ids(place) == [1, 2, 3, 4]
+    assert _count(place) == (4, 4)

@@ -255,7 +255,7 @@ def finish_dump(
     try:
         result = load_to_warehouse(run, staged, state, read_state)
     except BaseException:
-        run.lake.discard(staged.run_id)
+        _discard_unless_committed(run)
         raise
     return _after_load(
         run,
@@ -264,6 +264,18 @@ def finish_dump(
         added_columns=result.added_columns,
         watermark=None if state is None else state.get("value"),
     )
+
+
+def _discard_unless_committed(run: DumpRun) -> None:
+    """After a failed load step, remove the run's staging only when the warehouse confirms the
+    load did not commit (a failure after the commit, or while asking, keeps the files: the next
+    run of the table publishes or removes them under its lease)."""
+    try:
+        committed = run.warehouse.committed_load(run.dataset, run.table_id, run.run_id)
+    except Exception:  # pylint: disable=broad-exception-caught  # the next run decides
+        return
+    if committed is None:
+        run.lake.discard_table(run.run_id, run.dataset, run.table_id)
 
 
 def resume_dump(run: DumpRun, committed: LoadResult) -> dict[str, Any]:

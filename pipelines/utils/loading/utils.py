@@ -81,7 +81,7 @@ def stage_batches(  # pylint: disable=too-many-arguments
             partition_columns=partition_columns,
         )
     except BaseException:
-        lake.discard(run_id)
+        lake.discard_table(run_id, dataset_id, table_id)
         raise
 
 
