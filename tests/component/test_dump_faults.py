@@ -3,6 +3,7 @@
 names with accents, staging left by dead runs. Real PostgreSQL, DuckDB and Prefect server; the
 concurrent runs are separate processes, as two workers (or a worker and `pipelines run`) are."""
 
+import fcntl
 import json
 import os
 import subprocess
@@ -224,3 +225,72 @@ def test_a_failure_right_after_the_commit_keeps_the_staged_files_for_the_lake(
     assert dump_db(**params)["rows"] == 0
     assert _lake_ids(place) == [1, 2, 3, 4]
     assert _count(place) == (4, 4)
+
+
+def _kill(process: subprocess.Popen) -> None:
+    process.kill()
+    process.communicate(timeout=60)
+
+
+def _staged_runs(place) -> list[str]:
+    staging = Path(place.lake_url) / STAGING_FOLDER
+    return sorted(p.name for p in staging.iterdir()) if staging.exists() else []
+
+
+def test_a_dump_killed_mid_extract_keeps_the_table_and_the_rerun_is_exact(
+    prefect_api, postgres_server, pg_schema, place
+):
+    _events(postgres_server, pg_schema, 5_000)
+    params = _params(postgres_server, _slow_view(postgres_server, pg_schema))
+    assert dump_db(**params)["rows"] == 5_000
+    _events(postgres_server, pg_schema, 5_000, start=5_001)
+    process = _start(params)
+    _wait_until_reading(postgres_server, f"{pg_schema}.lento", process)
+    time.sleep(1)  # some batches staged
+    _kill(process)
+    assert _count(place) == (5_000, 5_000)
+
+    assert dump_db(**params)["rows"] == 5_000
+    assert _count(place) == (10_000, 10_000)
+    assert _lake_ids(place) == list(range(1, 10_001))
+    assert _staged_runs(place) == []  # the killed run's staging went with the rerun
+
+
+def _warehouse_busy(place) -> bool:
+    """True while a load holds the warehouse's writer slot (its lock file)."""
+    lock = Path(f"{place.warehouse_path}.lock")
+    if not lock.exists():
+        return False
+    with open(lock, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def test_a_dump_killed_mid_load_keeps_the_table_and_the_rerun_is_exact(
+    prefect_api, postgres_server, pg_schema, place
+):
+    _events(postgres_server, pg_schema, 1_000)
+    params = {
+        **_params(postgres_server, None),
+        "incremental_column": None,
+        "table": f"{pg_schema}.eventos",
+        "execute_query": None,
+    }
+    dump_db(**params)
+    _events(postgres_server, pg_schema, 1_500_000, start=1_001)
+    process = _start(params)
+    deadline = time.monotonic() + 240
+    while not _warehouse_busy(place):
+        assert process.poll() is None, process.communicate()[1][-4000:]
+        assert time.monotonic() < deadline, "the load never started"
+        time.sleep(0.02)
+    _kill(process)
+    assert _count(place) == (1_000, 1_000)
+
+    assert dump_db(**params)["rows"] == 1_501_000
+    assert _count(place) == (1_501_000, 1_501_000)
+    assert _staged_runs(place) == []
