@@ -7,9 +7,14 @@ import pytest
 
 from pipelines.framework.lake import PartitionError, partitioning_for
 from pipelines.framework.warehouse import SchemaDriftError, check_drift, is_compatible
+from pipelines.utils.dump_db import mysql, oracle, postgres, sqlserver
 from pipelines.utils.dump_db.incremental import (
+    Identity,
     WatermarkTracker,
     incremental_query,
+    is_nan_state,
+    row_hash,
+    row_identity,
     watermark_text,
 )
 from pipelines.utils.dump_db.utils import DumpConfigError, base_query, connection_for
@@ -93,36 +98,157 @@ def test_queries():
     )
 
 
-def _events(*rows: tuple) -> list[pa.RecordBatch]:
-    schema = pa.schema([("at", pa.timestamp("us", tz="UTC")), ("name", pa.string())])
+def _events(*rows: tuple, **extra) -> list[pa.RecordBatch]:
+    """One batch of (hour, name) events on 2024-01-01, plus constant `extra` columns."""
+    fields = [("at", pa.timestamp("us", tz="UTC")), ("name", pa.string())]
+    schema = pa.schema(fields + [(column, pa.string()) for column in extra])
     utc = timezone.utc
     return [
         pa.RecordBatch.from_pylist(
-            [{"at": datetime(2024, 1, 1, h, tzinfo=utc), "name": n} for h, n in rows],
+            [{"at": datetime(2024, 1, 1, h, tzinfo=utc), "name": n, **extra} for h, n in rows],
             schema=schema,
         )
     ]
 
 
-def _run(previous, batches) -> tuple[list[str], dict]:
-    tracker = WatermarkTracker("at", previous)
+BY_CONTENT = Identity(("at", "name"))
+BY_NAME = Identity(("name",), by_key=True)
+
+
+def _run(previous, batches, identity=BY_CONTENT) -> tuple[list[str], dict]:
+    tracker = WatermarkTracker("at", previous, identity)
     names = [n for b in tracker.track(batches) for n in b.column("name").to_pylist()]
     return names, tracker.state()
+
+
+def _identities(state) -> list[str]:
+    return state["boundary"][0]["rows"]
 
 
 def test_rows_late_on_the_boundary_load_once_and_reruns_add_nothing():
     names, state = _run(None, _events((9, "a"), (10, "b"), (10, "c")))
     assert names == ["a", "b", "c"]
-    assert state["value"] == "2024-01-01 10:00:00" and len(state["boundary"]) == 2
+    assert state["value"] == "2024-01-01 10:00:00" and len(_identities(state)) == 2
+    assert state["boundary"][0]["columns"] == ["at", "name"]
     # the source returns rows >= 10:00: b and c again, d arrived late with the same time
     names, state = _run(state, _events((10, "b"), (10, "d"), (10, "c")))
     assert names == ["d"]
-    assert len(state["boundary"]) == 3  # b, c and d all sit on 10:00
+    assert len(_identities(state)) == 3  # b, c and d all sit on 10:00
     names, again = _run(state, _events((10, "b"), (10, "c"), (10, "d")))
     assert names == [] and again == state
     names, state = _run(state, _events((10, "c"), (11, "e")))
     assert names == ["e"] and state["value"] == "2024-01-01 11:00:00"
-    assert len(state["boundary"]) == 1
+    assert len(_identities(state)) == 1
+
+
+def test_a_column_added_at_the_source_is_not_a_new_boundary_row():
+    """Content identities cover the columns the state knew; the next state knows the new one."""
+    _, state = _run(None, _events((9, "a"), (10, "b")))
+    wider = _events((10, "b"), (10, "c"), extra="x")
+    names, state = _run(state, wider, row_identity(None, wider[0].schema.names))
+    assert names == ["c"]
+    assert state["boundary"][0]["columns"] == ["at", "name", "extra"]
+    names, _ = _run(state, _events((10, "b"), (10, "c"), extra="x"))
+    assert names == []
+
+
+def test_by_key_an_edited_boundary_row_is_the_same_row():
+    _, state = _run(None, _events((9, "a"), (10, "b")), BY_NAME)
+    assert state["boundary"][0] == {
+        "by": "key",
+        "columns": ["name"],
+        "rows": [row_hash({"name": "b"})],
+    }
+    names, _ = _run(state, _events((10, "b"), extra="edited"), BY_NAME)
+    assert names == []
+    names, _ = _run(state, _events((10, "b"), extra="edited"))  # a content rule now: still by key
+    assert names == []
+
+
+def test_a_state_saved_as_a_list_of_row_hashes_still_drops_its_rows():
+    loaded = _events((10, "b"))[0].to_pylist()  # the rows as the old version hashed them
+    legacy = {
+        "column": "at",
+        "value": "2024-01-01 10:00:00",
+        "type": "timestamp[us, tz=UTC]",
+        "boundary": [row_hash(row) for row in loaded],
+    }
+    names, state = _run(legacy, _events((10, "b"), (10, "c")), BY_NAME)
+    assert names == ["c"]
+    assert state["boundary"][0]["by"] == "key" and len(_identities(state)) == 2
+
+
+def _measures(*rows: tuple[int, float | None]) -> list[pa.RecordBatch]:
+    """One batch of (id, m) rows, m a double."""
+    ids, values = zip(*rows, strict=True) if rows else ((), ())
+    return [pa.RecordBatch.from_pydict({"id": list(ids), "m": pa.array(values, pa.float64())})]
+
+
+def _measured(previous, batches) -> tuple[list[int], WatermarkTracker]:
+    tracker = WatermarkTracker("m", previous, Identity(("id",), by_key=True))
+    ids = [i for b in tracker.track(batches) for i in b.column("id").to_pylist()]
+    return ids, tracker
+
+
+NAN = float("nan")
+
+
+def test_nan_and_null_watermarks_load_once_and_are_never_followed():
+    first = [*_measures((1, NAN), (2, NAN)), *_measures((3, 1.5), (4, None), (5, NAN), (6, 2.0))]
+    ids, tracker = _measured(None, first)
+    assert ids == [1, 2, 3, 4, 5, 6] and tracker.unusable == 4
+    state = tracker.state()
+    assert (state["value"], state["type"]) == ("2.0", "double")
+    # NaN and NULL rows, were a source to send them again, are dropped; 6 was loaded
+    ids, tracker = _measured(state, _measures((1, NAN), (6, 2.0), (4, None), (7, 3.0)))
+    assert ids == [7] and tracker.unusable == 2 and tracker.dropped == 1
+
+
+def test_a_first_load_without_a_usable_watermark_is_not_read_again():
+    ids, tracker = _measured(None, _measures((1, NAN), (2, None)))
+    state = tracker.state()
+    assert ids == [1, 2] and state["value"] is None and state["type"] == "double"
+    query = incremental_query("postgres", "Q", "m", state, repr, postgres.NOT_NAN)
+    assert query == 'SELECT * FROM (Q) dump_rows WHERE "m" IS NOT NULL AND "m" <> \'NaN\''
+    ids, tracker = _measured(state, _measures((1, NAN), (3, 4.0)))
+    assert ids == [3] and tracker.state()["value"] == "4.0"
+    _, empty = _measured(None, _measures())
+    assert empty.state() is None
+
+
+def test_float_watermarks_exclude_nan_where_the_dialect_has_it():
+    state = {"value": "2.5", "type": "double", "boundary": []}
+    assert incremental_query("oracle", "Q", "M", state, repr, oracle.NOT_NAN) == (
+        'SELECT * FROM (Q) dump_rows WHERE "M" >= \'2.5\' AND "M" IS NOT NAN'
+    )
+    assert incremental_query("mysql", "Q", "m", state, repr, mysql.NOT_NAN) == (
+        "SELECT * FROM (Q) dump_rows WHERE `m` >= '2.5'"
+    )
+    as_text = {**state, "type": "string"}
+    assert "NaN" not in incremental_query("postgres", "Q", "m", as_text, repr, postgres.NOT_NAN)
+    assert is_nan_state({"value": "nan", "type": "double"})
+    assert not is_nan_state({"value": "nan", "type": "string"})
+    assert not is_nan_state({"value": None, "type": "double"})
+
+
+def test_row_identity_prefers_the_key_and_checks_it():
+    assert row_identity(["id"], ["id", "v"]) == Identity(("id",), by_key=True)
+    assert row_identity(None, ["id", "v"]) == Identity(("id", "v"))
+    with pytest.raises(DumpConfigError, match="codigo"):
+        row_identity(["codigo"], ["id", "v"])
+
+
+def test_primary_key_catalog_queries():
+    sql, params = mysql.primary_key_query("outro.t")
+    assert params == ["outro", "t"] and "CONSTRAINT_NAME = 'PRIMARY'" in sql
+    assert mysql.primary_key_query("t")[1] == [None, "t"]
+    sql, params = sqlserver.primary_key_query("dbo.Pe]dido")
+    assert params == ("[dbo].[Pe]]dido]",)
+    assert "is_primary_key = 1" in sql and sql.endswith("ORDER BY ic.key_ordinal")
+    sql, params = oracle.primary_key_query("HR.EMP")
+    assert params == {"owner": "HR", "name": "EMP"}
+    assert "constraint_type = 'P'" in sql and ":owner" in sql and ":name" in sql
+    assert oracle.primary_key_query("EMP")[1] == {"owner": None, "name": "EMP"}
 
 
 def test_watermark_text_is_utc_without_offset():

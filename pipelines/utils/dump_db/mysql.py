@@ -41,6 +41,13 @@ _OTHERS = {
     FIELD_TYPE.TIMESTAMP: pa.timestamp("us", tz="UTC"),
     FIELD_TYPE.BIT: pa.binary(),
 }
+# MySQL and MariaDB floats have no NaN.
+NOT_NAN = None
+_PRIMARY_KEY = (
+    "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+    "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s "
+    "AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION"
+)
 
 
 def arrow_type(field) -> pa.DataType:  # pylint: disable=too-many-return-statements
@@ -85,6 +92,24 @@ def literal(conn: Connection, value: str) -> str:
     """A value quoted as a MySQL string literal."""
     with closing(_connect(conn)) as mysql:
         return mysql.escape(value)
+
+
+def primary_key_query(table: str) -> tuple[str, list[str | None]]:
+    """The catalog query for `table`'s primary key (`db.table`, or a table of the connection's
+    database) and its parameters."""
+    schema, _, name = table.rpartition(".")
+    return _PRIMARY_KEY, [schema or None, name]
+
+
+def primary_key(conn: Connection, table: str) -> list[str]:
+    """`table`'s primary key columns in key order, read from the catalog; [] without one."""
+    with closing(_connect(conn)) as mysql, mysql.cursor() as cursor:
+        try:
+            cursor.execute(*primary_key_query(table))
+            rows = cursor.fetchall()
+        except pymysql.MySQLError as exc:
+            raise SourceError(f"a leitura da chave primária falhou no MySQL: {exc}") from exc
+    return [name for (name,) in rows]
 
 
 def read_batches(

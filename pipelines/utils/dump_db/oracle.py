@@ -53,6 +53,15 @@ _CONVERSIONS = {
     oracledb.DB_TYPE_INTERVAL_YM: "TO_CHAR({})",
     oracledb.DB_TYPE_INTERVAL_DS: "TO_CHAR({})",
 }
+# Excludes a BINARY_FLOAT/BINARY_DOUBLE column's NaN, which Oracle orders above every number.
+NOT_NAN = "{} IS NOT NAN"
+_PRIMARY_KEY = (
+    "SELECT cc.column_name FROM all_constraints c "
+    "JOIN all_cons_columns cc ON cc.owner = c.owner AND cc.constraint_name = c.constraint_name "
+    "WHERE c.constraint_type = 'P' AND c.table_name = :name "
+    "AND c.owner = COALESCE(:owner, SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')) "
+    "ORDER BY cc.position"
+)
 _SESSION = "ALTER SESSION SET TIME_ZONE = 'UTC' NLS_NUMERIC_CHARACTERS = '.,'"
 # The shape `incremental.watermark_text` gives a timestamp.
 _TIMESTAMP_TEXT = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?")
@@ -120,6 +129,27 @@ def literal(_conn: Connection, value: str) -> str:
     if match:
         return f"TO_DATE('{value}', 'YYYY-MM-DD HH24:MI:SS')"
     return "'" + value.replace("'", "''") + "'"
+
+
+def primary_key_query(table: str) -> tuple[str, dict[str, str | None]]:
+    """The catalog query for `table`'s primary key (`OWNER.TABLE`, or a table of the session's
+    schema; names as written, as the dump quotes them) and its binds."""
+    owner, _, name = table.rpartition(".")
+    return _PRIMARY_KEY, {"owner": owner or None, "name": name}
+
+
+def primary_key(conn: Connection, table: str) -> list[str]:
+    """`table`'s primary key columns in key order, read from the catalog; [] without one."""
+    ora = _connect(conn)
+    try:
+        with ora.cursor() as cursor:
+            cursor.execute(*primary_key_query(table))
+            rows = cursor.fetchall()
+    except oracledb.Error as exc:
+        raise SourceError(f"a leitura da chave primária falhou no Oracle: {exc}") from exc
+    finally:
+        ora.close()
+    return [name for (name,) in rows]
 
 
 def select_list(columns: Sequence[tuple[str, oracledb.DbType]]) -> str | None:

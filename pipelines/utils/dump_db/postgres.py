@@ -52,6 +52,14 @@ _SIMPLE_TYPES = {
 }
 _NUMERIC = 1700
 _JSON_TYPES = (114, 3802)
+# Excludes a float column's NaN, which PostgreSQL orders above every number (`{}`: the column).
+NOT_NAN = "{} <> 'NaN'"
+_PRIMARY_KEY = (
+    "SELECT a.attname FROM pg_index i "
+    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) "
+    "WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
+    "ORDER BY array_position(i.indkey::int2[], a.attnum)"
+)
 
 
 def arrow_type(type_oid: int, precision: int | None, scale: int | None) -> pa.DataType:
@@ -100,6 +108,17 @@ def literal(conn: Connection, value: str) -> str:
     """A value quoted as a SQL literal by the server's own rules."""
     with _connect(conn) as pg:
         return sql.Literal(value).as_string(pg)
+
+
+def primary_key(conn: Connection, table: str) -> list[str]:
+    """`table`'s primary key columns in key order, read from the catalog; [] without one (a
+    view, a table without a key)."""
+    with _connect(conn) as pg:
+        try:
+            rows = pg.execute(_PRIMARY_KEY, [quote_identifier("postgres", table)]).fetchall()
+        except psycopg.Error as exc:
+            raise SourceError(f"a leitura da chave primária falhou no PostgreSQL: {exc}") from exc
+    return [name for (name,) in rows]
 
 
 @contextmanager

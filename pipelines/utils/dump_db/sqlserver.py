@@ -61,6 +61,14 @@ _DESCRIBE = (
     "SELECT name, system_type_name, precision, scale, error_message "
     "FROM sys.dm_exec_describe_first_result_set(%s, NULL, 0) ORDER BY column_ordinal"
 )
+# SQL Server floats have no NaN.
+NOT_NAN = None
+_PRIMARY_KEY = (
+    "SELECT c.name FROM sys.indexes i "
+    "JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id "
+    "JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id "
+    "WHERE i.object_id = OBJECT_ID(%s) AND i.is_primary_key = 1 ORDER BY ic.key_ordinal"
+)
 # The shape `incremental.watermark_text` gives a timestamp.
 _TIMESTAMP_TEXT = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,7})?")
 
@@ -139,6 +147,25 @@ def select_list(columns: Sequence[tuple[str, str]]) -> str | None:
 
 def _bracket(name: str) -> str:
     return "[" + name.replace("]", "]]") + "]"
+
+
+def primary_key_query(table: str) -> tuple[str, tuple[str]]:
+    """The catalog query for `table`'s primary key (`schema.table` or `table`, as `OBJECT_ID`
+    resolves it) and its parameters."""
+    return _PRIMARY_KEY, (".".join(_bracket(part) for part in table.split(".")),)
+
+
+def primary_key(conn: Connection, table: str) -> list[str]:
+    """`table`'s primary key columns in key order, read from the catalog; [] without one."""
+    with closing(_connect(conn)) as mssql, closing(mssql.cursor()) as cursor:
+        try:
+            cursor.execute(*primary_key_query(table))
+            rows = cursor.fetchall()
+        except pymssql.Error as exc:
+            raise SourceError(
+                f"a leitura da chave primária falhou no SQL Server: {_message(exc)}"
+            ) from exc
+    return [name for (name,) in rows]
 
 
 def _describe(mssql: pymssql.Connection, query: str) -> list[tuple[str, str, int, int]]:

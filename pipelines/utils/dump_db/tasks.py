@@ -13,8 +13,15 @@ from prefect.cache_policies import NO_CACHE
 from pipelines.framework.lake import Lake, StagedTable
 from pipelines.framework.warehouse import Warehouse
 from pipelines.utils.dump_db import mysql, oracle, postgres, sqlserver
-from pipelines.utils.dump_db.incremental import WatermarkTracker, comparison, incremental_query
-from pipelines.utils.dump_db.utils import DumpConfigError, base_query, connection_for
+from pipelines.utils.dump_db.incremental import (
+    Identity,
+    WatermarkTracker,
+    comparison,
+    incremental_query,
+    is_nan_state,
+    row_identity,
+)
+from pipelines.utils.dump_db.utils import Connection, DumpConfigError, base_query, connection_for
 from pipelines.utils.loading.tasks import WAREHOUSE_STEP
 from pipelines.utils.loading.utils import stage_batches
 from pipelines.utils.utils import log
@@ -38,11 +45,37 @@ def read_watermark(
             f"{dataset_id}.{table_id} é incremental por {state['column']!r}, "
             f"não por {incremental_column!r}"
         )
-    log(
-        f"{dataset_id}.{table_id}: lendo linhas com {incremental_column} "
-        f"{comparison(state)} {state['value']}"
-    )
+    if is_nan_state(state):
+        raise DumpConfigError(
+            f"o estado incremental de {dataset_id}.{table_id} tem {incremental_column} = NaN "
+            "(salvo por uma versão anterior): não se sabe até onde a carga chegou; recarregue "
+            "a tabela inteira (por exemplo em outro table_id) antes de voltar ao incremental"
+        )
+    if state["value"] is None:
+        log(f"{dataset_id}.{table_id}: lendo linhas com {incremental_column} preenchida")
+    else:
+        log(
+            f"{dataset_id}.{table_id}: lendo linhas com {incremental_column} "
+            f"{comparison(state)} {state['value']}"
+        )
     return state
+
+
+def _boundary_identity(
+    conn: Connection, table: str | None, primary_key: list[str] | None, names: list[str], name: str
+) -> Identity:
+    """How this dump tells boundary rows apart: the declared key, else `table`'s key in the
+    source's catalog, else the content of the columns (logged: edits look like new rows)."""
+    key = primary_key or (READERS[conn.db_type].primary_key(conn, table) if table else [])
+    if key and not primary_key:
+        log(f"{name}: chave primária lida do catálogo da origem: {', '.join(key)}")
+    if not key:
+        log(
+            f"{name}: sem chave primária (informe primary_key): as linhas do último valor "
+            "carregado são reconhecidas pelo conteúdo, e uma delas editada na origem seria "
+            "anexada de novo"
+        )
+    return row_identity(key, names)
 
 
 @task(cache_policy=NO_CACHE)
@@ -73,7 +106,9 @@ def extract_to_lake(  # pylint: disable=too-many-locals
 
     def query(where: str | None = None) -> str:
         base = base_query(conn.db_type, execute_query, table, where)
-        return incremental_query(conn.db_type, base, incremental_column, previous_state, literal)
+        return incremental_query(
+            conn.db_type, base, incremental_column, previous_state, literal, reader.NOT_NAN
+        )
 
     name = f"{dataset_id}.{table_id}"
     with ExitStack() as reading:
@@ -93,7 +128,8 @@ def extract_to_lake(  # pylint: disable=too-many-locals
                 raise DumpConfigError(
                     f"a coluna incremental {incremental_column!r} não está na consulta"
                 )
-            tracker = WatermarkTracker(incremental_column, previous_state)
+            identity = _boundary_identity(conn, table, primary_key, schema.names, name)
+            tracker = WatermarkTracker(incremental_column, previous_state, identity)
             batches = tracker.track(batches)
         started = time.monotonic()
         staged = stage_batches(
@@ -115,4 +151,23 @@ def extract_to_lake(  # pylint: disable=too-many-locals
         return staged, None
     if tracker.dropped:
         log(f"{name}: {tracker.dropped:,} linha(s) já carregada(s) ignorada(s)")
+    if tracker.unusable:
+        _log_unusable(name, incremental_column, tracker.unusable, first=previous_state is None)
     return staged, tracker.state()
+
+
+def _log_unusable(name: str, column: str, rows: int, *, first: bool) -> None:
+    """Rows whose watermark is NULL or NaN: a first load takes them, later ones never do."""
+    if first:
+        log(
+            f"{name}: {rows:,} linha(s) com {column} NULL ou NaN carregada(s) nesta primeira "
+            f"carga; linhas assim que chegarem depois não serão lidas (a carga incremental só "
+            f"lê valores de {column} comparáveis)",
+            "warning",
+        )
+    else:
+        log(
+            f"{name}: {rows:,} linha(s) com {column} NULL ou NaN ignorada(s): a carga "
+            "incremental só lê valores comparáveis",
+            "warning",
+        )
