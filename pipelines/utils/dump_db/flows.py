@@ -75,9 +75,13 @@ def dump_db(  # pylint: disable=too-many-locals
         partition_columns: Colunas de partição do lake; uma coluna de data gera
             `ano_particao/mes_particao/data_particao`.
         incremental_column: Coluna crescente (id, data de atualização): só as linhas a partir
-            do último valor carregado são lidas e anexadas.
+            do último valor carregado são lidas e anexadas. Linhas com essa coluna NULL (ou NaN,
+            numa coluna de ponto flutuante) entram só na primeira carga; as que chegarem depois
+            assim não são lidas (o log diz quantas havia).
         primary_key: Colunas que identificam uma linha, para reconhecer as já carregadas no
-            último valor incremental; lidas do catálogo da origem quando `table` tem chave.
+            último valor incremental (uma linha editada ou uma coluna nova na origem não viram
+            linhas novas); lidas do catálogo da origem quando `table` tem chave. Sem chave, as
+            linhas são reconhecidas pelo conteúdo, e uma editada seria anexada de novo.
         allow_shrink: Permite que um `overwrite` encolha a tabela além da fração permitida
             (`PIPELINES_MAX_SHRINK`, 0.5): sem ele, uma versão nova muito menor (um arquivo ou
             consulta cortados) falha e a tabela anterior fica.
