@@ -30,6 +30,17 @@ class TableBusyError(RuntimeError):
 class StateMovedError(RuntimeError):
     """Another run loaded the table after this one read its watermark: loading would duplicate."""
 
+    @classmethod
+    def between(
+        cls, table: str, saved: Mapping[str, Any] | None, read: Mapping[str, Any] | None
+    ) -> "StateMovedError":
+        """The error for a run that read `read` while the table's saved state is now `saved`."""
+        return cls(
+            f"{table}: outra execução carregou a tabela depois que esta leu o watermark "
+            f"(lido: {_describe_state(read)}; salvo agora: {_describe_state(saved)}); carregar "
+            "duplicaria linhas. Nada foi gravado; a próxima execução parte do watermark salvo."
+        )
+
 
 class ShrinkError(RuntimeError):
     """An overwrite would shrink the table by more than the allowed fraction."""
@@ -71,6 +82,11 @@ class LoadRequest:  # pylint: disable=too-many-instance-attributes
                 f"schema_change {self.schema_change!r} inválido; use um de {SCHEMA_CHANGES}"
             )
 
+    @property
+    def incremental(self) -> bool:
+        """Whether the load depends on the table's saved state: it read one, or saves one."""
+        return self.read_state is not None or self.state is not None
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -89,6 +105,33 @@ def boundary_text(state: Mapping[str, Any]) -> str | None:
     """The boundary rows' hashes of an incremental state, as stored (JSON text)."""
     boundary = state.get("boundary")
     return None if boundary is None else json.dumps(list(boundary))
+
+
+def _describe_state(state: Mapping[str, Any] | None) -> str:
+    return "nenhum" if state is None else f"{state.get('column')} = {state.get('value')}"
+
+
+def check_state(table: str, saved: Mapping[str, Any] | None, request: LoadRequest) -> None:
+    """Refuse an incremental load when the table's `saved` state is no longer the one the run
+    read (optimistic concurrency: the last net behind the writer lease)."""
+    if request.incremental and saved != request.read_state:
+        raise StateMovedError.between(table, saved, request.read_state)
+
+
+def check_shrink(table: str, request: LoadRequest, existing_rows: int | None) -> None:
+    """Refuse an overwrite that would remove more than `max_shrink` of the table's rows (a
+    source cut short replacing a complete table), unless the dump allows it."""
+    if request.mode != "overwrite" or request.allow_shrink or not existing_rows:
+        return
+    new_rows = request.expected_rows
+    if new_rows >= existing_rows * (1 - request.max_shrink):
+        return
+    raise ShrinkError(
+        f"{table}: a nova versão tem {new_rows:,} linhas e a tabela tem {existing_rows:,}; "
+        f"sobrescrever removeria {1 - new_rows / existing_rows:.0%} das linhas, mais que o "
+        f"limite de {request.max_shrink:.0%}. A tabela anterior foi mantida. Se a fonte perdeu "
+        "essas linhas de fato, rode de novo com allow_shrink=True."
+    )
 
 
 def state_from_row(row: Sequence[Any]) -> dict[str, Any]:
@@ -152,16 +195,31 @@ def schema_changes(
     return added, removed, retyped
 
 
-def check_drift(table: str, new: Mapping[str, str], old: Mapping[str, str]) -> list[str]:
-    """The columns to add; raise naming every removed or retyped column."""
+def check_drift(
+    table: str,
+    new: Mapping[str, str],
+    old: Mapping[str, str],
+    mode: str = "append",
+    schema_change: str = "error",
+) -> list[str]:
+    """The columns to add; raise naming every removed or retyped column, unless an overwrite
+    replaces the table's schema (`schema_change="replace"`)."""
     added, removed, retyped = schema_changes(new, old)
+    if mode == "overwrite" and schema_change == "replace":
+        return added
     problems = []
     if removed:
         problems.append(f"colunas removidas: {', '.join(removed)}")
     if retyped:
         problems.append(f"colunas com tipo incompatível: {', '.join(retyped)}")
     if problems:
+        way_out = (
+            ' Para substituir a tabela pelas colunas novas, rode com schema_change="replace".'
+            if mode == "overwrite"
+            else ""
+        )
         raise SchemaDriftError(
-            f"mudança de esquema em {table}: {'; '.join(problems)}. A tabela anterior foi mantida."
+            f"mudança de esquema em {table}: {'; '.join(problems)}. A tabela anterior foi "
+            f"mantida.{way_out}"
         )
     return added

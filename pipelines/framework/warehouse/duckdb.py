@@ -9,14 +9,16 @@ read) holds an exclusive lock file first and retries the open with backoff if an
 import fcntl
 import hashlib
 import random
+import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
+import fsspec
 
 from pipelines.framework.settings import get_settings
 from pipelines.framework.warehouse.base import (
@@ -28,6 +30,8 @@ from pipelines.framework.warehouse.base import (
     TableBusyError,
     boundary_text,
     check_drift,
+    check_shrink,
+    check_state,
     state_from_row,
 )
 
@@ -38,6 +42,17 @@ from pipelines.framework.warehouse.base import (
 # as fast; 40, 90 and 120 columns loaded at 112, 212 and 272 MB (a fixed 128 MB failed from ~150).
 _LOAD_MEMORY_FLOOR_MB = 64
 _LOAD_MEMORY_BASE_MB = 32
+_NO_SPACE = "No space left on device"
+# Free space a load needs, as a multiple of its staged Parquet (snappy, as the lake writes it).
+# Measured on 1M rows (DuckDB 2.0): a table takes 0.4-0.6x its Parquet in the file (integers,
+# typical mixed columns, random text) and the load peaked at 0.55x with its spill in `.tmp/`;
+# twice the Parquet leaves room for wider tables spilling more and the WAL. In overwrite the old
+# table keeps its space until the commit, so this is on top of what the file holds already.
+_SPACE_FACTOR = 2
+
+
+class WarehouseFullError(RuntimeError):
+    """The warehouse's disk filled up during a load (rolled back, nothing written)."""
 
 
 class WarehouseBusyError(RuntimeError):
@@ -55,9 +70,10 @@ def _literal(value: str) -> str:
 
 
 @contextmanager
-def _flock(lock_path: str, timeout: float, busy: Callable[[], Exception]) -> Iterator[None]:
-    """Hold an exclusive lock on `lock_path`, waiting with backoff up to `timeout` seconds, then
-    raising `busy()`. The kernel drops it when the holder dies: no stale locks."""
+def _flock(lock_path: str, timeout: float, busy: Callable[[], Exception]) -> Iterator[BinaryIO]:
+    """Hold an exclusive lock on `lock_path` (yielding its open file), waiting with backoff up to
+    `timeout` seconds, then raising `busy()`. The kernel drops it when the holder dies: no stale
+    locks."""
     deadline = time.monotonic() + timeout
     with open(lock_path, "a+b") as handle:
         delay = 0.05
@@ -66,12 +82,13 @@ def _flock(lock_path: str, timeout: float, busy: Callable[[], Exception]) -> Ite
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     raise busy() from None
-                time.sleep(delay * (1 + random.random()))
+                time.sleep(min(delay * (1 + random.random()), remaining))
                 delay = min(delay * 2, 2.0)
         try:
-            yield
+            yield handle
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -119,38 +136,38 @@ class DuckDBWarehouse:
         self.path = Path(path)
 
     def load(self, request: LoadRequest) -> LoadResult:
-        """Load a run's files atomically: rows, run record and watermark commit together."""
-        with warehouse_lock(self.path), _closing(connect(self.path)) as con:
-            con.execute(f"SET memory_limit = '{_LOAD_MEMORY_FLOOR_MB}MB'")
-            con.execute("SET preserve_insertion_order = false")  # lets inserts stream
-            con.execute("SET enable_progress_bar = false")
-            _register_filesystems(con, request.files)
-            con.execute("BEGIN TRANSACTION")
+        """Load a run's files atomically: rows, run record and watermark commit together. A disk
+        that fills up rolls the load back and fails with a `WarehouseFullError` saying how much
+        space is needed."""
+        with warehouse_lock(self.path):
             try:
-                result = _load(con, request)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            if result.already_loaded:
-                con.execute("ROLLBACK")
-            else:
-                con.execute("COMMIT")
-            return result
+                with _closing(connect(self.path)) as con:
+                    return _transaction(con, request)
+            except duckdb.Error as exc:
+                if _NO_SPACE not in str(exc):
+                    raise
+                raise WarehouseFullError(_full_message(self.path, request)) from exc
 
     @contextmanager
     def writer(self, dataset_id: str, table_id: str, holder: str, wait: float) -> Iterator[None]:
         """The table's writer lease: an exclusive lock on a file beside the warehouse, one per
-        table, held by the dump's process (released by the kernel if it dies)."""
+        table, held by the dump's process (released by the kernel if it dies). The file names
+        the holder, for the message of a run that finds it busy."""
         leases = self.path.parent / f"{self.path.name}.leases"
         leases.mkdir(parents=True, exist_ok=True)
         name = hashlib.blake2b(f"{dataset_id}\0{table_id}".encode(), digest_size=12).hexdigest()
-        with _flock(
-            str(leases / f"{name}.lock"),
-            wait,
-            lambda: TableBusyError(
-                f"outra execução está gravando {dataset_id}.{table_id} há mais de {wait:.0f}s"
-            ),
-        ):
+        lock = leases / f"{name}.lock"
+
+        def busy() -> TableBusyError:
+            other = lock.read_text(errors="replace").strip() or "desconhecida"
+            return TableBusyError(
+                f"outra execução ({other}) está gravando {dataset_id}.{table_id}; esperei {wait:g}s"
+            )
+
+        with _flock(str(lock), wait, busy) as handle:
+            handle.truncate(0)
+            handle.write(holder.encode())
+            handle.flush()
             yield
 
     def read_state(self, dataset_id: str, table_id: str) -> dict[str, Any] | None:
@@ -159,15 +176,7 @@ class DuckDBWarehouse:
             return None
         with warehouse_lock(self.path), _closing(connect(self.path)) as con:
             _ensure_bookkeeping(con)
-            row = con.execute(
-                "SELECT watermark_column, watermark_value, watermark_type, watermark_boundary "
-                f"FROM {STATE_TABLE} "
-                "WHERE dataset_id = ? AND table_id = ?",
-                [dataset_id, table_id],
-            ).fetchone()
-        if row is None:
-            return None
-        return state_from_row(row)
+            return _saved_state(con, dataset_id, table_id)
 
     def committed_load(self, dataset_id: str, table_id: str, run_id: str) -> LoadResult | None:
         """The load `run_id` already committed into the table, or None."""
@@ -187,6 +196,57 @@ class DuckDBWarehouse:
             return con.execute(f"SELECT count(*) FROM {_table(dataset_id, table_id)}").fetchone()[0]
 
 
+def _transaction(con: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:
+    con.execute(f"SET memory_limit = '{_LOAD_MEMORY_FLOOR_MB}MB'")
+    con.execute("SET preserve_insertion_order = false")  # lets inserts stream
+    con.execute("SET enable_progress_bar = false")
+    _register_filesystems(con, request.files)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = _load(con, request)
+    except BaseException:
+        with suppress(duckdb.Error):  # a failed write may have ended it: closing discards it
+            con.execute("ROLLBACK")
+        raise
+    if result.already_loaded:
+        con.execute("ROLLBACK")
+    else:
+        con.execute("COMMIT")
+    return result
+
+
+def _full_message(path: Path, request: LoadRequest) -> str:
+    """What a load that filled the disk tells: the space it needs, where the space it took went
+    (DuckDB keeps a rolled-back load's blocks in the file, free: the next load reuses them and
+    its checkpoint truncates what is left), and how to compact the file."""
+    staged = _staged_bytes(request.files)
+    free = shutil.disk_usage(path.parent).free
+    return (
+        f"o disco do warehouse {path} encheu ao carregar {request.dataset_id}."
+        f"{request.table_id} (No space left on device); nada foi gravado e o arquivo continua "
+        f"utilizável. A carga precisa de cerca de {_size(staged * _SPACE_FACTOR)} livres em "
+        f"{path.parent} ({_SPACE_FACTOR}x os {_size(staged)} de Parquet da carga); há "
+        f"{_size(free)}. Libere espaço e rode de novo: o que a carga desfeita escreveu fica livre "
+        "dentro do arquivo, a próxima carga reaproveita e devolve ao disco o que sobrar. Para "
+        "compactar o arquivo: CHECKPOINT devolve o espaço de linhas apagadas (VACUUM não "
+        "devolve); de vez, com o warehouse parado, copie-o para um arquivo novo (ATTACH "
+        f"'{path}' AS velho; ATTACH 'novo.duckdb' AS novo; COPY FROM DATABASE velho TO novo) e "
+        "troque os arquivos."
+    )
+
+
+def _staged_bytes(files: Sequence[str]) -> int:
+    total = 0
+    for file in files:
+        fs, fs_path = fsspec.core.url_to_fs(file)
+        total += fs.size(fs_path)
+    return total
+
+
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:,.0f} MiB" if n_bytes >= 2**20 else f"{n_bytes / 2**10:,.0f} KiB"
+
+
 @contextmanager
 def _closing(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
@@ -197,8 +257,6 @@ def _closing(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnecti
 
 def _register_filesystems(con: duckdb.DuckDBPyConnection, files: list[str] | Any) -> None:
     """Let DuckDB read remote lake files (gs://, s3://, ...) through fsspec."""
-    import fsspec
-
     protocols = {f.split("://", 1)[0] for f in files if "://" in f}
     for protocol in protocols - {"file"}:
         con.register_filesystem(fsspec.filesystem(protocol))
@@ -261,6 +319,17 @@ def _committed(
     )
 
 
+def _saved_state(
+    con: duckdb.DuckDBPyConnection, dataset_id: str, table_id: str
+) -> dict[str, Any] | None:
+    row = con.execute(
+        "SELECT watermark_column, watermark_value, watermark_type, watermark_boundary "
+        f"FROM {STATE_TABLE} WHERE dataset_id = ? AND table_id = ?",
+        [dataset_id, table_id],
+    ).fetchone()
+    return None if row is None else state_from_row(row)
+
+
 def _load(con: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:
     _ensure_bookkeeping(con)
     committed = _committed(con, request.dataset_id, request.table_id, request.run_id)
@@ -268,6 +337,7 @@ def _load(con: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:
         return committed
     table = _table(request.dataset_id, request.table_id)
     name = f"{request.dataset_id}.{request.table_id}"
+    check_state(name, _saved_state(con, request.dataset_id, request.table_id), request)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(request.dataset_id)}")
     source = _source(request)
     new = dict(
@@ -276,7 +346,9 @@ def _load(con: duckdb.DuckDBPyConnection, request: LoadRequest) -> LoadResult:
         ).fetchall()
     )
     old = _columns(con, request.dataset_id, request.table_id)
-    added = check_drift(name, new, old) if old else []
+    added = check_drift(name, new, old, request.mode, request.schema_change) if old else []
+    if old:
+        check_shrink(name, request, con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     con.execute(f"SET memory_limit = '{_load_memory_mb(con, len(new.keys() | old.keys()))}MB'")
     if request.mode == "overwrite" or not old:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}")
