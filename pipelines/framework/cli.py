@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ from pipelines.framework.environments import (
     current_branch,
     environment_for_branch,
 )
-from pipelines.framework.local_run import run_flow
+from pipelines.framework.local_run import crash_orphaned_runs, run_flow
 from pipelines.framework.parameters import ParameterError, parse_parameters
 from pipelines.framework.registration import Outcome, plan, register
 from pipelines.framework.schedules import ScheduleError
@@ -137,10 +138,20 @@ def run(
         outcome = run_flow(info, parameters)
     except ServerError as exc:
         raise fail(str(exc), 1) from None
+    _print_crashed_orphans(outcome.crashed_orphans)
     if not outcome.ok:
         where = f"task {outcome.failed_task!r}" if outcome.failed_task else "the flow"
         raise fail(f"{info.name!r} failed in {where}: {outcome.reason}", 1)
     console.print(f"[green]{info.name!r} completed[/]", highlight=False)
+
+
+def _print_crashed_orphans(names: Sequence[str]) -> None:
+    """Say which runs of dead `pipelines run` processes this command marked Crashed."""
+    for name in names:
+        errors.print(
+            f"[yellow]run {name!r} de um `pipelines run` cujo processo morreu: marcado Crashed[/]",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -287,9 +298,14 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False):
         current = stack.status(get_settings())
     except ServerError as exc:
         raise fail(str(exc), 1) from None
+    crashed: list[str] = []
+    if current["healthy"]:
+        with api_settings(str(current["server"])):
+            crashed = crash_orphaned_runs(str(current["server"]))
     if as_json:
-        typer.echo(json.dumps(current, indent=2))
+        typer.echo(json.dumps({**current, "crashed_orphans": crashed}, indent=2))
         return
+    _print_crashed_orphans(crashed)
     console.print(f"server {current['server']} ({'healthy' if current['healthy'] else 'DOWN'})")
     console.print(f"UI {current['ui']}")
     for label, worker in current["workers"].items():
