@@ -2,22 +2,20 @@
 Tasks of the dump_url flow: download the file to disk, then convert it into the lake's staging.
 """
 
-import time
 from pathlib import Path
 
-import httpx
 import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.framework.lake import Lake, StagedTable
-from pipelines.framework.settings import get_settings
 from pipelines.utils import http
 from pipelines.utils.dump_url.utils import (
     FILE_FORMATS,
     CsvTypeError,
     DumpUrlError,
     SkippedRows,
+    as_utf8,
     auth_headers,
     csv_batches,
     download_url,
@@ -29,8 +27,6 @@ from pipelines.utils.dump_url.utils import (
 from pipelines.utils.loading.utils import stage_batches
 from pipelines.utils.utils import log
 
-_CHUNK = 1 << 20
-
 
 @task(
     retries=len(http.RETRY_DELAYS_SECONDS),
@@ -39,7 +35,8 @@ _CHUNK = 1 << 20
     cache_policy=NO_CACHE,
 )
 def download_file(url: str, target: Path, vault_secret_path: str | None = None) -> Path:
-    """Stream the URL to `target` in 1 MiB chunks (never whole in memory)."""
+    """Stream the URL to `target`, complete or failed (see `http.download`); a transfer whose
+    end cannot be checked is kept, with a warning, for the load's volume guard to judge."""
     secret = None
     if vault_secret_path:
         from pipelines.utils.secrets import get_secret
@@ -47,24 +44,14 @@ def download_file(url: str, target: Path, vault_secret_path: str | None = None) 
         secret = get_secret(vault_secret_path)
     source = download_url(url)
     target.parent.mkdir(parents=True, exist_ok=True)
-    started, size = time.monotonic(), 0
-    timeout = httpx.Timeout(get_settings().http_timeout, read=max(get_settings().http_timeout, 60))
-    with (
-        httpx.stream(
-            "GET", source, headers=auth_headers(secret), timeout=timeout, follow_redirects=True
-        ) as response,
-        open(target, "wb") as handle,
-    ):
-        response.raise_for_status()
-        for chunk in response.iter_bytes(_CHUNK):
-            handle.write(chunk)
-            size += len(chunk)
-    expected = response.headers.get("content-length")
-    compressed = "content-encoding" in response.headers
-    if expected is not None and not compressed and int(expected) != size:
-        raise DumpUrlError(f"download incompleto: {size} de {expected} bytes")
-    seconds = time.monotonic() - started
-    log(f"Baixados {size / 1e6:.1f} MB de {source} em {seconds:.1f}s")
+    done = http.download(source, target, headers=auth_headers(secret))
+    if not done.end_checked:
+        log(
+            "o servidor não informou o tamanho do arquivo (sem Content-Length, chunked ou gzip) e "
+            "só fechou a conexão: não há como saber se o download veio inteiro",
+            level="warning",
+        )
+    log(f"Baixados {done.size / 1e6:.1f} MB de {http.public_url(source)} em {done.seconds:.1f}s")
     return target
 
 
@@ -93,6 +80,8 @@ def convert_to_lake(  # pylint: disable=too-many-locals
     if data != path:
         log(f"Descompactado: {data.stat().st_size / 1e6:.1f} MB de {file_format}")
     path = data
+    if file_format in ("json", "jsonl"):
+        path = as_utf8(path, encoding)
     if file_format == "json":
         path = json_array_to_lines(path, path.with_suffix(".jsonl"))
     widened: dict[str, pa.DataType] = {}

@@ -4,6 +4,7 @@ turn a downloaded file into a stream of Arrow batches without loading it whole.
 """
 
 import bz2
+import codecs
 import csv
 import gzip
 import json
@@ -11,6 +12,7 @@ import lzma
 import re
 import shutil
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,13 +106,37 @@ class SkippedRows:
     def __call__(self, row: pcsv.InvalidRow) -> str:
         self.count += 1
         if len(self.examples) < 5:
-            self.examples.append(f"linha {row.number}: {row.text[:120]!r}")
+            # pyarrow numbers rows only when it can count lines (None once a value may span them)
+            line = "" if row.number is None else f"linha {row.number}, "
+            self.examples.append(
+                f"{line}tem {row.actual_columns} coluna(s), o cabeçalho {row.expected_columns}: "
+                f"{row.text[:120]!r}"
+            )
         return "skip"
 
 
+def _encoding_hint(encoding: str) -> str:
+    return (
+        f"o arquivo não é texto {encoding}: informe a codificação dele no parâmetro encoding "
+        "(por exemplo encoding='latin-1')"
+    )
+
+
+def _invalid_csv(exc: Exception, encoding: str) -> DumpUrlError:
+    """A reader's error as ours, suggesting `encoding` when the bytes are not text in it."""
+    if isinstance(exc, UnicodeDecodeError) or "invalid UTF8" in str(exc):
+        return DumpUrlError(f"CSV inválido: {exc}; {_encoding_hint(encoding)}")
+    return DumpUrlError(f"CSV inválido: {exc}")
+
+
 def _header(path: Path, encoding: str, separator: str) -> list[str]:
-    with open(path, encoding=encoding, newline="") as handle:
-        return next(csv.reader(handle, delimiter=separator), [])
+    try:
+        with open(path, encoding=encoding, newline="") as handle:
+            return next(csv.reader(handle, delimiter=separator), [])
+    except LookupError as exc:
+        raise DumpUrlError(f"encoding {encoding!r} desconhecido") from exc
+    except UnicodeDecodeError as exc:
+        raise _invalid_csv(exc, encoding) from exc
 
 
 def csv_batches(
@@ -139,18 +165,20 @@ def csv_batches(
         else:
             column_types = {name: pa.string() for name in header}
         reader = options.open(path, column_types, _CSV_STREAM_BLOCK_SIZE, skipped)
-    except pa.ArrowInvalid as exc:
-        raise DumpUrlError(f"CSV inválido: {exc}") from exc
-    return reader.schema, _typed_csv(reader)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _invalid_csv(exc, encoding) from exc
+    return reader.schema, _typed_csv(reader, encoding)
 
 
-def _typed_csv(reader: pcsv.CSVStreamingReader) -> Iterator[pa.RecordBatch]:
+def _typed_csv(reader: pcsv.CSVStreamingReader, encoding: str) -> Iterator[pa.RecordBatch]:
     try:
         yield from reader
+    except UnicodeDecodeError as exc:
+        raise _invalid_csv(exc, encoding) from exc
     except pa.ArrowInvalid as exc:
         found = _CONVERSION.search(str(exc))
         if found is None:
-            raise DumpUrlError(f"CSV inválido: {exc}") from exc
+            raise _invalid_csv(exc, encoding) from exc
         column = reader.schema.field(int(found.group(1)))
         raise CsvTypeError(
             f"CSV inválido: {exc}", column.name, column.type, found.group(2)
@@ -349,6 +377,37 @@ def _zip_member(archive: zipfile.ZipFile, file_format: str, zip_member: str | No
     raise DumpUrlError(
         f"o zip tem {len(names)} arquivos ({', '.join(names)}): escolha um com zip_member"
     )
+
+
+def as_utf8(path: Path, encoding: str) -> Path:
+    """The JSON file in UTF-8, as the JSON readers need it (pyarrow's turns bytes that are not
+    UTF-8 into U+FFFD without a word): checked in place when `encoding` is UTF-8, otherwise
+    transcoded beside it, streaming."""
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError as exc:
+        raise DumpUrlError(f"encoding {encoding!r} desconhecido") from exc
+    blocks = _decoded(path, codec, encoding)
+    if codec.name == "utf-8":
+        deque(blocks, maxlen=0)
+        return path
+    target = path.with_name(f"utf8-{path.name}")
+    with open(target, "w", encoding="utf-8", newline="") as out:
+        out.writelines(blocks)
+    path.unlink()  # the disk holds one copy of the data at a time
+    return target
+
+
+def _decoded(path: Path, codec: codecs.CodecInfo, encoding: str) -> Iterator[str]:
+    decoder = codec.incrementaldecoder()
+    with open(path, "rb") as source:
+        try:
+            while block := source.read(_UNPACK_CHUNK):
+                yield decoder.decode(block)
+            yield decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            hint = _encoding_hint(encoding)
+            raise DumpUrlError(f"JSON inválido: byte {exc.object[exc.start]:#04x}; {hint}") from exc
 
 
 def json_array_to_lines(path: Path, target: Path) -> Path:
