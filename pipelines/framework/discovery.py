@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import Flow
+from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
 import pipelines
 from pipelines.framework.schedules import Schedule
@@ -84,8 +85,9 @@ class FlowInfo:
         return getattr(self.flow, "schedule", None)
 
     @property
-    def skip_if_running(self) -> bool:
-        return bool(getattr(self.flow, "skip_if_running", False))
+    def deployment_concurrency(self) -> ConcurrencyLimitConfig | None:
+        """The deployment's concurrency limit and what a run over it does (queue or cancel)."""
+        return getattr(self.flow, "deployment_concurrency", None)
 
     @property
     def orgao(self) -> str:

@@ -30,7 +30,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import ConcurrencyLimitStrategy, ConcurrencyOptions, StateType
+from prefect.client.schemas.objects import ConcurrencyOptions, StateType
 from prefect.client.schemas.responses import DeploymentResponse
 
 from pipelines.constants import constants
@@ -80,7 +80,11 @@ class DeploymentSpec:
             "work_pool": self.label,
             "work_queue": self.env.work_queue(),
             "tags": self.tags,
-            "concurrency_limit": 1 if self.info.skip_if_running else None,
+            "concurrency": (
+                self.info.deployment_concurrency.model_dump(mode="json", exclude_none=True)
+                if self.info.deployment_concurrency
+                else None
+            ),
             "job_variables": {"env": {"PIPELINES_ENV": self.env.name}},
             "schedules": [
                 {
@@ -164,6 +168,7 @@ async def _existing(client: PrefectClient, env: Environment) -> dict[str, Deploy
 
 async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str) -> None:
     rendered = spec.render()
+    concurrency = spec.info.deployment_concurrency
     pull_steps, code_env = code_location(upload_code(spec, fingerprint))
     job_variables = {"env": {**rendered["job_variables"]["env"], **code_env}}
     flow_id = await client.create_flow_from_name(spec.info.name)
@@ -172,10 +177,10 @@ async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str)
         name=spec.env.name,
         version=fingerprint,
         schedules=spec.schedules(),
-        concurrency_limit=rendered["concurrency_limit"],
+        concurrency_limit=concurrency.limit if concurrency else None,  # None lifts an old limit
         concurrency_options=(
-            ConcurrencyOptions(collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
-            if rendered["concurrency_limit"]
+            ConcurrencyOptions(collision_strategy=concurrency.collision_strategy)
+            if concurrency
             else None
         ),
         work_pool_name=rendered["work_pool"],

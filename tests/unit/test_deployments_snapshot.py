@@ -6,8 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
+from pipelines.framework.discovery import FlowInfo
 from pipelines.framework.environments import ENVIRONMENTS, Environment
-from pipelines.framework.registration import plan
+from pipelines.framework.flows import instantiate
+from pipelines.framework.registration import DeploymentSpec, plan
+from pipelines.utils.dump_db.flows import dump_db
 
 SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "deployments.json"
 
@@ -29,3 +34,18 @@ def test_staging_and_prod_never_share_a_queue_or_a_deployment():
         assert s.render()["work_queue"] != p.render()["work_queue"]
         assert s.render()["deployment"] != p.render()["deployment"]
         assert s.render()["job_variables"]["env"]["PIPELINES_ENV"] == "staging"
+
+
+@pytest.mark.parametrize(
+    ("options", "concurrency"),
+    [
+        ({}, {"limit": 1, "collision_strategy": "ENQUEUE"}),
+        ({"concurrency_limit": 3}, {"limit": 3, "collision_strategy": "ENQUEUE"}),
+        ({"concurrency_limit": None}, None),
+        ({"skip_if_running": True}, {"limit": 1, "collision_strategy": "CANCEL_NEW"}),
+    ],
+)
+def test_a_dump_copy_queues_its_runs_one_at_a_time_unless_told_otherwise(options, concurrency):
+    copy = instantiate(dump_db, "TST: testes - Dump tabela", code_owners=["paty"], **options)
+    info = FlowInfo(copy, "pipelines.rj_teste.dump_tabela.flows", "dump_tabela")
+    assert DeploymentSpec(info, Environment("prod")).render()["concurrency"] == concurrency
