@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     work_pool_types: dict[str, str] = {}
     """Worker type per agent label, e.g. `{"rj-escritorio": "kubernetes"}`; `process` otherwise."""
     http_timeout: float = 30.0
-    """Seconds a flow's HTTP request may wait for a server before it counts as failed."""
+    """Seconds an HTTP attempt may wait to connect and for each read; one attempt of a download
+    ends after this plus 1 s per 64 KiB received (a trickling source cannot hold a run)."""
     database_url: str | None = None
     """PostgreSQL URL for the Prefect server (`postgresql+asyncpg://...`); SQLite when unset."""
     warehouse: str = "duckdb"

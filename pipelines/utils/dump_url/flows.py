@@ -49,6 +49,12 @@ def dump_url(  # pylint: disable=too-many-locals
     gzip, bzip2, xz ou ZIP são descompactados; num ZIP com vários arquivos, `zip_member` diz
     qual carregar.
 
+    Cada tentativa de download espera no máximo `PIPELINES_HTTP_TIMEOUT` segundos para conectar
+    e para cada leitura, e termina em `PIPELINES_HTTP_TIMEOUT` segundos mais 1 s a cada 64 KiB
+    recebidos; com as 3 novas tentativas, uma fonte parada falha em cerca de
+    4 × `PIPELINES_HTTP_TIMEOUT` + 7 s. Um corpo cortado (Content-Length, chunked ou gzip
+    incompletos) falha e mantém a tabela.
+
     Duas execuções da mesma tabela nunca gravam juntas: a segunda espera a primeira
     (`PIPELINES_TABLE_LEASE_WAIT` segundos) e então termina como Skipped, sem carregar nada.
 
@@ -58,7 +64,8 @@ def dump_url(  # pylint: disable=too-many-locals
             staging acrescenta seu sufixo).
         table_id: Tabela de destino no warehouse.
         file_format: Formato do arquivo: csv, json (um array), jsonl ou parquet.
-        encoding: Codificação do texto (csv, json), por exemplo `latin-1`.
+        encoding: Codificação do texto (csv, json, jsonl), por exemplo `latin-1`; o JSON é
+            convertido para UTF-8.
         separator: Separador de colunas do CSV.
         on_bad_lines: `error` falha numa linha malformada; `skip` a ignora e avisa no log.
         infer_types: Infere os tipos das colunas do CSV (sem ele, todas são texto).
