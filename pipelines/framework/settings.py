@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     table_lease_wait: float = 600.0
     """Seconds a dump waits while another run of the same table holds it, before it ends
     Skipped (never two writers of one table)."""
-    max_shrink: float = 0.5
+    max_shrink: float = 0.1
     """Fraction of a table's rows an overwrite may remove unless the dump sets `allow_shrink`."""
     gcp_project: str | None = None
     """Google Cloud project of the BigQuery warehouse (default: the client's own)."""

@@ -18,8 +18,10 @@ from pipelines.framework.lake import STAGING_FOLDER, Lake
 from pipelines.framework.settings import REPO_ROOT
 from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
 from pipelines.utils.dump_db.flows import dump_db
+from pipelines.utils.dump_url.flows import dump_url
 from tests.support.databases import pg_schema, postgres_server  # noqa: F401
 from tests.support.dumps import place  # noqa: F401
+from tests.support.file_server import Fault, FaultServer
 
 pytestmark = pytest.mark.component
 
@@ -294,3 +296,31 @@ def test_a_dump_killed_mid_load_keeps_the_table_and_the_rerun_is_exact(
     assert dump_db(**params)["rows"] == 1_501_000
     assert _count(place) == (1_501_000, 1_501_000)
     assert _staged_runs(place) == []
+
+
+def _csv(rows: int) -> bytes:
+    return ("id,valor\n" + "".join(f"{i},v{i}\n" for i in range(1, rows + 1))).encode()
+
+
+def test_a_download_cut_at_a_row_end_without_a_length_cannot_replace_the_table(prefect_api, place):
+    """The source declares no length and closes early, at the end of a row: nothing in HTTP
+    tells this from a whole file, so the overwrite's volume guard keeps the table; a real
+    shrink goes through with allow_shrink."""
+    whole = _csv(50_000)
+    cut = whole[: whole.index(b"\n", len(whole) // 2) + 1]
+    with FaultServer({"/inteiro.csv": Fault(whole, {}), "/cortado.csv": Fault(cut, {})}) as server:
+        dump_url(url=server.url("/inteiro.csv"), dataset_id="br", table_id="dados")
+        state = dump_url(
+            url=server.url("/cortado.csv"), dataset_id="br", table_id="dados", return_state=True
+        )
+        assert state.is_failed()
+        message = str(state.result(raise_on_failure=False))
+        assert "50,000" in message or "50000" in message, message
+        assert "allow_shrink" in message, message
+        assert place.query(f"SELECT count(*) FROM {place.dataset('br')}.dados") == [(50_000,)]
+
+        kept = cut.count(b"\n") - 1
+        dump_url(
+            url=server.url("/cortado.csv"), dataset_id="br", table_id="dados", allow_shrink=True
+        )
+    assert place.query(f"SELECT count(*) FROM {place.dataset('br')}.dados") == [(kept,)]

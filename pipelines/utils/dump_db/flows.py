@@ -83,7 +83,7 @@ def dump_db(  # pylint: disable=too-many-locals
             linhas novas); lidas do catálogo da origem quando `table` tem chave. Sem chave, as
             linhas são reconhecidas pelo conteúdo, e uma editada seria anexada de novo.
         allow_shrink: Permite que um `overwrite` encolha a tabela além da fração permitida
-            (`PIPELINES_MAX_SHRINK`, 0.5): sem ele, uma versão nova muito menor (um arquivo ou
+            (`PIPELINES_MAX_SHRINK`, 0.1): sem ele, uma versão nova menor (um arquivo ou
             consulta cortados) falha e a tabela anterior fica.
         schema_change: `error` recusa colunas removidas ou com tipo mudado; `replace` (só em
             `overwrite`) troca a tabela pela nova forma. Colunas novas entram sempre.

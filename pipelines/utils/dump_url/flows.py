@@ -77,7 +77,7 @@ def dump_url(  # pylint: disable=too-many-locals
             `ano_particao/mes_particao/data_particao`.
         zip_member: O arquivo a carregar de um ZIP que tem vários.
         allow_shrink: Permite que um `overwrite` encolha a tabela além da fração permitida
-            (`PIPELINES_MAX_SHRINK`, 0.5): sem ele, uma versão nova muito menor (um arquivo ou
+            (`PIPELINES_MAX_SHRINK`, 0.1): sem ele, uma versão nova menor (um arquivo ou
             consulta cortados) falha e a tabela anterior fica.
         schema_change: `error` recusa colunas removidas ou com tipo mudado; `replace` (só em
             `overwrite`) troca a tabela pela nova forma. Colunas novas entram sempre.
