@@ -7,6 +7,11 @@ emulator. Every check reads the data back through the client."""
 import datetime as dt
 import decimal
 import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -17,7 +22,14 @@ from google.cloud import bigquery
 
 from pipelines.framework.lake import Lake, StagedTable
 from pipelines.framework.settings import get_settings
-from pipelines.framework.warehouse import LoadRequest, LoadVerificationError, SchemaDriftError
+from pipelines.framework.warehouse import (
+    LoadRequest,
+    LoadVerificationError,
+    SchemaDriftError,
+    ShrinkError,
+    StateMovedError,
+    TableBusyError,
+)
 from pipelines.framework.warehouse.bigquery import BigQueryWarehouse
 from tests.support.bigquery_api import BigQueryAPI
 from tests.support.gcs import GCS, gcs, gcs_emulator  # noqa: F401
@@ -143,7 +155,7 @@ def test_overwrite_loads_every_type_and_replaces_the_rows(gcs, client, warehouse
     assert read_rows(client) == expected_rows(first)
 
     second = make_table(30, first_id=1_000)
-    result = warehouse.load(request(stage(gcs, second, "run-2")))
+    result = warehouse.load(request(stage(gcs, second, "run-2"), allow_shrink=True))
     assert (result.rows_loaded, result.table_rows) == (30, 30)
     assert read_rows(client) == expected_rows(second)
     assert warehouse.count_rows("br", "t") == 30
@@ -171,7 +183,9 @@ def test_incremental_state_is_saved_with_the_rows_and_read_back(gcs, client, war
 
     newer = {"column": "criado_em", "value": "2024-02-05 13:30:15", "type": "timestamp"}
     newer |= {"boundary": None}
-    warehouse.load(request(stage(gcs, make_table(20, 50), "run-2"), "append", state=newer))
+    warehouse.load(
+        request(stage(gcs, make_table(20, 50), "run-2"), "append", state=newer, read_state=state)
+    )
     assert warehouse.read_state("br", "t") == newer
     assert warehouse.read_state("br", "outra") is None
     assert len(read_rows(client)) == 70
@@ -215,7 +229,9 @@ def test_a_failure_inside_the_swap_keeps_the_previous_table_and_state(gcs, api, 
     warehouse.load(request(stage(gcs, first, "run-1"), state=state))
     # the overwrite's DELETE and INSERT into the target run; the run record's INSERT fails
     api.inject_failure(r"^INSERT INTO `[\w-]+\._pipelines\._pipelines_loads`")
-    newer = request(stage(gcs, make_table(25, 100), "run-2"), state={**state, "value": "124"})
+    newer = request(
+        stage(gcs, make_table(25, 100), "run-2"), state={**state, "value": "124"}, read_state=state
+    )
     with pytest.raises(BadRequest, match="injected failure"):
         warehouse.load(newer)
     assert read_rows(client) == expected_rows(first)
@@ -291,7 +307,7 @@ def test_a_row_count_mismatch_stops_the_load_before_the_swap(gcs, client, wareho
     first = make_table(40)
     warehouse.load(request(stage(gcs, first, "run-1")))
     staged = stage(gcs, make_table(10, 40), "run-2")
-    short = LoadRequest("br", "t", staged.files[:1], "overwrite", "run-2", 11)
+    short = LoadRequest("br", "t", staged.files[:1], "overwrite", "run-2", 11, allow_shrink=True)
     with pytest.raises(LoadVerificationError, match="10 linhas no load job, 11 extraídas"):
         warehouse.load(short)
     assert read_rows(client) == expected_rows(first)
@@ -303,7 +319,7 @@ def test_an_empty_partitioned_run_empties_the_table_and_keeps_its_columns(gcs, c
     empty = stage(gcs, make_table(0), "run-2", partition_columns=["dia"])
     assert [f.rsplit("/", 1)[-1] for f in empty.files] == ["run-2-0.parquet"]  # no Hive folder
 
-    result = warehouse.load(request(empty))
+    result = warehouse.load(request(empty, allow_shrink=True))
     assert (result.rows_loaded, result.table_rows, result.added_columns) == (0, 0, ())
     assert schema(client) == before
     assert read_rows(client) == []
@@ -374,7 +390,10 @@ def test_a_transaction_aborted_by_a_concurrent_one_is_run_again(gcs, api, client
     conflict = "Transaction is aborted due to concurrent update against table _pipelines_state"
     api.inject_failure(r"^MERGE", conflict, times=2)
     newer = make_table(25, 100)
-    result = warehouse.load(request(stage(gcs, newer, "run-2"), state={**state, "value": "124"}))
+    newer_state = {**state, "value": "124"}
+    result = warehouse.load(
+        request(stage(gcs, newer, "run-2"), state=newer_state, read_state=state)
+    )
 
     assert (result.rows_loaded, result.table_rows, result.already_loaded) == (25, 25, False)
     assert read_rows(client) == expected_rows(newer)
@@ -393,3 +412,187 @@ def test_a_state_table_of_before_boundaries_gets_the_column(gcs, client, warehou
     state = {"column": "id", "value": "9", "type": "int", "boundary": ["e5f6"]}
     warehouse.load(request(stage(gcs, make_table(10), "run-1"), state=state))
     assert warehouse.read_state("br", "t") == state
+
+
+def test_a_run_whose_watermark_another_run_moved_loads_nothing(gcs, client, warehouse):
+    """Two incremental runs read the same watermark; the second to load is refused before its
+    load job, and the table keeps the first one's rows."""
+    state = {"column": "id", "value": "39", "type": "int", "boundary": ["a1"]}
+    warehouse.load(request(stage(gcs, make_table(40), "run-1"), "append", state=state))
+    read_by_both = warehouse.read_state("br", "t")
+    newer = {**state, "value": "59", "boundary": None}
+    rows = make_table(20, 40)
+    warehouse.load(
+        request(stage(gcs, rows, "run-2"), "append", state=newer, read_state=read_by_both)
+    )
+
+    late = request(stage(gcs, rows, "run-3"), "append", state=newer, read_state=read_by_both)
+    with pytest.raises(StateMovedError, match="lido: id = 39; salvo agora: id = 59"):
+        warehouse.load(late)
+    assert read_rows(client) == expected_rows(make_table(60))
+    assert warehouse.read_state("br", "t") == newer
+    assert warehouse.committed_load("br", "t", "run-3") is None
+    assert [t.table_id for t in client.list_tables(f"{client.project}.br")] == ["t"]
+
+
+def test_a_state_moved_between_the_check_and_the_commit_fails_the_transaction(
+    gcs, client, warehouse, monkeypatch
+):
+    """The last net: another run commits while this one's load job runs; the transaction's
+    ASSERT sees the state moved and rolls the whole swap back."""
+    state = {"column": "id", "value": "39", "type": "int", "boundary": None}
+    warehouse.load(request(stage(gcs, make_table(40), "run-1"), "append", state=state))
+    newer = {**state, "value": "59"}
+    rows = make_table(20, 40)
+    other = BigQueryWarehouse(client=client)
+    other_run = request(stage(gcs, rows, "run-2"), "append", state=newer, read_state=state)
+    load_temp = warehouse._load_temp  # pylint: disable=protected-access
+
+    def load_temp_while_another_run_commits(*args):
+        loaded = load_temp(*args)
+        other.load(other_run)
+        return loaded
+
+    monkeypatch.setattr(warehouse, "_load_temp", load_temp_while_another_run_commits)
+    late = request(stage(gcs, rows, "run-3"), "append", state=newer, read_state=state)
+    with pytest.raises(StateMovedError, match="lido: id = 39; salvo agora: id = 59"):
+        warehouse.load(late)
+    assert read_rows(client) == expected_rows(make_table(60))
+    assert warehouse.committed_load("br", "t", "run-3") is None
+
+
+def test_an_overwrite_that_would_shrink_the_table_past_the_limit_keeps_it(gcs, client, warehouse):
+    first = make_table(100)
+    warehouse.load(request(stage(gcs, first, "run-1")))
+    with pytest.raises(ShrinkError, match="tem 40 linhas e a tabela tem 100") as shrink:
+        warehouse.load(request(stage(gcs, make_table(40), "run-2")))
+    assert "allow_shrink=True" in str(shrink.value)
+    with pytest.raises(ShrinkError, match="tem 0 linhas e a tabela tem 100"):
+        warehouse.load(request(stage(gcs, make_table(0), "run-3")))
+    assert read_rows(client) == expected_rows(first)
+    assert [t.table_id for t in client.list_tables(f"{client.project}.br")] == ["t"]
+
+    assert warehouse.load(request(stage(gcs, make_table(60), "run-4"))).table_rows == 60
+    allowed = warehouse.load(request(stage(gcs, make_table(10), "run-5"), allow_shrink=True))
+    assert allowed.table_rows == 10 == len(read_rows(client))
+
+
+def test_schema_change_replace_lets_an_overwrite_retype_and_drop_columns(gcs, client, warehouse):
+    first = make_table(40)
+    warehouse.load(request(stage(gcs, first, "run-1")))
+
+    def retyped_without_taxa(table: pa.Table) -> pa.Table:
+        ids = pa.array([str(i) for i in table["id"].to_pylist()])
+        return table.set_column(0, "id", ids).drop_columns(["taxa"])
+
+    second = retyped_without_taxa(make_table(30, 40))
+    with pytest.raises(SchemaDriftError, match="removidas: taxa") as drift:
+        warehouse.load(request(stage(gcs, second, "run-2")))
+    assert 'schema_change="replace"' in str(drift.value)
+    with pytest.raises(SchemaDriftError, match="removidas: taxa"):  # append: never
+        warehouse.load(request(stage(gcs, second, "run-3"), "append", schema_change="replace"))
+    assert schema(client) == TYPES
+    assert read_rows(client) == expected_rows(first)
+
+    result = warehouse.load(request(stage(gcs, second, "run-4"), schema_change="replace"))
+    assert (result.rows_loaded, result.table_rows) == (30, 30)
+    assert schema(client) == [("id", "STRING")] + [c for c in TYPES[1:] if c[0] != "taxa"]
+    assert read_rows(client) == sorted(expected_rows(second), key=lambda row: row["id"])
+    assert client.get_table(f"{client.project}.br.t").expires is None  # not the temp's expiry
+    assert [t.table_id for t in client.list_tables(f"{client.project}.br")] == ["t"]
+    assert warehouse.committed_load("br", "t", "run-4").rows_loaded == 30
+
+
+def other_client(api: BigQueryAPI) -> bigquery.Client:
+    """A client of its own, as another run's process has."""
+    return bigquery.Client(
+        project=api.project,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": api.base_url},
+    )
+
+
+def lease_holders(client: bigquery.Client) -> list[str | None]:
+    leases = client.list_rows(f"{client.project}._pipelines._pipelines_leases")
+    return sorted((row["holder"] for row in leases), key=str)
+
+
+def test_a_second_writer_of_a_table_waits_then_is_busy_and_gets_in_once_released(
+    api, client, warehouse
+):
+    other = BigQueryWarehouse(client=other_client(api))
+    entered: list[float] = []
+
+    def wait_for_the_table() -> None:
+        with other.writer("br", "t", "run-b", wait=30):
+            entered.append(time.monotonic())
+
+    with warehouse.writer("br", "t", "run-a", wait=0):
+        assert lease_holders(client) == ["run-a"]
+        started = time.monotonic()
+        busy = r"\(run-a\) está gravando br\.t \(até .+ UTC, se não renovar\); esperei 1\.5s"
+        with pytest.raises(TableBusyError, match=busy), other.writer("br", "t", "run-b", 1.5):
+            pytest.fail("two writers of one table")
+        assert time.monotonic() - started >= 1.5
+        with other.writer("br", "u", "run-b", wait=0):  # another table: free
+            pass
+        waiter = threading.Thread(target=wait_for_the_table)
+        waiter.start()
+        time.sleep(2)
+        assert not entered
+        released = time.monotonic()
+    waiter.join(timeout=30)
+    assert entered and entered[0] > released
+    assert lease_holders(client) == [None, None]  # both tables' leases free
+
+
+LEASE_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+    from pipelines.framework.warehouse.bigquery import BigQueryWarehouse
+    client = bigquery.Client(project=sys.argv[1], credentials=AnonymousCredentials(),
+                             client_options={"api_endpoint": sys.argv[2]})
+    warehouse = BigQueryWarehouse(client=client)
+    warehouse.lease_seconds = 2
+    with warehouse.writer("br", "t", "run-a", wait=0):
+        print("held", flush=True)
+        time.sleep(120)
+    """
+)
+
+
+def test_the_lease_of_a_holder_that_died_expires_and_is_taken_over(api, warehouse):
+    command = [sys.executable, "-c", LEASE_HOLDER, api.project, api.base_url]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            time.sleep(3)  # past its 2 s: only its renewals keep it
+            with pytest.raises(TableBusyError, match="run-a"), warehouse.writer("br", "t", "b", 0):
+                pytest.fail("two writers of one table")
+        finally:
+            holder.kill()  # dies holding it
+    started = time.monotonic()
+    with warehouse.writer("br", "t", "run-b", wait=15):
+        assert time.monotonic() - started < 10
+
+
+def test_a_lease_split_over_two_rows_is_held_whole_or_given_back(client, warehouse):
+    """Two first claims at once can insert the table's lease row twice: a run that takes only
+    the free one holds nothing and gives it back."""
+    warehouse.read_state("br", "t")  # the meta tables
+    leases = f"`{client.project}._pipelines._pipelines_leases`"
+    client.query(
+        f"INSERT INTO {leases} VALUES ('br', 't', 'run-a', "
+        "TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 60 SECOND))"
+    ).result()
+    client.query(f"INSERT INTO {leases} VALUES ('br', 't', NULL, CURRENT_TIMESTAMP())").result()
+    with pytest.raises(TableBusyError, match="run-a"), warehouse.writer("br", "t", "run-b", 0):
+        pytest.fail("two writers of one table")
+    assert lease_holders(client) == [None, "run-a"]
+
+    client.query(f"UPDATE {leases} SET expires_at = CURRENT_TIMESTAMP() WHERE TRUE").result()
+    with warehouse.writer("br", "t", "run-b", wait=0):
+        assert lease_holders(client) == ["run-b", "run-b"]
+    assert lease_holders(client) == [None, None]

@@ -284,21 +284,19 @@ LEASE_HOLDER = textwrap.dedent(
 
 def test_a_table_another_process_is_writing_is_busy_until_it_dies(tmp_path):
     warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", LEASE_HOLDER, str(warehouse.path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        started = time.monotonic()
-        busy = r"\(run-a\) está gravando br\.t; esperei 1s"
-        with pytest.raises(TableBusyError, match=busy), warehouse.writer("br", "t", "run-b", 1):
-            pytest.fail("two writers of one table")
-        assert 1 <= time.monotonic() - started < 3
-        with warehouse.writer("br", "u", "run-b", wait=0):  # another table: free
-            pass
-    finally:
-        holder.kill()
-        holder.wait()
+    command = [sys.executable, "-c", LEASE_HOLDER, str(warehouse.path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            started = time.monotonic()
+            busy = r"\(run-a\) está gravando br\.t; esperei 1s"
+            with pytest.raises(TableBusyError, match=busy), warehouse.writer("br", "t", "b", 1):
+                pytest.fail("two writers of one table")
+            assert 1 <= time.monotonic() - started < 3
+            with warehouse.writer("br", "u", "run-b", wait=0):  # another table: free
+                pass
+        finally:
+            holder.kill()  # dies holding it
     with warehouse.writer("br", "t", "run-b", wait=5):  # the kernel released the dead holder's
         pass
 

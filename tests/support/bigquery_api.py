@@ -14,8 +14,11 @@ and for tests reading tables back; anything else gets BigQuery's error shape (HT
     A failing statement inside BEGIN/COMMIT TRANSACTION rolls back the whole transaction, DDL on
     permanent tables inside one is refused, and one still open when the script ends is rolled back,
     as in BigQuery. `CREATE TABLE ... LIKE` copies the source's expiration unless its OPTIONS clear
-    it, as BigQuery copies table options. `inject_failure` makes statements matching a regex fail
-    (failure injection).
+    it, as BigQuery copies table options; `CREATE OR REPLACE TABLE ... AS SELECT` makes a table
+    without any. UPDATE, and MERGE with only `WHEN NOT MATCHED`, run as in BigQuery (one request
+    at a time, so mutating statements are serialized as BigQuery serializes them on a table).
+    A failed `ASSERT ... AS 'description'` fails the job with the description as its message.
+    `inject_failure` makes statements matching a regex fail (failure injection).
 """
 
 import functools
@@ -341,12 +344,18 @@ class BigQueryAPI(LoopbackServer):
         if missing:
             raise invalid(f"Query parameter '{sorted(missing)[0]}' not found")
         used = {name: params[name] for name in statement.parameters}
+        if statement.kind == "ASSERT":  # FALSE or NULL fails the job with the description
+            if self.db.execute(statement.duckdb, used).fetchall()[0][0] is not True:
+                raise invalid(statement.assertion)
+            return
         if statement.kind != "SELECT":
             self.db.execute(statement.duckdb, used).fetchall()
             if statement.like:
                 target, source, cleared = statement.like
                 if source in self.expirations and not cleared:
                     self.expirations[target] = self.expirations[source]
+            if statement.replaced:  # a new table: no options of the one it replaced
+                self.expirations.pop(statement.replaced, None)
             return
         result = self.db.sql(statement.duckdb, params=used)
         fields = [rest_field(n, str(k)) for n, k in zip(result.columns, result.types, strict=True)]

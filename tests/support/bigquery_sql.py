@@ -87,6 +87,10 @@ class Statement:
         self.kind, self.text, self.duckdb, self.parameters = kind, text, duckdb_sql, parameters
         self.like: tuple[tuple[str, str], tuple[str, str], bool] | None = None
         """CREATE TABLE ... LIKE: (target, source, whether OPTIONS cleared the expiration)."""
+        self.replaced: tuple[str, str] | None = None
+        """CREATE OR REPLACE TABLE ... AS SELECT: the new table (it has no expiration)."""
+        self.assertion: str | None = None
+        """ASSERT ... AS 'description': the error message when the condition does not hold."""
 
     def __str__(self) -> str:
         return self.text
@@ -100,10 +104,13 @@ _SHAPES = [  # (kind, GoogleSQL statement the adapter sends, after names became 
         "DDL",
         r"CREATE TABLE (?P<target>\S+) LIKE (?P<source>\S+)(?: OPTIONS ?\((?P<options>[^()]*)\))?",
     ),
+    ("DDL", r"CREATE OR REPLACE TABLE (?P<replaced>\S+) AS SELECT \* FROM \S+"),
     ("DDL", r"ALTER TABLE \S+ ADD COLUMN (?:IF NOT EXISTS )?\S+ (?P<type>\w+|ARRAY<\w+>)"),
     ("DELETE", r"DELETE FROM \S+ WHERE .+"),
     ("INSERT", r"INSERT INTO \S+ (?:\([^()]+\) )?(?:SELECT .+ FROM \S+|VALUES \(.+\))"),
-    ("MERGE", r"MERGE (?P<merge>\S+ \w+ USING \(SELECT .+\) \w+ ON .+ WHEN MATCHED .+)"),
+    ("UPDATE", r"UPDATE \S+ SET .+ WHERE .+"),
+    ("MERGE", r"MERGE (?P<merge>\S+ \w+ USING \(SELECT .+\) \w+ ON .+ WHEN (?:NOT )?MATCHED .+)"),
+    ("ASSERT", r"ASSERT (?P<assert>.+) AS '(?P<description>[^'\\]*)'"),
     ("SELECT", r"SELECT (?P<select>.+?) FROM \S+(?: WHERE .+)?(?: ORDER BY .+)?"),
 ]
 
@@ -137,15 +144,31 @@ def _translate(tokens: list[str], project: str) -> Statement:
             out.append(token)
         else:
             out.append(re.sub(r"CURRENT_TIMESTAMP\(\)", "CURRENT_TIMESTAMP", token, flags=re.I))
-    duck = " ".join("".join(out).split())
+    duck = _timestamp_add(" ".join("".join(out).split()))
     for kind, shape in _SHAPES:
         found = re.fullmatch(shape, duck, re.I | re.S)
         if found:
             statement = Statement(kind, text, _adapt(found, duck), sorted(set(parameters)))
-            if found.groupdict().get("target"):
+            groups = found.groupdict()
+            if groups.get("target"):
                 statement.like = _like(found)
+            if groups.get("replaced"):
+                dataset, table = groups["replaced"].replace('"', "").split(".")
+                statement.replaced = (dataset, table)
+            statement.assertion = groups.get("description")
             return statement
     raise invalid(f"statement not supported by the stand-in: {text}")
+
+
+def _timestamp_add(duck: str) -> str:
+    """`TIMESTAMP_ADD(t, INTERVAL n SECOND)` (GoogleSQL) as DuckDB's `(t + to_seconds(n))`; other
+    parts than SECOND are refused."""
+    for part in re.findall(r"TIMESTAMP_ADD\(.+?, INTERVAL \S+ (\w+)\)", duck, re.I):
+        if part.upper() != "SECOND":
+            raise invalid(f"the stand-in supports TIMESTAMP_ADD by SECOND only, not {part}")
+    return re.sub(
+        r"TIMESTAMP_ADD\((.+?), INTERVAL (\S+) SECOND\)", r"(\1 + to_seconds(\2))", duck, flags=re.I
+    )
 
 
 def _name(quoted: str, project: str) -> str:
@@ -186,6 +209,8 @@ def _adapt(found: re.Match, duck: str) -> str:
         return duck[: found.start("type")] + ddl_type(groups["type"])
     if groups.get("merge"):
         return "MERGE INTO " + groups["merge"]
+    if groups.get("assert"):
+        return f"SELECT ({groups['assert']})"
     if groups.get("select"):
         for item in groups["select"].split(","):
             _check_identifier(item.split()[0])

@@ -3,13 +3,18 @@ The production warehouse: BigQuery, loading Parquet staged on GCS.
 
 A load job fills a run-specific temporary table; one multi-statement transaction then moves its
 rows into the target (DELETE + INSERT for overwrite, INSERT for append) together with the run
-record and the watermark, so readers see the old table or the new one, never half. The Google
-libraries (`pip install -e '.[gcp]'`) are imported only here, when this adapter is chosen.
+record and the watermark, so readers see the old table or the new one, never half; it asserts
+first that the watermark is still the one the run read. A dump holds the table's writer lease, a
+row of the meta dataset's lease table that it renews while it runs, from its watermark read to its
+publish. The Google libraries (`pip install -e '.[gcp]'`) are imported only here, when this
+adapter is chosen.
 """
 
+import logging
 import random
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,12 +26,23 @@ from pipelines.framework.warehouse.base import (
     LoadRequest,
     LoadResult,
     LoadVerificationError,
+    StateMovedError,
+    TableBusyError,
     boundary_text,
     check_drift,
+    check_shrink,
+    check_state,
+    schema_changes,
     state_from_row,
 )
 
 META_DATASET = "_pipelines"
+LEASES_TABLE = "_pipelines_leases"
+_TABLE_ROW = "dataset_id = @d AND table_id = @t"
+# The description of the transaction's ASSERT that the saved state is still the one the run read:
+# BigQuery fails the script with it as the message (and rolls the transaction back).
+_STATE_MOVED = "pipelines: o estado incremental mudou desde a leitura"
+_logger = logging.getLogger(__name__)
 # BigQuery cancels a transaction that mutates a table another one is mutating (the MERGE into the
 # state table, for loads of different tables at once): "Transaction is aborted due to concurrent
 # update against table ..." ("Could not serialize access to table ... due to concurrent update").
@@ -53,10 +69,15 @@ def _bigquery():
 class BigQueryWarehouse:
     """Loads runs into BigQuery tables `project.dataset.table`."""
 
+    lease_seconds = 180
+    """How long a table's writer lease lasts unless its holder renews it (every third of this):
+    a run that dies without releasing it keeps other runs out for at most this long."""
+
     def __init__(self, project: str | None = None, client: Any = None):
         bigquery = _bigquery()
         self.client = client or bigquery.Client(project=project)
         self.project = self.client.project
+        self._leases = f"{self.project}.{META_DATASET}.{LEASES_TABLE}"
 
     def _id(self, dataset_id: str, table_id: str) -> str:
         return f"{self.project}.{dataset_id}.{table_id}"
@@ -68,6 +89,9 @@ class BigQueryWarehouse:
         if committed is not None:
             return committed
         name = f"{request.dataset_id}.{request.table_id}"
+        if request.incremental:  # checked again inside the transaction
+            check_state(name, self.read_state(request.dataset_id, request.table_id), request)
+        check_shrink(name, request, self.count_rows(request.dataset_id, request.table_id))
         self.client.create_dataset(request.dataset_id, exists_ok=True)
         temp = self._id(request.dataset_id, f"_tmp_{request.table_id}_{request.run_id[:12]}")
         try:
@@ -76,8 +100,8 @@ class BigQueryWarehouse:
                 raise LoadVerificationError(
                     f"{name}: {staged_rows} linhas no load job, {request.expected_rows} extraídas"
                 )
-            added = self._evolve(request, temp)
-            self._swap(request, temp)
+            added, replace = self._evolve(request, temp)
+            self._swap(request, temp, replace)
         finally:
             self.client.delete_table(temp, not_found_ok=True)
         total = self.count_rows(request.dataset_id, request.table_id) or 0
@@ -133,31 +157,76 @@ class BigQueryWarehouse:
         except NotFound:
             return {}
 
-    def _evolve(self, request: LoadRequest, temp: str) -> list[str]:
+    def _evolve(self, request: LoadRequest, temp: str) -> tuple[list[str], bool]:
+        """The columns the target gains, and whether the new data replaces its schema (an
+        overwrite with `schema_change="replace"` that drops or retypes columns)."""
         target = self._id(request.dataset_id, request.table_id)
         old = self._columns(target)
         if not old:  # LIKE copies the temporary table's options, its one-day expiry too
             self._query(
                 f"CREATE TABLE `{target}` LIKE `{temp}` OPTIONS(expiration_timestamp = NULL)"
             )
-            return []
+            return [], False
         new = self._columns(temp)
-        added = check_drift(f"{request.dataset_id}.{request.table_id}", new, old)
+        name = f"{request.dataset_id}.{request.table_id}"
+        added = check_drift(name, new, old, request.mode, request.schema_change)
+        _, removed, retyped = schema_changes(new, old)
+        if removed or retyped:  # check_drift let them through: replace the table
+            return added, True
         for column in added:
             self._query(f"ALTER TABLE `{target}` ADD COLUMN `{column}` {new[column]}")
-        return added
+        return added, False
 
-    def _swap(self, request: LoadRequest, temp: str) -> None:
+    def _swap(self, request: LoadRequest, temp: str, replace: bool) -> None:
+        """Move the rows in with the run record and the state, in one transaction. A schema
+        replacement is DDL, which no transaction takes: the table is replaced (atomically for
+        readers) just before it; a run that dies in between is retried as an overwrite of the
+        same rows."""
+        from google.api_core.exceptions import BadRequest  # pylint: disable=import-error,no-name-in-module
+
+        target = self._id(request.dataset_id, request.table_id)
+        if replace:  # CREATE ... AS SELECT keeps no option of the temporary table (its expiry)
+            self._query(f"CREATE OR REPLACE TABLE `{target}` AS SELECT * FROM `{temp}`")
+        state, read = request.state or {}, request.read_state or {}
+        try:
+            self._transaction(
+                "\n".join(self._swap_statements(request, temp, replace)),
+                d=request.dataset_id,
+                t=request.table_id,
+                r=request.run_id,
+                m=request.mode,
+                n=request.expected_rows,
+                c=state.get("column"),
+                v=state.get("value"),
+                y=state.get("type"),
+                b=boundary_text(state),
+                rn=int(request.read_state is not None),
+                rc=read.get("column"),
+                rv=read.get("value"),
+                ry=read.get("type"),
+                rb=boundary_text(read),
+            )
+        except BadRequest as exc:
+            if _STATE_MOVED not in str(exc):
+                raise
+            saved = self.read_state(request.dataset_id, request.table_id)
+            name = f"{request.dataset_id}.{request.table_id}"
+            raise StateMovedError.between(name, saved, request.read_state) from exc
+
+    def _swap_statements(self, request: LoadRequest, temp: str, replace: bool) -> list[str]:
         target = self._id(request.dataset_id, request.table_id)
         columns = ", ".join(f"`{c}`" for c in self._columns(temp))
         meta = f"{self.project}.{META_DATASET}"
         statements = ["BEGIN TRANSACTION;"]
-        if request.mode == "overwrite":
+        if request.incremental:
+            statements.append(_state_assertion(f"{meta}.{STATE_TABLE}"))
+        if request.mode == "overwrite" and not replace:
             statements.append(f"DELETE FROM `{target}` WHERE TRUE;")
-        statements += [
-            f"INSERT INTO `{target}` ({columns}) SELECT {columns} FROM `{temp}`;",
-            f"INSERT INTO `{meta}.{LOADS_TABLE}` VALUES (@d, @t, @r, @m, @n, CURRENT_TIMESTAMP());",
-        ]
+        if not replace:
+            statements.append(f"INSERT INTO `{target}` ({columns}) SELECT {columns} FROM `{temp}`;")
+        statements.append(
+            f"INSERT INTO `{meta}.{LOADS_TABLE}` VALUES (@d, @t, @r, @m, @n, CURRENT_TIMESTAMP());"
+        )
         if request.state is not None:
             statements.append(
                 f"MERGE `{meta}.{STATE_TABLE}` s USING (SELECT @d AS d, @t AS t) k "
@@ -169,19 +238,7 @@ class BigQueryWarehouse:
                 "VALUES (@d, @t, @c, @v, @y, @b, CURRENT_TIMESTAMP());"
             )
         statements.append("COMMIT TRANSACTION;")
-        state = request.state or {}
-        self._transaction(
-            "\n".join(statements),
-            d=request.dataset_id,
-            t=request.table_id,
-            r=request.run_id,
-            m=request.mode,
-            n=request.expected_rows,
-            c=state.get("column"),
-            v=state.get("value"),
-            y=state.get("type"),
-            b=boundary_text(state),
-        )
+        return statements
 
     def _transaction(self, script: str, **params: Any) -> None:
         """Run a transaction script, again when BigQuery aborted it for a concurrent one: loads of
@@ -198,11 +255,14 @@ class BigQueryWarehouse:
                 time.sleep(delay * random.uniform(1, 2))
 
     def _ensure_meta(self) -> None:
-        """Create or migrate the meta tables; once they are in place this only reads two schemas
-        (each DDL is a query job, and an ALTER counts against a table's metadata-update quota)."""
+        """Create or migrate the meta tables; once they are in place this only reads their three
+        schemas (each DDL is a query job, and an ALTER counts against a table's metadata-update
+        quota)."""
         meta = f"{self.project}.{META_DATASET}"
-        if self._columns(f"{meta}.{LOADS_TABLE}") and "watermark_boundary" in self._columns(
-            f"{meta}.{STATE_TABLE}"
+        if (
+            self._columns(self._leases)
+            and self._columns(f"{meta}.{LOADS_TABLE}")
+            and "watermark_boundary" in self._columns(f"{meta}.{STATE_TABLE}")
         ):
             return
         self.client.create_dataset(META_DATASET, exists_ok=True)
@@ -218,6 +278,10 @@ class BigQueryWarehouse:
         self._query(
             f"ALTER TABLE `{meta}.{STATE_TABLE}` ADD COLUMN IF NOT EXISTS watermark_boundary STRING"
         )
+        self._query(
+            f"CREATE TABLE IF NOT EXISTS `{self._leases}` (dataset_id STRING, table_id STRING, "
+            "holder STRING, expires_at TIMESTAMP)"
+        )
 
     def _query(self, sql: str, **params: Any) -> list[tuple]:
         bigquery = _bigquery()
@@ -230,6 +294,26 @@ class BigQueryWarehouse:
             ]
         )
         return [tuple(row.values()) for row in self.client.query(sql, job_config=config).result()]
+
+    @contextmanager
+    def writer(self, dataset_id: str, table_id: str, holder: str, wait: float) -> Iterator[None]:
+        """The table's writer lease: its row in the meta dataset's lease table names the holder
+        until an expiry that a daemon thread renews while the holder runs; one that dies loses
+        it after `lease_seconds`. Waits up to `wait` seconds for another holder."""
+        self._ensure_meta()
+        lease = _Lease(self._query, self._leases, dataset_id, table_id, holder, self.lease_seconds)
+        lease.acquire(wait)
+        stop = threading.Event()
+        renewer = threading.Thread(
+            target=lease.renew, args=(stop,), name=f"lease {dataset_id}.{table_id}", daemon=True
+        )
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join()
+            lease.release()
 
     def read_state(self, dataset_id: str, table_id: str) -> dict[str, Any] | None:
         """Last committed watermark of a table, or None before its first load."""
@@ -253,6 +337,132 @@ class BigQueryWarehouse:
             return self.client.get_table(self._id(dataset_id, table_id)).num_rows
         except NotFound:
             return None
+
+
+class _Lease:
+    """One table's writer lease, a row of the lease table (see `BigQueryWarehouse.writer`)."""
+
+    def __init__(  # pylint: disable=too-many-arguments
+        self,
+        query: Callable[..., list[tuple]],
+        leases: str,
+        dataset_id: str,
+        table_id: str,
+        holder: str,
+        seconds: int,
+    ):
+        self._query, self._leases, self.seconds = query, leases, seconds
+        self.table, self.holder = f"{dataset_id}.{table_id}", holder
+        self._key = {"d": dataset_id, "t": table_id, "h": holder}
+
+    def acquire(self, wait: float) -> None:
+        """Claim the lease, again with backoff while another holder's is unexpired. A claim is
+        an UPDATE of the table's lease row (inserted free the first time): a mutating DML
+        statement, which BigQuery serializes with every other on the lease table, so of two
+        claims at once one finds the row taken. Two first inserts at once can leave two rows:
+        a holder holds them all, and gives back the part it took of a split."""
+        deadline = time.monotonic() + wait
+        delay = 1.0
+        holders = self._claim()
+        while True:
+            if not holders:  # the table's first lease: its row, free
+                self._update(
+                    f"MERGE `{self._leases}` l USING (SELECT @d AS d, @t AS t) k "
+                    "ON l.dataset_id = k.d AND l.table_id = k.t WHEN NOT MATCHED THEN INSERT "
+                    "(dataset_id, table_id, holder, expires_at) "
+                    "VALUES (@d, @t, NULL, CURRENT_TIMESTAMP())"
+                )
+                holders = self._claim()
+            others = [held for held in holders if held[0] != self.holder]
+            if holders and not others:
+                return
+            if len(others) < len(holders):
+                self.release()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._busy(others, wait)
+            time.sleep(min(delay * random.uniform(1, 1.5), remaining))
+            delay = min(delay * 2, 10.0)
+            holders = self._claim()
+
+    def _busy(self, others: list[tuple], wait: float) -> TableBusyError:
+        other, expires = others[0] if others else (None, None)
+        until = f" (até {expires:%Y-%m-%d %H:%M:%S} UTC, se não renovar)" if expires else ""
+        return TableBusyError(
+            f"outra execução ({other or 'desconhecida'}) está gravando {self.table}{until}; "
+            f"esperei {wait:g}s"
+        )
+
+    def _claim(self) -> list[tuple]:
+        """Take the lease rows that are free, expired or already ours; (holder, expiry) of every
+        row after it."""
+        from google.api_core.exceptions import BadRequest  # pylint: disable=import-error,no-name-in-module
+
+        try:
+            self._update(
+                f"UPDATE `{self._leases}` SET holder = @h, "
+                "expires_at = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @s SECOND) "
+                f"WHERE {_TABLE_ROW} AND (holder IS NULL OR holder = @h "
+                "OR expires_at < CURRENT_TIMESTAMP())"
+            )
+        except BadRequest as exc:  # another claim won the row: read who holds it
+            if _CONFLICT not in str(exc):
+                raise
+        return self._query(
+            f"SELECT holder, expires_at FROM `{self._leases}` WHERE {_TABLE_ROW}", **self._key
+        )
+
+    def renew(self, stop: threading.Event) -> None:
+        """Push the expiry on every third of the lease's length until `stop`: the lease outlives
+        a renewal that fails (logged, tried again at the next)."""
+        while not stop.wait(self.seconds / 3):
+            self._logged(
+                "renovar",
+                f"UPDATE `{self._leases}` SET "
+                "expires_at = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @s SECOND) "
+                f"WHERE {_TABLE_ROW} AND holder = @h",
+            )
+
+    def release(self) -> None:
+        """Free the rows this holder holds; one that fails to is logged, and expires by itself
+        (never hiding why the dump ended)."""
+        self._logged(
+            "liberar",
+            f"UPDATE `{self._leases}` SET holder = NULL, expires_at = CURRENT_TIMESTAMP() "
+            f"WHERE {_TABLE_ROW} AND holder = @h",
+        )
+
+    def _logged(self, verb: str, sql: str) -> None:
+        try:
+            self._update(sql)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # a thread, a finally
+            _logger.warning(
+                "não consegui %s a concessão de escrita de %s (sem renovação, expira em %ss): %s",
+                verb,
+                self.table,
+                self.seconds,
+                exc,
+            )
+
+    def _update(self, sql: str) -> None:
+        self._query(sql, s=self.seconds, **self._key)
+
+
+def _state_assertion(state_table: str) -> str:
+    """An ASSERT that the table's saved state is the one the run read (`@rn` 1, and its
+    columns `@rc`...`@rb`), or that it has none (`@rn` 0). Inside the transaction it reads the
+    transaction's snapshot; a state another transaction commits meanwhile makes BigQuery abort
+    this one (concurrent update of the state table), and its retry then fails this assertion."""
+    same = (
+        "watermark_column IS NOT DISTINCT FROM @rc AND watermark_value IS NOT DISTINCT FROM @rv "
+        "AND watermark_type IS NOT DISTINCT FROM @ry "
+        "AND watermark_boundary IS NOT DISTINCT FROM @rb"
+    )
+    return (
+        f"ASSERT (SELECT COUNT(*) FROM `{state_table}` WHERE {_TABLE_ROW}) = @rn "
+        f"AND (SELECT COUNT(*) FROM `{state_table}` WHERE {_TABLE_ROW} AND {same}) = @rn "
+        f"AS '{_STATE_MOVED}';"
+    )
 
 
 def _sql_type(field: Any) -> str:
