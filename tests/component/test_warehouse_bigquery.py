@@ -439,7 +439,7 @@ def test_a_state_moved_between_the_check_and_the_commit_fails_the_transaction(
     gcs, client, warehouse, monkeypatch
 ):
     """The last net: another run commits while this one's load job runs; the transaction's
-    ASSERT sees the state moved and rolls the whole swap back."""
+    check sees the state moved and rolls the whole swap back."""
     state = {"column": "id", "value": "39", "type": "int", "boundary": None}
     warehouse.load(request(stage(gcs, make_table(40), "run-1"), "append", state=state))
     newer = {**state, "value": "59"}

@@ -17,7 +17,8 @@ and for tests reading tables back; anything else gets BigQuery's error shape (HT
     it, as BigQuery copies table options; `CREATE OR REPLACE TABLE ... AS SELECT` makes a table
     without any. UPDATE, and MERGE with only `WHEN NOT MATCHED`, run as in BigQuery (one request
     at a time, so mutating statements are serialized as BigQuery serializes them on a table).
-    A failed `ASSERT ... AS 'description'` fails the job with the description as its message.
+    `SELECT IF(condition, TRUE, ERROR('message'))` fails the job with the message unless the
+    condition is TRUE.
     `inject_failure` makes statements matching a regex fail (failure injection).
 """
 
@@ -344,9 +345,9 @@ class BigQueryAPI(LoopbackServer):
         if missing:
             raise invalid(f"Query parameter '{sorted(missing)[0]}' not found")
         used = {name: params[name] for name in statement.parameters}
-        if statement.kind == "ASSERT":  # FALSE or NULL fails the job with the description
+        if statement.kind == "CHECK":  # FALSE or NULL: IF takes the ERROR branch
             if self.db.execute(statement.duckdb, used).fetchall()[0][0] is not True:
-                raise invalid(statement.assertion)
+                raise invalid(statement.error)
             return
         if statement.kind != "SELECT":
             self.db.execute(statement.duckdb, used).fetchall()

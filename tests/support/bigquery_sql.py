@@ -89,8 +89,8 @@ class Statement:
         """CREATE TABLE ... LIKE: (target, source, whether OPTIONS cleared the expiration)."""
         self.replaced: tuple[str, str] | None = None
         """CREATE OR REPLACE TABLE ... AS SELECT: the new table (it has no expiration)."""
-        self.assertion: str | None = None
-        """ASSERT ... AS 'description': the error message when the condition does not hold."""
+        self.error: str | None = None
+        """SELECT IF(condition, TRUE, ERROR('message')): the job's error unless it holds."""
 
     def __str__(self) -> str:
         return self.text
@@ -110,7 +110,7 @@ _SHAPES = [  # (kind, GoogleSQL statement the adapter sends, after names became 
     ("INSERT", r"INSERT INTO \S+ (?:\([^()]+\) )?(?:SELECT .+ FROM \S+|VALUES \(.+\))"),
     ("UPDATE", r"UPDATE \S+ SET .+ WHERE .+"),
     ("MERGE", r"MERGE (?P<merge>\S+ \w+ USING \(SELECT .+\) \w+ ON .+ WHEN (?:NOT )?MATCHED .+)"),
-    ("ASSERT", r"ASSERT (?P<assert>.+) AS '(?P<description>[^'\\]*)'"),
+    ("CHECK", r"SELECT IF\((?P<check>.+), TRUE, ERROR\('(?P<error>[^'\\]*)'\)\)"),
     ("SELECT", r"SELECT (?P<select>.+?) FROM \S+(?: WHERE .+)?(?: ORDER BY .+)?"),
 ]
 
@@ -155,7 +155,7 @@ def _translate(tokens: list[str], project: str) -> Statement:
             if groups.get("replaced"):
                 dataset, table = groups["replaced"].replace('"', "").split(".")
                 statement.replaced = (dataset, table)
-            statement.assertion = groups.get("description")
+            statement.error = groups.get("error")
             return statement
     raise invalid(f"statement not supported by the stand-in: {text}")
 
@@ -209,8 +209,8 @@ def _adapt(found: re.Match, duck: str) -> str:
         return duck[: found.start("type")] + ddl_type(groups["type"])
     if groups.get("merge"):
         return "MERGE INTO " + groups["merge"]
-    if groups.get("assert"):
-        return f"SELECT ({groups['assert']})"
+    if groups.get("check"):
+        return f"SELECT ({groups['check']})"
     if groups.get("select"):
         for item in groups["select"].split(","):
             _check_identifier(item.split()[0])

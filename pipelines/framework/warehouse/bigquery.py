@@ -3,7 +3,7 @@ The production warehouse: BigQuery, loading Parquet staged on GCS.
 
 A load job fills a run-specific temporary table; one multi-statement transaction then moves its
 rows into the target (DELETE + INSERT for overwrite, INSERT for append) together with the run
-record and the watermark, so readers see the old table or the new one, never half; it asserts
+record and the watermark, so readers see the old table or the new one, never half; it checks
 first that the watermark is still the one the run read. A dump holds the table's writer lease, a
 row of the meta dataset's lease table that it renews while it runs, from its watermark read to its
 publish. The Google libraries (`pip install -e '.[gcp]'`) are imported only here, when this
@@ -39,8 +39,9 @@ from pipelines.framework.warehouse.base import (
 META_DATASET = "_pipelines"
 LEASES_TABLE = "_pipelines_leases"
 _TABLE_ROW = "dataset_id = @d AND table_id = @t"
-# The description of the transaction's ASSERT that the saved state is still the one the run read:
-# BigQuery fails the script with it as the message (and rolls the transaction back).
+# The ERROR() of the transaction's check that the saved state is still the one the run read:
+# BigQuery fails the script with it as the message (and rolls the transaction back). ASSERT would
+# read better, but a transaction takes SELECT and DML statements only.
 _STATE_MOVED = "pipelines: o estado incremental mudou desde a leitura"
 _logger = logging.getLogger(__name__)
 # BigQuery cancels a transaction that mutates a table another one is mutating (the MERGE into the
@@ -219,7 +220,7 @@ class BigQueryWarehouse:
         meta = f"{self.project}.{META_DATASET}"
         statements = ["BEGIN TRANSACTION;"]
         if request.incremental:
-            statements.append(_state_assertion(f"{meta}.{STATE_TABLE}"))
+            statements.append(_state_check(f"{meta}.{STATE_TABLE}"))
         if request.mode == "overwrite" and not replace:
             statements.append(f"DELETE FROM `{target}` WHERE TRUE;")
         if not replace:
@@ -448,20 +449,20 @@ class _Lease:
         self._query(sql, s=self.seconds, **self._key)
 
 
-def _state_assertion(state_table: str) -> str:
-    """An ASSERT that the table's saved state is the one the run read (`@rn` 1, and its
-    columns `@rc`...`@rb`), or that it has none (`@rn` 0). Inside the transaction it reads the
+def _state_check(state_table: str) -> str:
+    """A SELECT that fails unless the table's saved state is the one the run read (`@rn` 1,
+    and its columns `@rc`...`@rb`) or it has none (`@rn` 0). Inside the transaction it reads the
     transaction's snapshot; a state another transaction commits meanwhile makes BigQuery abort
-    this one (concurrent update of the state table), and its retry then fails this assertion."""
+    this one (concurrent update of the state table), and its retry then fails this check."""
     same = (
         "watermark_column IS NOT DISTINCT FROM @rc AND watermark_value IS NOT DISTINCT FROM @rv "
         "AND watermark_type IS NOT DISTINCT FROM @ry "
         "AND watermark_boundary IS NOT DISTINCT FROM @rb"
     )
     return (
-        f"ASSERT (SELECT COUNT(*) FROM `{state_table}` WHERE {_TABLE_ROW}) = @rn "
-        f"AND (SELECT COUNT(*) FROM `{state_table}` WHERE {_TABLE_ROW} AND {same}) = @rn "
-        f"AS '{_STATE_MOVED}';"
+        f"SELECT IF((SELECT COUNT(*) FROM `{state_table}` WHERE {_TABLE_ROW}) = @rn "
+        f"AND (SELECT COUNT(*) FROM `{state_table}` WHERE {_TABLE_ROW} AND {same}) = @rn, "
+        f"TRUE, ERROR('{_STATE_MOVED}'));"
     )
 
 
