@@ -374,6 +374,7 @@ def test_a_load_that_fills_the_disk_says_how_much_it_needs_and_leaves_the_file_u
     assert outcome["rows"] == 1000  # the table as it was
     assert outcome["after"] == 401000
     error = outcome["error"]
+    assert error is not None, "the load fitted in the small disk"
     needed = f"{2 * big.stat().st_size / 2**20:,.0f} MiB livres"
     assert "encheu ao carregar br.t (No space left on device); nada foi gravado" in error
     assert needed in error and "CHECKPOINT" in error and "COPY FROM DATABASE" in error
