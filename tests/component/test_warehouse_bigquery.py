@@ -230,7 +230,10 @@ def test_a_failure_inside_the_swap_keeps_the_previous_table_and_state(gcs, api, 
     # the overwrite's DELETE and INSERT into the target run; the run record's INSERT fails
     api.inject_failure(r"^INSERT INTO `[\w-]+\._pipelines\._pipelines_loads`")
     newer = request(
-        stage(gcs, make_table(25, 100), "run-2"), state={**state, "value": "124"}, read_state=state
+        stage(gcs, make_table(25, 100), "run-2"),
+        state={**state, "value": "124"},
+        read_state=state,
+        allow_shrink=True,
     )
     with pytest.raises(BadRequest, match="injected failure"):
         warehouse.load(newer)
@@ -392,7 +395,7 @@ def test_a_transaction_aborted_by_a_concurrent_one_is_run_again(gcs, api, client
     newer = make_table(25, 100)
     newer_state = {**state, "value": "124"}
     result = warehouse.load(
-        request(stage(gcs, newer, "run-2"), state=newer_state, read_state=state)
+        request(stage(gcs, newer, "run-2"), state=newer_state, read_state=state, allow_shrink=True)
     )
 
     assert (result.rows_loaded, result.table_rows, result.already_loaded) == (25, 25, False)
@@ -472,8 +475,10 @@ def test_an_overwrite_that_would_shrink_the_table_past_the_limit_keeps_it(gcs, c
     assert read_rows(client) == expected_rows(first)
     assert [t.table_id for t in client.list_tables(f"{client.project}.br")] == ["t"]
 
-    assert warehouse.load(request(stage(gcs, make_table(60), "run-4"))).table_rows == 60
-    allowed = warehouse.load(request(stage(gcs, make_table(10), "run-5"), allow_shrink=True))
+    assert warehouse.load(request(stage(gcs, make_table(95), "run-4"))).table_rows == 95  # 5%
+    wider = request(stage(gcs, make_table(60), "run-5"), max_shrink=0.5)
+    assert warehouse.load(wider).table_rows == 60
+    allowed = warehouse.load(request(stage(gcs, make_table(10), "run-6"), allow_shrink=True))
     assert allowed.table_rows == 10 == len(read_rows(client))
 
 
@@ -485,7 +490,7 @@ def test_schema_change_replace_lets_an_overwrite_retype_and_drop_columns(gcs, cl
         ids = pa.array([str(i) for i in table["id"].to_pylist()])
         return table.set_column(0, "id", ids).drop_columns(["taxa"])
 
-    second = retyped_without_taxa(make_table(30, 40))
+    second = retyped_without_taxa(make_table(40, 40))
     with pytest.raises(SchemaDriftError, match="removidas: taxa") as drift:
         warehouse.load(request(stage(gcs, second, "run-2")))
     assert 'schema_change="replace"' in str(drift.value)
@@ -495,12 +500,12 @@ def test_schema_change_replace_lets_an_overwrite_retype_and_drop_columns(gcs, cl
     assert read_rows(client) == expected_rows(first)
 
     result = warehouse.load(request(stage(gcs, second, "run-4"), schema_change="replace"))
-    assert (result.rows_loaded, result.table_rows) == (30, 30)
+    assert (result.rows_loaded, result.table_rows) == (40, 40)
     assert schema(client) == [("id", "STRING")] + [c for c in TYPES[1:] if c[0] != "taxa"]
     assert read_rows(client) == sorted(expected_rows(second), key=lambda row: row["id"])
     assert client.get_table(f"{client.project}.br.t").expires is None  # not the temp's expiry
     assert [t.table_id for t in client.list_tables(f"{client.project}.br")] == ["t"]
-    assert warehouse.committed_load("br", "t", "run-4").rows_loaded == 30
+    assert warehouse.committed_load("br", "t", "run-4").rows_loaded == 40
 
 
 def other_client(api: BigQueryAPI) -> bigquery.Client:

@@ -233,9 +233,11 @@ def test_an_overwrite_that_would_shrink_the_table_past_the_limit_keeps_it(tmp_pa
         warehouse.load(_request(empty, 0, "r3", "overwrite"))
     assert warehouse.count_rows("br", "t") == 100
 
-    within = warehouse.load(_request(_parquet(tmp_path, "c", range(60)), 60, "r4", "overwrite"))
-    assert within.table_rows == 60  # 40% fewer: within the default 50%
-    allowed = warehouse.load(_request(empty, 0, "r5", "overwrite", allow_shrink=True))
+    within = warehouse.load(_request(_parquet(tmp_path, "c", range(95)), 95, "r4", "overwrite"))
+    assert within.table_rows == 95  # 5% fewer: within the default (PIPELINES_MAX_SHRINK) 10%
+    wider = _request(_parquet(tmp_path, "d", range(60)), 60, "r5", "overwrite", max_shrink=0.5)
+    assert warehouse.load(wider).table_rows == 60
+    allowed = warehouse.load(_request(empty, 0, "r6", "overwrite", allow_shrink=True))
     assert allowed.table_rows == 0 == warehouse.count_rows("br", "t")
 
 

@@ -8,6 +8,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pipelines.framework.settings import get_settings
+
 LOAD_MODES = ("append", "overwrite")
 SCHEMA_CHANGES = ("error", "replace")
 """What an overwrite does when the new data drops or retypes columns: fail, or replace the table."""
@@ -69,7 +71,7 @@ class LoadRequest:  # pylint: disable=too-many-instance-attributes
     `StateMovedError` when the table's saved state is no longer this one."""
     allow_shrink: bool = False
     """Let an overwrite shrink the table past `max_shrink` (a source that really lost rows)."""
-    max_shrink: float = 0.5
+    max_shrink: float = field(default_factory=lambda: get_settings().max_shrink)
     """Fraction of its rows an overwrite may remove without `allow_shrink`."""
     schema_change: str = "error"
     """Overwrite only: `replace` takes the new columns when some were dropped or retyped."""
