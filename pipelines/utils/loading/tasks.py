@@ -190,7 +190,6 @@ def load_to_warehouse(
             state=state,
             read_state=read_state,
             allow_shrink=run.guards.allow_shrink,
-            max_shrink=get_settings().max_shrink,
             schema_change=run.guards.schema_change,
         )
     )
