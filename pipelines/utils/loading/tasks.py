@@ -148,7 +148,7 @@ def finish_earlier_runs(run: DumpRun) -> None:
 def skipped(run: DumpRun, busy: TableBusyError) -> State:
     """The end of a run that found another run of its table still writing: Skipped (a
     Completed state), nothing read or loaded."""
-    message = f"{run.dataset}.{run.table_id}: {busy}; esta execução não carregou nada"
+    message = f"{busy}; esta execução não carregou nada"
     log(message, level="warning")
     return Completed(
         name="Skipped",
