@@ -4,7 +4,7 @@ A Prefect 1 edge: an upstream task feeding a downstream task, by keyword or as a
 
 from typing import TYPE_CHECKING, Any
 
-from pipelines.compat.prefect1.utilities.edges import EdgeAnnotation, flatten, unmapped
+from pipelines.compat.prefect1.utilities import edges as annotations
 
 if TYPE_CHECKING:
     from pipelines.compat.prefect1.core.task import Task
@@ -26,12 +26,12 @@ class Edge:
     ):
         from pipelines.compat.prefect1.utilities.tasks import as_task
 
-        while isinstance(upstream_task, EdgeAnnotation):
-            if isinstance(upstream_task, flatten):
+        while isinstance(upstream_task, annotations.EdgeAnnotation):
+            if isinstance(upstream_task, annotations.flatten):
                 flattened = True
-            if isinstance(upstream_task, unmapped):
+            if isinstance(upstream_task, annotations.unmapped):
                 mapped = False
-            if isinstance(upstream_task, globals()["mapped"]):
+            if isinstance(upstream_task, annotations.mapped):
                 mapped = True
             upstream_task = upstream_task.value
         self.upstream_task = as_task(upstream_task, flow=flow)
