@@ -168,8 +168,11 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
 
     @property  # type: ignore[override]
     def fn(self) -> Callable[..., Any]:
-        if self.__dict__.get("_signature_dirty", False):
+        """The Prefect 3 function; its signature follows the Parameters (even edited later)."""
+        key = tuple((p.name, p.required, id(p.default)) for p in self._parameter_tasks())
+        if self.__dict__.get("_signature_dirty", False) or self.__dict__.get("_key") != key:
             self._refresh_signature()
+            self.__dict__["_key"] = key
         return self.__dict__["_fn"]
 
     @fn.setter
@@ -195,7 +198,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         """Prefect 3 assigns its schema at creation; the graph's Parameters decide it here."""
 
     def _parameter_tasks(self) -> list[Parameter]:
-        return [t for t in self._order if isinstance(t, Parameter)]
+        return list(self.__dict__.get("_parameters", {}))
 
     def _refresh_signature(self) -> None:
         fn = self.__dict__["_fn"]
@@ -226,7 +229,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         """A copy with its own graph and its own function: copies share no state."""
         new = object.__new__(type(self))
         memo[id(self)] = new
-        skip = {"_fn", "__wrapped__", "task_runner", "_schema", "_cache"}
+        skip = {"_fn", "__wrapped__", "task_runner", "_schema", "_cache", "_key"}
         for key, value in self.__dict__.items():
             if key in skip:
                 continue
@@ -283,6 +286,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         self._order[task] = None
         self._cache.clear()
         if isinstance(task, Parameter):
+            self.__dict__.setdefault("_parameters", {})[task] = None
             self.__dict__["_signature_dirty"] = True
         elif not isinstance(task, Constant):
             case = context.get("case")
