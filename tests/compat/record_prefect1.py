@@ -36,10 +36,10 @@ def _instants(clock, count=4):
         events = clock.events(after=AFTER)
         return [next(events).start_time.in_tz("UTC").isoformat() for _ in range(count)]
     # The platform's clock: the dates Prefect 3's scheduler computes for its deployment schedule.
-    import asyncio  # noqa: PLC0415
+    import asyncio
 
-    from prefect.client.schemas.actions import DeploymentScheduleCreate  # noqa: PLC0415
-    from prefect.server.schemas import schedules as server_schedules  # noqa: PLC0415
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+    from prefect.server.schemas import schedules as server_schedules
 
     client_schedule = DeploymentScheduleCreate.from_schedule(clock.to_prefect()).schedule
     server_class = getattr(server_schedules, type(client_schedule).__name__)
@@ -121,7 +121,7 @@ if __name__ == "__main__":
     # with this project's Python and the migrated repository on PYTHONPATH, the named modules.
     if len(sys.argv) == 1:
         sys.path.insert(0, str(SAMPLE))
-    import logging  # noqa: PLC0415
+    import logging
 
     logging.disable(logging.CRITICAL)
     found = record(sys.argv[1:] or FLOW_MODULES)

@@ -89,7 +89,7 @@ def test_only_import_statements_change(migrated):
         assert _without_imports(before) == _without_imports(after), relative
         old_lines, new_lines = before.splitlines(), after.splitlines()
         assert len(old_lines) == len(new_lines), relative
-        changed = {i + 1 for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b}
+        changed = {i + 1 for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b}
         assert changed <= _import_lines(before), relative
         checked += 1
     assert checked == 22
@@ -202,4 +202,4 @@ def test_platform_files_are_never_overwritten(tmp_path, repo_copy):
     assert (repo_copy / "pipelines/legacy/utils/utils.py").read_text() == (
         "import pipelines.compat.prefect1 as prefect\n"
     )
-    assert REPO_ROOT != repo_copy
+    assert repo_copy != REPO_ROOT
