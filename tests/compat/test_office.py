@@ -89,7 +89,8 @@ def test_only_import_statements_change(migrated):
         assert _without_imports(before) == _without_imports(after), relative
         old_lines, new_lines = before.splitlines(), after.splitlines()
         assert len(old_lines) == len(new_lines), relative
-        changed = {i + 1 for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b}
+        pairs = enumerate(zip(old_lines, new_lines, strict=True))
+        changed = {i + 1 for i, (a, b) in pairs if a != b}
         assert changed <= _import_lines(before), relative
         checked += 1
     assert checked == 22
