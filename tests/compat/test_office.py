@@ -204,3 +204,23 @@ def test_platform_files_are_never_overwritten(tmp_path, repo_copy):
         "import pipelines.compat.prefect1 as prefect\n"
     )
     assert repo_copy != REPO_ROOT
+
+
+def test_register_twice_skips_everything_the_second_time(migrated, cli_env):
+    repo, _ = migrated
+    first = run_pipelines("register", "--env", "local", "--json", env=cli_env, cwd=repo)
+    assert first.returncode == 0, first.stderr[-3000:]
+    outcomes = {o["flow"]: o["action"] for o in json.loads(first.stdout)}
+    for name in (
+        "EMD: exemplo - Leituras das estações",
+        "EMD: exemplo - Sinais e laços",
+        "EMD: exemplo - Ingerir chamados",
+        "EMD: exemplo - Relatório de chamados",
+        "EMD: template - Ingerir tabela de banco SQL",
+    ):
+        assert outcomes[name] in ("created", "updated"), (name, outcomes)
+    second = run_pipelines("register", "--env", "local", "--json", env=cli_env, cwd=repo)
+    assert second.returncode == 0, second.stderr[-3000:]
+    again = {o["flow"]: o["action"] for o in json.loads(second.stdout)}
+    assert set(again.values()) == {"skipped"}, again
+    assert "not parameters of the flow; dropped" in first.stderr

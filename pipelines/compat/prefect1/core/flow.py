@@ -13,6 +13,7 @@ import copy
 import functools
 import inspect
 import itertools
+import logging
 import re
 import sys
 import types
@@ -31,9 +32,10 @@ from pipelines.compat.prefect1.core.task import Task
 from pipelines.compat.prefect1.tasks.core.constants import Constant
 from pipelines.compat.prefect1.utilities.tasks import as_task
 from pipelines.framework.flows import flow as platform_flow
+from pipelines.framework.schedules import Schedule as PlatformSchedule
 
-_OWN_MODULES = ("pipelines.compat.", "prefect.", "functools", "copy")
 _SKIP_IF_RUNNING_HANDLER = "skip_if_running_handler"
+_logger = logging.getLogger("pipelines.compat")
 
 
 class _FlowParameters(ParameterSchema):
@@ -254,6 +256,24 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
 
     def __iter__(self):
         return iter(self.sorted_tasks())
+
+    @property
+    def schedule(self) -> PlatformSchedule | None:
+        """The schedule as registration reads it: each clock's labels (else the run config's),
+        and, when registered, only the parameter defaults that are this flow's parameters."""
+        raw = self.__dict__.get("_schedule")
+        if raw is None or not isinstance(raw, PlatformSchedule):
+            return raw
+        labels = tuple(sorted(getattr(self.run_config, "labels", None) or ()))
+        view = object.__new__(type(raw))
+        view.__dict__.update(raw.__dict__)
+        clocks = tuple(_FlowClock(clock, self, labels) for clock in raw.clocks)
+        object.__setattr__(view, "clocks", clocks)
+        return view
+
+    @schedule.setter
+    def schedule(self, value: Any) -> None:
+        self.__dict__["_schedule"] = value
 
     # Building ----------------------------------------------------------------------------------
 
@@ -482,6 +502,37 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
 
     def visualize(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError("the Prefect UI draws each run's task graph")
+
+
+class _FlowClock:
+    """A clock of a flow's schedule, seen through the flow (see `Flow.schedule`)."""
+
+    def __init__(self, clock: Any, flow: Flow, run_config_labels: tuple[str, ...]):
+        self._clock = clock
+        self._flow = flow
+        self.labels = tuple(clock.labels) or run_config_labels
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._clock, name)
+
+    def to_prefect(self) -> Any:
+        """The deployment schedule; clock keys that are not parameters are dropped (Prefect 1
+        ignored them, Prefect 3 would fail the run)."""
+        names = {p.name for p in self._flow._parameter_tasks()}
+        defaults = dict(self._clock.parameter_defaults)
+        dropped = sorted(set(defaults) - names)
+        if not dropped:
+            return self._clock.to_prefect()
+        _logger.warning(
+            "%r: clock parameter(s) %s are not parameters of the flow; dropped",
+            self._flow.name,
+            ", ".join(dropped),
+        )
+        kept = copy.copy(self._clock)
+        object.__setattr__(
+            kept, "parameter_defaults", {k: defaults[k] for k in names & set(defaults)}
+        )
+        return kept.to_prefect()
 
 
 __all__ = ["Flow"]
