@@ -14,8 +14,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from uuid import UUID
 
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
 from pipelines.compat.migrate import main, migrate
 from pipelines.framework.settings import REPO_ROOT
@@ -224,3 +227,60 @@ def test_register_twice_skips_everything_the_second_time(migrated, cli_env):
     again = {o["flow"]: o["action"] for o in json.loads(second.stdout)}
     assert set(again.values()) == {"skipped"}, again
     assert "not parameters of the flow; dropped" in first.stderr
+
+
+RUN_PARENT = """
+import json
+from pipelines.rj_exemplo.relatorios.flows import rj_exemplo_relatorio_flow as flow
+state = flow.run()
+print(json.dumps({t.name: type(s).__name__ for t, s in state.result.items()}))
+print(json.dumps(str(state.result[flow.get_tasks(name="create_flow_run")[0]].result)))
+"""
+
+
+@pytest.mark.e2e
+def test_create_flow_run_starts_the_copied_flow_by_name_and_waits(
+    migrated, cli_env, prefect_api, prefect_home
+):
+    repo, _ = migrated
+    registered = run_pipelines("register", "--env", "local", "--json", env=cli_env, cwd=repo)
+    assert registered.returncode == 0, registered.stderr[-3000:]
+    worker_env = {**cli_env, "PREFECT_WORKER_QUERY_SECONDS": "1", "PYTHONPATH": str(repo)}
+    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", "rj-exemplo"]
+    worker = subprocess.Popen(  # our own worker, stopped below by its process group
+        [*command, "--work-queue", "local", "--install-policy", "never"],
+        cwd=repo,
+        env=worker_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        parent = subprocess.run(
+            [sys.executable, "-c", RUN_PARENT],
+            cwd=repo,
+            env={**cli_env, "PYTHONPATH": str(repo), "PIPELINES_ENV": "local"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(timeout=30)
+    assert parent.returncode == 0, parent.stderr[-3000:]
+    states_line, child_line = parent.stdout.strip().splitlines()[-2:]
+    states = json.loads(states_line)
+    assert states["wait_for_flow_run"] == "Success", states
+    assert states["create_flow_run"] == "Success"
+    child_id = json.loads(child_line)
+    with get_client(sync_client=True) as client:
+        child = client.read_flow_run(UUID(child_id))
+        parents = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["Relatório: chamados"]))
+        )
+    assert child.state.is_completed()
+    # The flow writes run_name=f"Dump {table_id}" at build time: Prefect 1 named it this way too.
+    assert child.name == "Dump <Parameter: table_id>"
+    assert child.parameters == {"table_id": "chamados", "batch_size": 10}
+    assert len(parents) == 1, "the parent renamed itself with Client().set_flow_run_name"
