@@ -54,9 +54,11 @@ class DumpRun:  # pylint: disable=too-many-instance-attributes
     follows the load."""
 
     dataset_id: str
-    """As the flow was given it; `dataset` is its name in this environment."""
+    """As the flow was given it (and materialize takes it); `dataset` is its name here."""
     table_id: str
     dataset: str
+    """This environment's name of `dataset_id` (prod keeps it, others add a suffix): the one
+    the lake and the warehouse use, and every `dataset` parameter of the dump steps."""
     lake: Lake
     warehouse: Warehouse
     run_id: str
