@@ -142,6 +142,19 @@ def _imported_modules(path: Path) -> set[str]:
     return names
 
 
+def _only_imports(path: Path) -> bool:
+    """A module that only re-exports others (imports and a docstring)."""
+    try:
+        body = ast.parse(path.read_bytes()).body
+    except (SyntaxError, ValueError):
+        return False
+    return all(
+        isinstance(node, (ast.Import, ast.ImportFrom))
+        or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        for node in body
+    )
+
+
 def _package_from_imports(folder: Path) -> str | None:
     """The package a loose folder's files import themselves by (`a.b.proj.tasks` -> `a.b.proj`)."""
     stems = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
@@ -166,8 +179,10 @@ def _plan_source(source: Path) -> tuple[list[_Planned], list[str]]:
     if root is not None:
         for path in _files(folder):
             relative = path.relative_to(root).as_posix()
-            if relative == "pipelines/__init__.py":
-                skipped.append(f"{path} (the old root package: discovery walks pipelines/)")
+            if relative == "pipelines/__init__.py" or (
+                relative == "pipelines/flows.py" and _only_imports(path)
+            ):
+                skipped.append(f"{path} (re-exports every orgao: discovery walks pipelines/)")
                 continue
             planned.append(_Planned(path, relative))
         return planned, skipped

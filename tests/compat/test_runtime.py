@@ -252,3 +252,24 @@ def test_success_state_is_prefect1s(prefect_api):
     state = flow.run()
     assert isinstance(state.result[added], Success)
     assert state.result[added].message == "Task run succeeded."
+
+
+def test_operators_make_tasks_and_names_prefect3_refuses_get_look_alikes(prefect_api):
+    with Flow("SMTR: RHO - Captura/Tratamento") as flow:
+        words = "SMTR: " + add("R", y="HO") + " - "
+        big = (add(1) * 2 > 3).not_()
+        last = add(5)
+        _ = big | last
+    assert flow.name == "SMTR: RHO - Captura\u2215Tratamento"
+    assert {"Add", "GreaterThan", "Mul", "Not"} <= {t.name for t in flow.tasks}
+    assert big in flow.upstream_tasks(last)
+    state = flow.run()
+    assert state.result[words].result == "SMTR: RHO - "
+    assert state.result[big].result is False  # not ((1 + 1) * 2 > 3)
+
+
+def test_a_deep_copy_is_defined_where_it_was_copied():
+    with Flow("generic") as generic:
+        add(1)
+    copied = copy.deepcopy(generic)
+    assert generic.definition_module == copied.definition_module == __name__
