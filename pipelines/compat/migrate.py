@@ -29,8 +29,12 @@ from pathlib import Path
 import libcst as cst
 
 import pipelines
+from pipelines.compat.prefect1 import office
 
 COMPAT = "pipelines.compat.prefect1"
+OFFICE_HELPERS = office.__name__
+OLD_UTILS = "pipelines.utils.utils"
+REDIRECTED = office.REDIRECTED
 LEGACY = "pipelines.legacy"
 MANIFEST = ".pipelines-migrate.json"
 _SKIPPED_PARTS = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".venv"}
@@ -304,7 +308,7 @@ class _ImportRewriter(cst.CSTTransformer):
 
     def leave_ImportFrom(  # noqa: N802 (libcst's names)
         self, original: cst.ImportFrom, updated: cst.ImportFrom
-    ) -> cst.ImportFrom:
+    ) -> cst.ImportFrom | cst.FlattenSentinel:
         if updated.relative or updated.module is None:
             return updated
         module = _dotted(updated.module)
@@ -314,6 +318,18 @@ class _ImportRewriter(cst.CSTTransformer):
             if isinstance(updated.names, cst.ImportStar)
             else [_dotted(a.name) for a in updated.names]
         )
+        rewritten = self._rewritten_from(original, updated, module, imported)
+        redirected = [n for n in imported if n in REDIRECTED] if module == OLD_UTILS else []
+        if not redirected:
+            return rewritten
+        # The later import rebinds the names on the same line: line numbers do not move.
+        names = ", ".join(redirected)
+        helpers = cst.parse_statement(f"from {OFFICE_HELPERS} import {names}").body[0]
+        return cst.FlattenSentinel([rewritten, helpers])
+
+    def _rewritten_from(
+        self, original: cst.ImportFrom, updated: cst.ImportFrom, module: str, imported: list
+    ) -> cst.ImportFrom:
         target = self._target(module)
         if target is None:
             submodules = {self.moved.get(f"{module}.{n}") for n in imported}

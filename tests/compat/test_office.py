@@ -284,3 +284,28 @@ def test_create_flow_run_starts_the_copied_flow_by_name_and_waits(
     assert child.name == "Dump <Parameter: table_id>"
     assert child.parameters == {"table_id": "chamados", "batch_size": 10}
     assert len(parents) == 1, "the parent renamed itself with Client().set_flow_run_name"
+
+
+def test_old_vault_helpers_read_the_platform_secrets(tmp_path, repo_copy, monkeypatch):
+    old = tmp_path / "checkout" / "pipelines"
+    (old / "rj_velho").mkdir(parents=True)
+    for init in (old / "__init__.py", old / "rj_velho" / "__init__.py"):
+        init.write_text("")
+    (old / "rj_velho" / "helpers.py").write_text(
+        "from pipelines.utils.utils import (\n"
+        "    get_vault_secret,\n"
+        "    get_username_and_password_from_secret,\n"
+        ")\n"
+    )
+    migrate([old.parent], repo_copy)
+    migrated = (repo_copy / "pipelines/rj_velho/helpers.py").read_text()
+    assert migrated.splitlines()[-1] == (
+        "); from pipelines.compat.prefect1.office import get_vault_secret, "
+        "get_username_and_password_from_secret"
+    )
+    monkeypatch.setenv("PIPELINES_SECRET_BACKENDS", "env")
+    monkeypatch.setenv("PIPELINES_SECRET_DB_VELHO", '{"username": "u", "password": "p"}')
+    namespace: dict = {}
+    exec(migrated.split("; ", 1)[1], namespace)  # the helpers, as the migrated line binds them
+    assert namespace["get_vault_secret"]("db/velho")["data"] == {"username": "u", "password": "p"}
+    assert namespace["get_username_and_password_from_secret"]("db/velho") == ("u", "p")
