@@ -213,6 +213,8 @@ def _run_with_signals(task: Task, inputs: dict[str, Any]) -> State:
             )
         except signals.PrefectStateSignal as sig:
             return sig.state
+        except TimeoutError as exc:  # Prefect 3's timeout_seconds interrupted the run
+            return TimedOut("Task timed out during execution.", result=exc)
         except Exception as exc:  # the task's own error: Prefect 1's Failed state
             return Failed(f"Error during execution of task: {exc!r}", result=exc)
 
