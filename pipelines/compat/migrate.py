@@ -35,6 +35,9 @@ COMPAT = "pipelines.compat.prefect1"
 OFFICE_HELPERS = office.__name__
 OLD_UTILS = "pipelines.utils.utils"
 REDIRECTED = office.REDIRECTED
+FALLBACKS = {"pipelines.utils.decorators": COMPAT}
+"""Old shared modules the compat layer stands in for when they are not migrated too (the
+office's `Flow` with `code_owners` and `skip_if_running` is `pipelines.compat.prefect1.Flow`)."""
 LEGACY = "pipelines.legacy"
 MANIFEST = ".pipelines-migrate.json"
 _SKIPPED_PARTS = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".venv"}
@@ -186,7 +189,7 @@ def _plan_source(source: Path) -> tuple[list[_Planned], list[str]]:
             if relative == "pipelines/__init__.py" or (
                 relative == "pipelines/flows.py" and _only_imports(path)
             ):
-                skipped.append(f"{path} (re-exports every orgao: discovery walks pipelines/)")
+                skipped.append(f"{path} (the old root package: discovery walks pipelines/)")
                 continue
             planned.append(_Planned(path, relative))
         return planned, skipped
@@ -215,22 +218,28 @@ def _module_of(target: str) -> str | None:
 
 def _place(
     planned: list[_Planned], project_root: Path, ours: set[str]
-) -> tuple[dict[Path, str], dict[str, str]]:
-    """Final destination of each file, and the modules moved to the legacy namespace."""
+) -> tuple[dict[Path, str], dict[str, str], list[str]]:
+    """Final destination of each file, the modules moved to the legacy namespace, and the
+    package `__init__.py` files of platform packages that only re-export (not copied: their
+    legacy package gets an empty one, so importing a legacy module imports nothing else)."""
     placed: dict[Path, str] = {}
     moved: dict[str, str] = {}
+    skipped: list[str] = []
     for item in planned:
         folder = item.target.rpartition("/")[0]
         target = item.target
         if (
             folder.startswith("pipelines") and _is_platform_package(project_root, folder, ours)
         ) or ((project_root / target).exists() and target not in ours):
+            if item.target.endswith("/__init__.py") and _only_imports(item.source):
+                skipped.append(f"{item.source} (re-exports only; {folder} is a platform package)")
+                continue
             target = _legacy_target(item.target)
             old, new = _module_of(item.target), _module_of(target)
             if old and new:
                 moved[old] = new
         placed[item.source] = target
-    return placed, moved
+    return placed, moved, skipped
 
 
 # Rewriting imports -----------------------------------------------------------------------------
@@ -459,9 +468,18 @@ def migrate(sources: Iterable[Path | str], project_root: Path | str, check: bool
         items, skipped = _plan_source(Path(source))
         planned += items
         report.skipped += skipped
-    placed, moved = _place(planned, project_root, ours)
+    placed, moved, not_copied = _place(planned, project_root, ours)
+    report.skipped += not_copied
+    planned = [p for p in planned if p.source in placed]
     moved = {**manifest.get("moved", {}), **moved}
     report.moved = {k: v for k, v in moved.items() if k in {_module_of(p.target) for p in planned}}
+    planned_modules = {_module_of(placed[p.source]) for p in planned}
+    rewrites = dict(moved)
+    for module, target in FALLBACKS.items():
+        path = project_root.joinpath(*module.split("."))
+        exists = path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+        if module not in moved and module not in planned_modules and not exists:
+            rewrites[module] = target
     outputs: dict[str, bytes] = {}
     imports: dict[str, set[str]] = {}
     local = {Path(p.target).stem for p in planned} | {p.target.split("/")[0] for p in planned}
@@ -470,7 +488,7 @@ def migrate(sources: Iterable[Path | str], project_root: Path | str, check: bool
         data = item.source.read_bytes()
         if item.source.suffix == ".py":
             try:
-                data, findings, modules = rewrite_source(data, moved)
+                data, findings, modules = rewrite_source(data, rewrites)
             except cst.ParserSyntaxError as exc:
                 report.findings.append(Finding(item.source, exc.raw_line, f"syntax error: {exc}"))
                 continue
