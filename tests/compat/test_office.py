@@ -313,3 +313,15 @@ def test_old_vault_helpers_read_the_platform_secrets(tmp_path, repo_copy, monkey
     exec(migrated.split("; ", 1)[1], namespace)  # the helpers, as the migrated line binds them
     assert namespace["get_vault_secret"]("db/velho")["data"] == {"username": "u", "password": "p"}
     assert namespace["get_username_and_password_from_secret"]("db/velho") == ("u", "p")
+
+
+def test_pipelines_run_runs_a_migrated_flow_and_names_the_failing_task(migrated, cli_env):
+    repo, _ = migrated
+    ok = run_pipelines(
+        "run", "Leituras das estações", "-p", "threshold=26.5", env=cli_env, cwd=repo
+    )
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    assert "completed" in ok.stdout
+    failed = run_pipelines("run", "Sinais e laços", env=cli_env, cwd=repo)
+    assert failed.returncode == 1
+    assert "'end_run_failed': stopped on purpose; 'fail_signal': explicit failure" in failed.stderr

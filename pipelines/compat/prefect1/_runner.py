@@ -237,7 +237,8 @@ def _as_prefect3(state: State) -> Any:
     name = type(state).__name__
     if state.is_failed():
         error = _exception_of(state)
-        return Prefect3Failed(name=name, message=state.message, data=error)
+        raised = isinstance(error, Exception) and error.__traceback__ is not None
+        return Prefect3Failed(name=name, message=state.message, data=error if raised else None)
     return Completed(name=name, message=state.message)
 
 
