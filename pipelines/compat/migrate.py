@@ -285,7 +285,10 @@ class _ImportRewriter(cst.CSTTransformer):
     def _target(self, module: str) -> str | None:
         return _compat_module(module) or self.moved.get(module)
 
-    def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:  # noqa: N802
+    def leave_Import(  # noqa: N802 (libcst's names)
+        self, original_node: cst.Import, updated_node: cst.Import
+    ) -> cst.Import:
+        original, updated = original_node, updated_node
         names = []
         for alias in updated.names:
             module = _dotted(alias.name)
@@ -316,8 +319,9 @@ class _ImportRewriter(cst.CSTTransformer):
         return updated.with_changes(names=names)
 
     def leave_ImportFrom(  # noqa: N802 (libcst's names)
-        self, original: cst.ImportFrom, updated: cst.ImportFrom
+        self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
     ) -> cst.ImportFrom | cst.FlattenSentinel:
+        original, updated = original_node, updated_node
         if updated.relative or updated.module is None:
             return updated
         module = _dotted(updated.module)
@@ -448,7 +452,9 @@ def _init_files(target: str, project_root: Path, placed: set[str]) -> list[str]:
     return missing
 
 
-def migrate(sources: Iterable[Path | str], project_root: Path | str, check: bool = False):
+def migrate(
+    sources: Iterable[Path | str], project_root: Path | str, check: bool = False
+) -> MigrationReport:
     """Migrate Prefect 1 folders into `project_root`; with `check`, only report.
 
     Args:
@@ -463,28 +469,54 @@ def migrate(sources: Iterable[Path | str], project_root: Path | str, check: bool
     manifest = _load_manifest(project_root)
     ours = set(manifest["files"])
     report = MigrationReport(check=check)
-    planned: list[_Planned] = []
-    for source in sources:
-        items, skipped = _plan_source(Path(source))
-        planned += items
-        report.skipped += skipped
+    planned = _plan(sources, report)
     placed, moved, not_copied = _place(planned, project_root, ours)
     report.skipped += not_copied
     planned = [p for p in planned if p.source in placed]
     moved = {**manifest.get("moved", {}), **moved}
     report.moved = {k: v for k, v in moved.items() if k in {_module_of(p.target) for p in planned}}
-    planned_modules = {_module_of(placed[p.source]) for p in planned}
-    rewrites = dict(moved)
+    rewrites = {**moved, **_fallbacks(project_root, moved, placed)}
+    outputs = _rewrite_all(planned, placed, rewrites, report)
+    for target in list(outputs):
+        for init in _init_files(target, project_root, set(outputs)):
+            outputs[init] = b""
+    _write(outputs, project_root, ours, report)
+    if not check:
+        _save_manifest(project_root, sorted(ours | set(outputs)), moved)
+    return report
+
+
+def _plan(sources: Iterable[Path | str], report: MigrationReport) -> list[_Planned]:
+    planned: list[_Planned] = []
+    for source in sources:
+        items, skipped = _plan_source(Path(source))
+        planned += items
+        report.skipped += skipped
+    return planned
+
+
+def _fallbacks(project_root: Path, moved: dict[str, str], placed: dict[Path, str]) -> dict:
+    """FALLBACKS for old modules that neither this run nor the project provides."""
+    provided = {_module_of(target) for target in placed.values()}
+    found = {}
     for module, target in FALLBACKS.items():
         path = project_root.joinpath(*module.split("."))
         exists = path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
-        if module not in moved and module not in planned_modules and not exists:
-            rewrites[module] = target
+        if module not in moved and module not in provided and not exists:
+            found[module] = target
+    return found
+
+
+def _rewrite_all(
+    planned: list[_Planned],
+    placed: dict[Path, str],
+    rewrites: dict[str, str],
+    report: MigrationReport,
+) -> dict[str, bytes]:
+    """Each destination's new bytes; findings and missing packages go to the report."""
     outputs: dict[str, bytes] = {}
     imports: dict[str, set[str]] = {}
-    local = {Path(p.target).stem for p in planned} | {p.target.split("/")[0] for p in planned}
     for item in planned:
-        target = placed[item.source]
         data = item.source.read_bytes()
         if item.source.suffix == ".py":
             try:
@@ -494,11 +526,16 @@ def migrate(sources: Iterable[Path | str], project_root: Path | str, check: bool
                 continue
             report.findings += [Finding(item.source, line, msg) for line, msg in findings]
             imports[str(item.source)] = modules
-        outputs[target] = data
-    for target in list(outputs):
-        for init in _init_files(target, project_root, set(outputs)):
-            outputs[init] = b""
+        outputs[placed[item.source]] = data
+    local = {Path(p.target).stem for p in planned} | {p.target.split("/")[0] for p in planned}
     report.missing_packages = _missing_packages(imports, local)
+    return outputs
+
+
+def _write(
+    outputs: dict[str, bytes], project_root: Path, ours: set[str], report: MigrationReport
+) -> None:
+    """Write what changed (not with `report.check`); never a platform file."""
     for target, data in sorted(outputs.items()):
         path = project_root / target
         if path.is_file() and path.read_bytes() == data:
@@ -508,17 +545,17 @@ def migrate(sources: Iterable[Path | str], project_root: Path | str, check: bool
             report.skipped.append(f"{path} (a platform file: never overwritten)")
             continue
         report.written.append(path)
-        if not check:
+        if not report.check:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-    if not check:
-        files = sorted(ours | set(outputs))
-        manifest = {"files": files, "moved": dict(sorted(moved.items()))}
-        text = json.dumps(manifest, indent=2) + "\n"
-        manifest_path = project_root / MANIFEST
-        if not manifest_path.is_file() or manifest_path.read_text(encoding="utf-8") != text:
-            manifest_path.write_text(text, encoding="utf-8")
-    return report
+
+
+def _save_manifest(project_root: Path, files: list[str], moved: dict[str, str]) -> None:
+    """Record what migrations wrote, so a later run knows those files are its own."""
+    text = json.dumps({"files": files, "moved": dict(sorted(moved.items()))}, indent=2) + "\n"
+    path = project_root / MANIFEST
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

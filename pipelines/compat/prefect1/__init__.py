@@ -49,7 +49,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Client",
     "Flow",
     "Parameter",
     "Task",

@@ -11,6 +11,7 @@ Retries are Prefect 3's (`max_retries`/`retry_delay`); signals end the task in t
 
 from __future__ import annotations
 
+# pylint: disable=protected-access  # the runner reads its own package's graph internals
 import contextvars
 import copy
 import io
@@ -83,7 +84,7 @@ def _run_name() -> str:
     return call.run_name if call else "task"
 
 
-def _may_retry(task: Any, task_run: Any, state: Any) -> bool:
+def _may_retry(task: Any, task_run: Any, state: Any) -> bool:  # pylint: disable=unused-argument
     """Prefect 3 asks before each retry: signals (ENDRUN, SKIP) and `retry_on` may refuse."""
     call = _CALL.get()
     if call is None or not call.retry:
@@ -182,7 +183,7 @@ def _exception_of(state: State) -> BaseException | None:
     return result if isinstance(result, BaseException) else None
 
 
-def _run_with_signals(task: Task, inputs: dict[str, Any]) -> State:
+def _run_with_signals(task: Task, inputs: dict[str, Any]) -> State:  # pylint: disable=too-many-return-statements
     """`task.run(**inputs)` with LOOP repeated and every signal made its state."""
     call = _CALL.get()
     loop_result: Any = NoResult
@@ -215,7 +216,7 @@ def _run_with_signals(task: Task, inputs: dict[str, Any]) -> State:
             return sig.state
         except TimeoutError as exc:  # Prefect 3's timeout_seconds interrupted the run
             return TimedOut("Task timed out during execution.", result=exc)
-        except Exception as exc:  # the task's own error: Prefect 1's Failed state
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # Prefect 1's Failed
             return Failed(f"Error during execution of task: {exc!r}", result=exc)
 
 
@@ -266,6 +267,7 @@ class _GraphRun:
         self.workers = _workers(flow.executor)
 
     def run(self) -> dict[Task, State]:
+        """Every task's Prefect 1 state, computed in dependency order."""
         from pipelines.compat.prefect1.core.parameter import Parameter
 
         pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
@@ -287,7 +289,7 @@ class _GraphRun:
         try:
             with context(self.flow_context):
                 value = task.run()
-        except Exception as exc:  # a required parameter without a value
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # no required value
             return Failed(f"Error during execution of task: {exc!r}", result=exc)
         return Success(result=value, message="Task run succeeded.")
 
@@ -333,7 +335,7 @@ class _GraphRun:
         parent = _mapped_parent_state(task, upstream)
         if parent is not None:
             return parent
-        children = _child_upstream_states(upstream, self.states)
+        children = _child_upstream_states(upstream)
         if pool is None:
             states = [self._run_single(task, child, i) for i, child in enumerate(children)]
         else:
@@ -379,7 +381,7 @@ def _preflight(task: Task, upstream: dict[Edge, State]) -> State | None:
             raise signals.TRIGGERFAIL("Trigger failed")
     except signals.PrefectStateSignal as sig:
         return sig.state
-    except Exception as exc:  # a broken trigger fails the task, as in Prefect 1
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # as Prefect 1 does
         return TriggerFailed(f"Unexpected error while checking task trigger: {exc!r}", result=exc)
     return None
 
@@ -402,9 +404,7 @@ def _mapped_parent_state(task: Task, upstream: dict[Edge, State]) -> State | Non
     return None
 
 
-def _child_upstream_states(
-    upstream: dict[Edge, State], states: dict[Task, State]
-) -> list[dict[Edge, State]]:
+def _child_upstream_states(upstream: dict[Edge, State]) -> list[dict[Edge, State]]:
     """Upstream states of each mapped child: the i-th element of every mapped input (zip)."""
     mapped_children: dict[Task, list[State]] = {}
     for edge, state in upstream.items():

@@ -5,6 +5,8 @@ secret the platform reads. `pipelines migrate` points imports of these names fro
 `pipelines.utils.utils` here; the rest of that module runs as it is from `pipelines.legacy`.
 """
 
+# pylint: disable=unused-argument  # Prefect 1's signatures, kept as they are
+
 from typing import Any
 
 from pipelines.utils.secrets import get_secret

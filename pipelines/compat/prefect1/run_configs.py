@@ -4,6 +4,8 @@ Prefect 1 run configs (`prefect.run_configs`): recorded as attributes that regis
 Kubernetes work pool's job variables take (`job_variables()`).
 """
 
+# pylint: disable=too-many-instance-attributes,too-many-arguments  # Prefect 1's signatures, kept as they are
+
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +31,8 @@ class UniversalRun(RunConfig):
 
 
 class LocalRun(RunConfig):
+    """A local process run; `working_dir` is the job's working directory."""
+
     def __init__(self, working_dir: str | None = None, **kw: Any):
         super().__init__(**kw)
         self.working_dir = working_dir
@@ -93,6 +97,8 @@ class KubernetesRun(RunConfig):
 
 
 class DockerRun(RunConfig):
+    """A Docker run; `image` is the job's image."""
+
     def __init__(self, image: str | None = None, **kw: Any):
         super().__init__(**kw)
         self.image = image

@@ -27,7 +27,7 @@ class Storage:
 
 
 class GCS(Storage):
-    """`GCS(bucket, key=None, project=None, ...)`: maps to `PIPELINES_STORAGE_URL=gs://bucket/...`."""
+    """`GCS(bucket, key=None, project=None)`: `PIPELINES_STORAGE_URL=gs://bucket/...` here."""
 
     def __init__(self, bucket: str, key: str | None = None, project: str | None = None, **kw):
         super().__init__(bucket, key=key, project=project, **kw)
@@ -41,6 +41,8 @@ class GCS(Storage):
 
 
 class S3(Storage):
+    """`S3(bucket, key=None)`: maps to `PIPELINES_STORAGE_URL=s3://bucket/...`."""
+
     def __init__(self, bucket: str, key: str | None = None, **kw: Any):
         super().__init__(bucket, key=key, **kw)
         self.bucket = bucket

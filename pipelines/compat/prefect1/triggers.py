@@ -5,6 +5,8 @@ Each receives `{edge: state}`; a mapped upstream counts through its children's s
 that refuses raises TRIGGERFAIL, and the task ends TriggerFailed without running.
 """
 
+# pylint: disable=unused-argument  # Prefect 1's signatures, kept as they are
+
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +62,7 @@ def all_failed(upstream_states: dict) -> bool:
 
 
 def any_successful(upstream_states: dict) -> bool:
+    """Runs when at least one upstream task succeeded."""
     if upstream_states and not any(
         s.is_successful() for s in _get_all_states_as_set(upstream_states)
     ):

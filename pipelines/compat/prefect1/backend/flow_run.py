@@ -5,6 +5,8 @@
 agent; `state` is the Prefect 1 state of the run's Prefect 3 state.
 """
 
+# pylint: disable=too-many-instance-attributes  # Prefect 1's signatures, kept as they are
+
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +44,8 @@ def prefect1_state(prefect3_state: Any) -> states.State:
 
 @dataclass
 class TaskRunView:
+    """A task run of a flow run, as Prefect 1 flows read it."""
+
     task_run_id: str
     name: str
     task_slug: str
@@ -127,7 +131,7 @@ def _task_run_view(run: Any) -> TaskRunView:
     )
 
 
-def watch_flow_run(
+def watch_flow_run(  # pylint: disable=unused-argument
     flow_run_id: str, stream_states: bool = True, stream_logs: bool = False, poll: float = 1.0
 ) -> Iterator[Any]:
     """Wait for the flow run to finish, yielding a log-like record per state change."""

@@ -3,6 +3,8 @@ The little of Prefect 1's `Client` that flows use, on the Prefect 3 API: rename 
 read one, cancel one. GraphQL queries (Prefect 1 Server's API) are not supported.
 """
 
+# pylint: disable=unused-argument,redefined-builtin  # Prefect 1's signatures, kept as they are
+
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +42,7 @@ class Client:
         run_name: str | None = None,
         **kwargs: Any,
     ) -> str:
+        """Not supported: Prefect 1 flow ids do not exist on Prefect 3."""
         raise NotImplementedError(
             "Client.create_flow_run takes Prefect 1 flow ids; use "
             "prefect.tasks.prefect.create_flow_run(flow_name=...) (a deployment run)"

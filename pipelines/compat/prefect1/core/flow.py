@@ -9,6 +9,8 @@ Prefect 1 settings (`schedule`, `storage`, `run_config`, `executor`, `code_owner
 `skip_if_running`) are plain attributes that registration reads.
 """
 
+# pylint: disable=unused-argument,too-many-locals,protected-access  # Prefect 1's signatures, kept as they are
+
 import copy
 import functools
 import inspect
@@ -163,7 +165,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         """A function that runs this flow's graph, defined at the `with Flow` line."""
         graph = self
         # One line, so a traceback through it points at the `with Flow(...)` line itself.
-        run_prefect1_flow = lambda **parameters: _runner.run_flow(graph, parameters)  # noqa: E731
+        run_prefect1_flow = lambda **parameters: _runner.run_flow(graph, parameters)  # noqa: E731  # pylint: disable=unnecessary-lambda-assignment
         module, filename, line = self._site
         code = run_prefect1_flow.__code__
         if filename != "<unknown>":
@@ -235,7 +237,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         fn = self.__dict__["_fn"]
         fn.__name__ = fn.__qualname__ = function_name
         fn.__code__ = fn.__code__.replace(co_name=function_name, co_qualname=function_name)
-        self.__name__ = self.__qualname__ = function_name
+        self.__name__ = self.__qualname__ = function_name  # pylint: disable=attribute-defined-outside-init
         module = fn.__module__
         self._entrypoint = f"{module}:{function_name}"
 
@@ -319,6 +321,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
                 break
 
     def add_task(self, task: Task) -> Task:
+        """Add a task (once); inside `with case(...)` the case records it too."""
         if not isinstance(task, Task):
             raise TypeError(f"Tasks must be Task instances (received {type(task)})")
         if task in self._order:
@@ -347,6 +350,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         flattened: bool = False,
         validate: bool | None = None,
     ) -> Edge:
+        """An edge; a keyword constant is folded into `flow.constants` as Prefect 1 does."""
         if isinstance(downstream_task, Parameter):
             raise ValueError(
                 "Parameters must be root tasks and can not have upstream dependencies."
@@ -375,6 +379,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         mapped: bool = False,
         validate: bool | None = None,
     ) -> None:
+        """Add `task` with its upstream, downstream and keyword edges."""
         task = as_task(task, flow=self)
         self.add_task(task)
         for upstream in upstream_tasks or ():
@@ -388,6 +393,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         return [self.add_edge(a, b) for a, b in itertools.pairwise(tasks)]
 
     def update(self, flow: "Flow", merge_parameters: bool = False, validate: bool | None = None):
+        """Add another flow's tasks, edges and constants to this one."""
         for task in flow._order:
             self.add_task(task)
         for edge in flow.edges:
@@ -433,6 +439,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         tags: Iterable[str] | None = None,
         task_type: type | None = None,
     ) -> list[Task]:
+        """Tasks by name, slug, tags or type."""
         found = []
         for task in self._order:
             if name is not None and task.name != name:

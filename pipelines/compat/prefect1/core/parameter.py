@@ -3,6 +3,8 @@ Prefect 1 `Parameter`: a named flow input. A flow's Parameters become its Prefec
 (the run form offers them); one created but never used by a task is not part of the flow.
 """
 
+# pylint: disable=arguments-differ,cyclic-import  # Prefect 1's signatures, kept as they are
+
 from datetime import datetime
 from typing import Any
 

@@ -3,6 +3,8 @@ Prefect 1 tasks: `Task` (subclass it and write `run()`), bound into a flow's gra
 inside `with Flow(...)`, with `.map`, `set_upstream`, `set_dependencies` and `nout` unpacking.
 """
 
+# pylint: disable=unused-argument,too-many-instance-attributes,too-many-locals,cyclic-import  # Prefect 1's signatures, kept as they are
+
 import copy
 import inspect
 import typing
@@ -215,6 +217,7 @@ class Task:
         mapped: bool = False,
         validate: bool | None = None,
     ) -> None:
+        """Add edges from `upstream_tasks`, to `downstream_tasks`, and keyword inputs."""
         flow = flow or context.get("flow")
         if flow is None:
             raise ValueError("No Flow was passed, and could not infer an active Flow context.")
@@ -230,6 +233,7 @@ class Task:
     def set_upstream(
         self, task: Any, flow: "Flow | None" = None, key: str | None = None, mapped: bool = False
     ) -> None:
+        """Make this task run after `task` (`key`: receive its result as that argument)."""
         if key is not None:
             self.set_dependencies(flow=flow, keyword_tasks={key: task}, mapped=mapped)
         else:
@@ -238,6 +242,7 @@ class Task:
     def set_downstream(
         self, task: "Task", flow: "Flow | None" = None, key: str | None = None, mapped: bool = False
     ) -> None:
+        """Make `task` run after this one (`key`: pass this result as that argument)."""
         if key is not None:
             task.set_dependencies(flow=flow, keyword_tasks={key: self}, mapped=mapped)
         else:

@@ -6,6 +6,8 @@ from pipelines.compat.prefect1.engine.state import NoResult
 
 
 class Result:
+    """A value and where Prefect 1 would have stored it."""
+
     def __init__(self, value: Any = None, location: str | None = None, **kwargs: Any):
         self.value = value
         self.location = location

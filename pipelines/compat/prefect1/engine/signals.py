@@ -4,9 +4,11 @@ Prefect 1 signals (`prefect.engine.signals`): raise one in a task to end it in a
 As in Prefect 1 they derive from BaseException, so a task's own `except Exception` lets them pass.
 """
 
+# pylint: disable=keyword-arg-before-vararg,protected-access,unused-argument,redefined-outer-name  # Prefect 1's signatures, kept as they are
+
 from typing import Any
 
-from pipelines.compat.prefect1.engine import state
+from pipelines.compat.prefect1.engine import state  # pylint: disable=redefined-outer-name
 
 
 class PrefectSignal(BaseException):

@@ -6,6 +6,8 @@ whole-hour fixed offset becomes the matching `Etc/GMT` zone. Registration turns 
 deployment schedules with the same instants.
 """
 
+# pylint: disable=too-many-arguments  # Prefect 1's signatures, kept as they are
+
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -52,6 +54,8 @@ def prefect1_datetime(moment: datetime | None, default: datetime | None = None) 
 class IntervalClock(platform.IntervalClock):
     """`IntervalClock(interval, start_date=None, end_date=None, parameter_defaults, labels)`."""
 
+    end_date: datetime | None
+
     def __init__(
         self,
         interval: timedelta,
@@ -78,6 +82,9 @@ class CronClock(platform.CronClock):
 
     Without `start_date` the cron string is read in UTC, as Prefect 1 does.
     """
+
+    end_date: datetime | None
+    day_or: bool
 
     def __init__(
         self,

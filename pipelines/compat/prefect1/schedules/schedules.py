@@ -15,6 +15,11 @@ from pipelines.framework import schedules as platform
 class Schedule(platform.Schedule):
     """One or more clocks (each with its own parameter defaults)."""
 
+    filters: tuple[Callable, ...]
+    or_filters: tuple[Callable, ...]
+    not_filters: tuple[Callable, ...]
+    adjustments: tuple[Callable, ...]
+
     def __init__(
         self,
         clocks: Sequence[Any],

@@ -1,5 +1,7 @@
 """Prefect 1 Server's GraphQL helpers: importable; `Client.graphql` says what to use instead."""
 
+# pylint: disable=unused-argument  # Prefect 1's signatures, kept as they are
+
 from typing import Any
 
 

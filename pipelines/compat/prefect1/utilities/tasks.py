@@ -38,7 +38,7 @@ def as_task(value: Any, flow: Any = None) -> Task:
     elif isinstance(value, tuple):
         made = collections.Tuple().bind(*value, flow=flow)
     elif isinstance(value, set):
-        made = collections.Set().bind(*value, flow=flow)
+        made = collections.Set().bind(*value, flow=flow)  # pylint: disable=deprecated-class
     elif isinstance(value, dict):
         made = collections.Dict().bind(
             keys=list(value.keys()), values=list(value.values()), flow=flow

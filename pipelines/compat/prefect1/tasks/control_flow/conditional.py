@@ -2,6 +2,8 @@
 Prefect 1 branching tasks: `CompareValue` (what `case` adds), `merge`, `ifelse`, `switch`.
 """
 
+# pylint: disable=arguments-differ  # Prefect 1's signatures, kept as they are
+
 from typing import Any
 
 from pipelines.compat.prefect1 import triggers

@@ -3,6 +3,8 @@
 ones that failed or were skipped, which reach it as exceptions or None).
 """
 
+# pylint: disable=arguments-differ  # Prefect 1's signatures, kept as they are
+
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +13,8 @@ from pipelines.compat.prefect1.core.task import Task
 
 
 class FilterTask(Task):
+    """Keeps the results that pass `filter_func` (runs whatever its upstream states)."""
+
     def __init__(self, filter_func: Callable[[Any], bool] | None = None, log_func=None, **kwargs):
         kwargs.setdefault("skip_on_upstream_skip", False)
         kwargs.setdefault("trigger", triggers.all_finished)

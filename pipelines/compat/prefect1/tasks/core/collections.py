@@ -2,6 +2,8 @@
 Collection tasks: a list, tuple, set or dict literal holding tasks becomes one task.
 """
 
+# pylint: disable=arguments-differ,arguments-renamed  # Prefect 1's signatures, kept as they are
+
 from typing import Any
 
 from pipelines.compat.prefect1.core.task import Task

@@ -2,6 +2,8 @@
 `Constant`: a value that is not a task, where a task is expected.
 """
 
+# pylint: disable=arguments-differ  # Prefect 1's signatures, kept as they are
+
 from typing import Any
 
 from pipelines.compat.prefect1.core.task import Task

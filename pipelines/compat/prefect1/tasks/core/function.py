@@ -23,8 +23,5 @@ class FunctionTask(Task):
     def _run_signature(self) -> inspect.Signature:
         return inspect.signature(self.run)
 
-    def __getstate__(self) -> dict:
-        return super().__getstate__()
-
 
 __all__ = ["FunctionTask"]

@@ -3,6 +3,8 @@ Operator tasks: `task[key]` (GetItem, what tuple unpacking of `nout` tasks makes
 `task + 1`, `"x" + task`, `task > 3`, ... make inside a flow, as in Prefect 1.
 """
 
+# pylint: disable=arguments-differ  # Prefect 1's signatures, kept as they are
+
 import operator
 from collections.abc import Callable
 from typing import Any

@@ -7,6 +7,8 @@ A Prefect 1 flow is found by name in this environment's deployments (`<flow name
 current run as a subflow. Labels are not needed: the deployment's work pool already is the label.
 """
 
+# pylint: disable=unused-argument,redefined-outer-name,arguments-differ  # Prefect 1's signatures, kept as they are
+
 import time
 from typing import Any
 

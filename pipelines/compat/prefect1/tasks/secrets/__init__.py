@@ -3,6 +3,8 @@ Prefect 1 secret tasks on the platform's secret backends (Vault, Secret blocks, 
 `PrefectSecret("NAME")` returns the secret at that path (its only value, when it has one key).
 """
 
+# pylint: disable=arguments-differ  # Prefect 1's signatures, kept as they are
+
 from typing import Any
 
 from pipelines.compat.prefect1.core.task import Task
@@ -15,6 +17,8 @@ def _value(name: str) -> Any:
 
 
 class PrefectSecret(Task):
+    """A task returning the platform secret at `name`."""
+
     def __init__(self, name: str | None = None, **kwargs: Any):
         self.secret_name = name
         kwargs.setdefault("name", name)
