@@ -9,6 +9,8 @@ Prefect 1 settings (`schedule`, `storage`, `run_config`, `executor`, `code_owner
 `skip_if_running`) are plain attributes that registration reads.
 """
 
+# pylint: disable=no-name-in-module  # pylint reads tasks.py/schedules.py, not the packages beside them
+
 # pylint: disable=unused-argument,too-many-locals,protected-access  # Prefect 1's signatures, kept as they are
 
 import copy
@@ -33,14 +35,11 @@ from pipelines.compat.prefect1.core.parameter import Parameter
 from pipelines.compat.prefect1.core.task import Task
 from pipelines.compat.prefect1.tasks.core.constants import Constant
 from pipelines.compat.prefect1.utilities.tasks import as_task
+from pipelines.compat.prefect1.utils import prefect3_name
 from pipelines.framework.flows import flow as platform_flow
 from pipelines.framework.schedules import Schedule as PlatformSchedule
 
 _SKIP_IF_RUNNING_HANDLER = "skip_if_running_handler"
-_BANNED_IN_NAMES = str.maketrans(
-    {"/": "\u2215", "%": "\uff05", "&": "\uff06", "<": "\u2039", ">": "\u203a"}
-)
-"""Prefect 3 refuses these in flow names; Prefect 1 names keep their look with these stand-ins."""
 _logger = logging.getLogger("pipelines.compat")
 
 
@@ -70,11 +69,6 @@ def _definition_site(flow: "Flow") -> tuple[str, str, int]:
     if frame is None:
         return "__main__", "<unknown>", 1
     return frame.f_globals.get("__name__", "__main__"), frame.f_code.co_filename, frame.f_lineno
-
-
-def prefect3_name(name: str) -> str:
-    """A Prefect 1 flow name as Prefect 3 accepts it (`/ % & < >` become look-alikes)."""
-    return name.translate(_BANNED_IN_NAMES)
 
 
 def _function_name(name: str) -> str:
