@@ -7,11 +7,11 @@ Secrets for flow authors: read them by path, never write their values in code.
     user, password = get_credentials("db/sme")
 
 Where the values come from (Vault, Prefect Secret blocks, the environment) is the framework's
-business (`pipelines/framework/secrets.py`). Every value returned is masked (`****`) in logs,
+business (`pipelines/framework/secrets/store.py`). Every value returned is masked (`****`) in logs,
 exceptions, failed-state messages and printed output. Pass paths between tasks, not values.
 """
 
-from pipelines.framework.secrets import (
+from pipelines.framework.secrets.store import (
     SecretAccessError,
     SecretError,
     SecretNotFoundError,

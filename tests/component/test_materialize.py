@@ -18,8 +18,8 @@ import duckdb
 import pytest
 from prefect.logging.handlers import APILogHandler
 
-from pipelines.framework.environments import Environment
-from pipelines.framework.settings import REPO_ROOT, get_settings
+from pipelines.framework.config.environments import Environment
+from pipelines.framework.config.settings import REPO_ROOT, get_settings
 from pipelines.utils.materialize.flows import materialize
 from tests.support.file_server import FileServer
 from tests.support.prefect_api import client_for, run_log_messages

@@ -20,9 +20,9 @@ from google.api_core.exceptions import BadRequest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from pipelines.framework.lake import Lake, StagedTable
-from pipelines.framework.settings import get_settings
-from pipelines.framework.warehouse import (
+from pipelines.framework.storage.lake import Lake, StagedTable
+from pipelines.framework.config.settings import get_settings
+from pipelines.framework.storage.warehouse import (
     LoadRequest,
     LoadVerificationError,
     SchemaDriftError,
@@ -30,7 +30,7 @@ from pipelines.framework.warehouse import (
     StateMovedError,
     TableBusyError,
 )
-from pipelines.framework.warehouse.bigquery import BigQueryWarehouse
+from pipelines.framework.storage.warehouse.bigquery import BigQueryWarehouse
 from tests.support.bigquery_api import BigQueryAPI
 from tests.support.gcs import GCS, gcs, gcs_emulator  # noqa: F401
 
@@ -556,7 +556,7 @@ LEASE_HOLDER = textwrap.dedent(
     import sys, time
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
-    from pipelines.framework.warehouse.bigquery import BigQueryWarehouse
+    from pipelines.framework.storage.warehouse.bigquery import BigQueryWarehouse
     client = bigquery.Client(project=sys.argv[1], credentials=AnonymousCredentials(),
                              client_options={"api_endpoint": sys.argv[2]})
     warehouse = BigQueryWarehouse(client=client)

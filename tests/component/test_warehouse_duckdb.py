@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.framework.lake import Lake
-from pipelines.framework.warehouse import (
+from pipelines.framework.storage.lake import Lake
+from pipelines.framework.storage.warehouse import (
     LoadRequest,
     LoadVerificationError,
     SchemaDriftError,
@@ -21,7 +21,7 @@ from pipelines.framework.warehouse import (
     StateMovedError,
     TableBusyError,
 )
-from pipelines.framework.warehouse.duckdb import DuckDBWarehouse, WarehouseBusyError, connect
+from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse, WarehouseBusyError, connect
 
 pytestmark = pytest.mark.component
 
@@ -29,8 +29,8 @@ LOADER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from pipelines.framework.warehouse import LoadRequest
-    from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+    from pipelines.framework.storage.warehouse import LoadRequest
+    from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
     path, table, run_id, file, rows = sys.argv[1:6]
     result = DuckDBWarehouse(Path(path)).load(LoadRequest(
         dataset_id="br", table_id=table, files=[file], mode="append", run_id=run_id,
@@ -276,7 +276,7 @@ LEASE_HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+    from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
     with DuckDBWarehouse(Path(sys.argv[1])).writer("br", "t", "run-a", wait=5):
         print("held", flush=True)
         time.sleep(120)
@@ -307,8 +307,8 @@ FULL_DISK = textwrap.dedent(
     """
     import json, shutil, sys
     from pathlib import Path
-    from pipelines.framework.warehouse import LoadRequest
-    from pipelines.framework.warehouse.duckdb import DuckDBWarehouse, WarehouseFullError
+    from pipelines.framework.storage.warehouse import LoadRequest
+    from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse, WarehouseFullError
     disk, small, big, big_rows = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
     warehouse = DuckDBWarehouse(disk / "w.duckdb")
     warehouse.load(LoadRequest("br", "t", [small], "append", "r1", 1000))

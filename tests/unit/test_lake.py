@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.framework.lake import Lake
+from pipelines.framework.storage.lake import Lake
 
 
 def test_wide_rows_end_their_row_groups_by_size_not_by_count(tmp_path):

@@ -5,8 +5,8 @@
 import pytest
 from dbt.cli.main import dbtRunnerResult
 
-from pipelines.framework.environments import Environment
-from pipelines.framework.settings import get_settings
+from pipelines.framework.config.environments import Environment
+from pipelines.framework.config.settings import get_settings
 from pipelines.utils.materialize.utils import (
     MaterializationError,
     WarehouseLockedError,

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.framework.schedules import (
+from pipelines.framework.runtime.schedules import (
     CronClock,
     IntervalClock,
     Schedule,
@@ -77,8 +77,8 @@ def test_the_generator_staggers_one_clock_per_table():
 
 
 def test_every_day_at_four_in_sao_paulo_is_seven_utc_with_the_parameters():
-    from pipelines.framework.backfill import planned_runs
-    from pipelines.framework.discovery import find_flow
+    from pipelines.framework.deploy.backfill import planned_runs
+    from pipelines.framework.deploy.discovery import find_flow
 
     runs = planned_runs(
         find_flow("Users report"),
@@ -90,7 +90,7 @@ def test_every_day_at_four_in_sao_paulo_is_seven_utc_with_the_parameters():
 
 
 def test_daylight_saving_changes_keep_the_local_wall_clock_time():
-    from pipelines.framework.backfill import _dates
+    from pipelines.framework.deploy.backfill import _dates
 
     new_york = ZoneInfo("America/New_York")
     clock = IntervalClock(

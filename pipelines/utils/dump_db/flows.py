@@ -2,13 +2,13 @@
 The generic "dump a database table" flow: source -> Arrow batches -> Parquet in the lake's
 staging -> one atomic warehouse load -> lake publish -> optional dbt materialization.
 
-Projects make their own scheduled copy with `pipelines.framework.flows.instantiate`.
+Projects make their own scheduled copy with `pipelines.framework.runtime.flows.instantiate`.
 """
 
 from typing import Any, Literal
 
-from pipelines.framework.flows import flow
-from pipelines.framework.warehouse import TableBusyError
+from pipelines.framework.runtime.flows import flow
+from pipelines.framework.storage.warehouse import TableBusyError
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
 from pipelines.utils.loading.tasks import (
     AfterLoad,

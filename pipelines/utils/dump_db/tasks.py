@@ -10,8 +10,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.framework.lake import Lake, StagedTable
-from pipelines.framework.warehouse import Warehouse
+from pipelines.framework.storage.lake import Lake, StagedTable
+from pipelines.framework.storage.warehouse import Warehouse
 from pipelines.utils.dump_db import mysql, oracle, postgres, sqlserver
 from pipelines.utils.dump_db.incremental import (
     Identity,

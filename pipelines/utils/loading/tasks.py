@@ -15,17 +15,17 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
-from pipelines.framework.environments import current_environment
-from pipelines.framework.lake import Lake, StagedTable
-from pipelines.framework.settings import get_settings
-from pipelines.framework.warehouse import (
+from pipelines.framework.config.environments import current_environment
+from pipelines.framework.storage.lake import Lake, StagedTable
+from pipelines.framework.config.settings import get_settings
+from pipelines.framework.storage.warehouse import (
     LoadRequest,
     LoadResult,
     TableBusyError,
     Warehouse,
     get_warehouse,
 )
-from pipelines.framework.warehouse.duckdb import WarehouseBusyError
+from pipelines.framework.storage.warehouse.duckdb import WarehouseBusyError
 from pipelines.utils.loading.utils import DumpSummary, artifact_key
 from pipelines.utils.utils import log
 

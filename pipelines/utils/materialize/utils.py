@@ -16,7 +16,7 @@ from typing import Any
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 from dbt_common.events.base_types import EventMsg
 
-from pipelines.framework.warehouse.duckdb import warehouse_lock
+from pipelines.framework.storage.warehouse.duckdb import warehouse_lock
 from pipelines.utils.materialize.constants import constants
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -1,0 +1,3 @@
+from pipelines.framework.cli.main import app
+
+__all__ = ["app"]
