@@ -25,8 +25,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.framework.stack.server import free_port, is_healthy, stop_process_group
-from pipelines.framework.config.settings import REPO_ROOT
+from pipelines.framework.config import REPO_ROOT
+from pipelines.framework.stack import free_port, is_healthy, stop_process_group
 
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO_ROOT))

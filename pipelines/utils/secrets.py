@@ -11,7 +11,7 @@ business (`pipelines/framework/secrets/store.py`). Every value returned is maske
 exceptions, failed-state messages and printed output. Pass paths between tasks, not values.
 """
 
-from pipelines.framework.secrets.store import (
+from pipelines.framework.secrets import (
     SecretAccessError,
     SecretError,
     SecretNotFoundError,

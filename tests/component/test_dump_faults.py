@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.framework.storage.lake import STAGING_FOLDER, Lake
 from pipelines.framework.config.settings import REPO_ROOT
+from pipelines.framework.storage.lake import STAGING_FOLDER, Lake
 from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
 from pipelines.utils.dump_db.flows import dump_db
 from pipelines.utils.dump_url.flows import dump_url

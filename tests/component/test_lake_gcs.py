@@ -15,12 +15,12 @@ import pyarrow.dataset as ds
 import pytest
 from prefect.deployments.steps.pull import pull_from_remote_storage
 
+from pipelines.framework.config.environments import Environment
+from pipelines.framework.config.settings import REPO_ROOT, get_settings
 from pipelines.framework.deploy.code_closure import closure_files
 from pipelines.framework.deploy.discovery import FlowInfo
-from pipelines.framework.config.environments import Environment
-from pipelines.framework.storage.lake import STAGING_FOLDER, TRASH_FOLDER, Lake, StagedTable
 from pipelines.framework.deploy.registration import DeploymentSpec, code_location, upload_code
-from pipelines.framework.config.settings import REPO_ROOT, get_settings
+from pipelines.framework.storage.lake import STAGING_FOLDER, TRASH_FOLDER, Lake, StagedTable
 from pipelines.utils.dump_url.flows import dump_url
 from tests.support.gcs import gcs, gcs_emulator  # noqa: F401
 

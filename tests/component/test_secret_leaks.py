@@ -21,11 +21,16 @@ from prefect.client.schemas.filters import (
 )
 from prefect.logging.handlers import APILogHandler
 
-from pipelines.framework.secrets import masking
-from pipelines.framework.deploy.discovery import FlowInfo
-from pipelines.framework.stack.local_run import run_flow
-from pipelines.framework.secrets.store import SecretNotFoundError, block_name, read_secret, run_cache
 from pipelines.framework.config.settings import Settings
+from pipelines.framework.deploy.discovery import FlowInfo
+from pipelines.framework.secrets import masking
+from pipelines.framework.secrets.store import (
+    SecretNotFoundError,
+    block_name,
+    read_secret,
+    run_cache,
+)
+from pipelines.framework.stack.local_run import run_flow
 from pipelines.utils.secrets import get_secret
 from pipelines.utils.utils import log
 

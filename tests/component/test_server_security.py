@@ -10,6 +10,8 @@ import pytest
 from prefect.blocks.system import Secret
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
+from pipelines.framework.config.settings import Settings
+from pipelines.framework.stack.security import encryption_key_path
 from pipelines.framework.stack.server import (
     ServerError,
     free_port,
@@ -17,8 +19,6 @@ from pipelines.framework.stack.server import (
     start_server,
     stop_process_group,
 )
-from pipelines.framework.stack.security import encryption_key_path
-from pipelines.framework.config.settings import Settings
 
 pytestmark = pytest.mark.component
 CREDENTIAL = "pipelines-admin:" + uuid.uuid4().hex

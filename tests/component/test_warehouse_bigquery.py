@@ -20,8 +20,8 @@ from google.api_core.exceptions import BadRequest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from pipelines.framework.storage.lake import Lake, StagedTable
 from pipelines.framework.config.settings import get_settings
+from pipelines.framework.storage.lake import Lake, StagedTable
 from pipelines.framework.storage.warehouse import (
     LoadRequest,
     LoadVerificationError,

@@ -21,7 +21,11 @@ from pipelines.framework.storage.warehouse import (
     StateMovedError,
     TableBusyError,
 )
-from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse, WarehouseBusyError, connect
+from pipelines.framework.storage.warehouse.duckdb import (
+    DuckDBWarehouse,
+    WarehouseBusyError,
+    connect,
+)
 
 pytestmark = pytest.mark.component
 

@@ -24,12 +24,12 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 
+from pipelines.framework.config.environments import Environment
+from pipelines.framework.config.settings import Settings
+from pipelines.framework.deploy.discovery import FlowInfo
 from pipelines.framework.stack import local_run
 from pipelines.framework.stack import services as stack
-from pipelines.framework.deploy.discovery import FlowInfo
-from pipelines.framework.config.environments import Environment
 from pipelines.framework.stack.local_run import LocalRunRecord
-from pipelines.framework.config.settings import Settings
 from tests.conftest import pipelines_command, run_pipelines
 from tests.support.randomuser_api import RandomUserAPI
 

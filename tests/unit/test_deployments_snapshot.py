@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.framework.deploy.discovery import FlowInfo
 from pipelines.framework.config.environments import ENVIRONMENTS, Environment
-from pipelines.framework.runtime.flows import instantiate
+from pipelines.framework.deploy.discovery import FlowInfo
 from pipelines.framework.deploy.registration import DeploymentSpec, plan
+from pipelines.framework.runtime.flows import instantiate
 from pipelines.utils.dump_db.flows import dump_db
 
 SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "deployments.json"

@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from pipelines.framework.config.settings import Settings, get_settings
 from pipelines.framework.secrets import masking
 from pipelines.framework.secrets.store import (
     SecretAccessError,
@@ -15,7 +16,6 @@ from pipelines.framework.secrets.store import (
     env_variable,
     read_secret,
 )
-from pipelines.framework.config.settings import Settings, get_settings
 from pipelines.utils.secrets import get_credentials, get_secret, get_vault_secret
 from tests.support.vault_api import VaultAPI
 

@@ -15,24 +15,37 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from pipelines.framework.deploy import checks, scaffold
-from pipelines.framework.stack import services as stack
-from pipelines.framework.deploy.backfill import BackfillError, create_backfill, planned_runs
-from pipelines.framework.deploy.discovery import DiscoveryError, FlowInfo, discover_flows, find_flow
-from pipelines.framework.config.environments import (
+from pipelines.framework import stack
+from pipelines.framework.cli.parameters import parse_parameters
+from pipelines.framework.cli.secrets import secrets_app
+from pipelines.framework.config import (
     Environment,
-    UnknownEnvironmentError,
+    UsageError,
     current_branch,
     environment_for_branch,
+    get_settings,
 )
-from pipelines.framework.stack.local_run import crash_orphaned_runs, run_flow
-from pipelines.framework.cli.parameters import ParameterError, parse_parameters
-from pipelines.framework.deploy.registration import Outcome, plan, register
-from pipelines.framework.runtime.schedules import ScheduleError
-from pipelines.framework.cli.secrets import secrets_app
-from pipelines.framework.stack.server import ServerError, api_settings, ensure_server
-from pipelines.framework.config.settings import get_settings
-from pipelines.framework.deploy.work_pools import WorkPoolError
+from pipelines.framework.deploy import (
+    DiscoveryError,
+    FlowInfo,
+    Outcome,
+    create_backfill,
+    create_project,
+    discover_flows,
+    find_flow,
+    next_run,
+    plan,
+    planned_runs,
+    register,
+    run_checks,
+)
+from pipelines.framework.stack import (
+    ServerError,
+    api_settings,
+    crash_orphaned_runs,
+    ensure_server,
+    run_flow,
+)
 
 app = typer.Typer(
     help="The city's data pipelines: list, run, scaffold and check flows.",
@@ -42,16 +55,6 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-USAGE_ERRORS = (
-    LookupError,
-    ParameterError,
-    DiscoveryError,
-    scaffold.ScaffoldError,
-    UnknownEnvironmentError,
-    ScheduleError,
-    BackfillError,
-    WorkPoolError,
-)
 app.add_typer(secrets_app, name="secrets")
 EnvOption = Annotated[
     str | None,
@@ -133,7 +136,7 @@ def run(
     try:
         info = find_flow(flow)
         parameters = parse_parameters(info, param or [])
-    except USAGE_ERRORS as exc:
+    except UsageError as exc:
         raise fail(str(exc), 2) from None
     try:
         outcome = run_flow(info, parameters)
@@ -166,8 +169,8 @@ def new(
 ):
     """Create a project in the guide's layout with an example flow, schedule and test."""
     try:
-        created = scaffold.create_project(orgao, projeto, sigla=sigla, owner=owner)
-    except USAGE_ERRORS as exc:
+        created = create_project(orgao, projeto, sigla=sigla, owner=owner)
+    except UsageError as exc:
         raise fail(str(exc), 2) from None
     for path in created:
         console.print(f"created {path}", highlight=False)
@@ -176,7 +179,7 @@ def new(
 @app.command()
 def check():
     """Check the repository's conventions; one line per finding (file:line)."""
-    findings = checks.run_checks()
+    findings = run_checks()
     for finding in findings:
         typer.echo(str(finding))
     if findings:
@@ -206,7 +209,7 @@ def register_command(
     try:
         environment = resolve_environment(env)
         total = len(plan(environment))
-    except USAGE_ERRORS as exc:
+    except UsageError as exc:
         raise fail(str(exc), 2) from None
     try:
         with (
@@ -217,7 +220,7 @@ def register_command(
             outcomes = asyncio.run(
                 register(environment, dry_run, on_outcome=lambda _: progress.advance(task))
             )
-    except USAGE_ERRORS as exc:
+    except UsageError as exc:
         raise fail(str(exc), 2) from None
     except ServerError as exc:
         raise fail(str(exc), 1) from None
@@ -236,11 +239,8 @@ def _print_deployments(environment: Environment) -> None:
     table = Table("flow", "pool / queue", "next run")
     now = datetime.now().astimezone()
     for spec in plan(environment):
-        upcoming = []
-        if spec.info.schedule:
-            far = now.replace(year=now.year + 1)
-            upcoming = [r.scheduled_time for r in planned_runs(spec.info, now, far)[:1]]
-        shown = upcoming[0].isoformat(timespec="minutes") if upcoming else "-"
+        upcoming = next_run(spec.info, now)
+        shown = upcoming.isoformat(timespec="minutes") if upcoming else "-"
         table.add_row(spec.info.name, f"{spec.label} / {environment.work_queue()}", shown)
     console.print(table)
 
@@ -268,7 +268,7 @@ def up(
         state = stack.up(settings, environment, host or settings.host, port or settings.port)
         with api_settings(state.url):
             outcomes = asyncio.run(register(environment))
-    except USAGE_ERRORS as exc:
+    except UsageError as exc:
         raise fail(str(exc), 2) from None
     except ServerError as exc:
         raise fail(str(exc), 1) from None
@@ -330,7 +330,7 @@ def backfill(
         if not dry_run:
             with api_settings(ensure_server()):
                 asyncio.run(create_backfill(info, environment, runs))
-    except USAGE_ERRORS as exc:
+    except UsageError as exc:
         raise fail(str(exc), 2) from None
     except ServerError as exc:
         raise fail(str(exc), 1) from None

@@ -9,10 +9,11 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from pipelines.framework.deploy.discovery import FlowInfo
+from pipelines.framework.config import UsageError
+from pipelines.framework.deploy import FlowInfo
 
 
-class ParameterError(ValueError):
+class ParameterError(UsageError, ValueError):
     """A parameter the flow does not have, or a value its type refuses."""
 
 

@@ -17,15 +17,16 @@ from typing import Annotated
 
 import typer
 
-from pipelines.framework.secrets.masking import MASK, register_secret
-from pipelines.framework.secrets.store import (
+from pipelines.framework.secrets import (
+    MASK,
     PrefectBlockBackend,
     SecretError,
     block_name,
     list_block_secrets,
+    register_secret,
     write_block_secret,
 )
-from pipelines.framework.stack.server import ServerError, api_settings, ensure_server
+from pipelines.framework.stack import ServerError, api_settings, ensure_server
 
 secrets_app = typer.Typer(
     help="Secrets for local development (Prefect Secret blocks on the local server).",

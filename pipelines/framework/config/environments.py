@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.constants import constants
+from pipelines.framework.config.errors import UsageError
 from pipelines.framework.config.settings import REPO_ROOT, get_settings
 
 ENVIRONMENTS = (constants.ENV_LOCAL.value, constants.ENV_STAGING.value, constants.ENV_PROD.value)
 MATERIALIZATION_MODES = ("dev", "prod")
 
 
-class UnknownEnvironmentError(ValueError):
+class UnknownEnvironmentError(UsageError, ValueError):
     """An environment name the platform does not know."""
 
 

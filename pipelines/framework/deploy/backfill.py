@@ -5,7 +5,7 @@ schedules forward), each with its clock's parameters, created once however often
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from prefect import get_client
@@ -14,14 +14,16 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterNam
 from prefect.server.schemas import schedules as server_schedules
 from prefect.states import Scheduled
 
+from pipelines.framework.config import Environment, UsageError
 from pipelines.framework.deploy.discovery import FlowInfo
-from pipelines.framework.config.environments import Environment
-from pipelines.framework.runtime.schedules import Clock
+from pipelines.framework.runtime import Clock
 
 MAX_RUNS = 1000
+NEXT_RUN_WITHIN = timedelta(days=366)
+"""How far `next_run` looks: a year from any day, 29 February included."""
 
 
-class BackfillError(ValueError):
+class BackfillError(UsageError, ValueError):
     """A window or a flow that cannot be backfilled."""
 
 
@@ -33,12 +35,13 @@ class PlannedRun:
     parameters: dict[str, Any]
 
 
-def _dates(clock: Clock, start: datetime, end: datetime) -> list[datetime]:
-    """The clock's due times, computed by the same code as Prefect's scheduler."""
+def _dates(clock: Clock, start: datetime, end: datetime, n: int = MAX_RUNS) -> list[datetime]:
+    """The clock's first `n` due times in [start, end], computed by the same code as Prefect's
+    scheduler."""
     client_schedule = DeploymentScheduleCreate.from_schedule(clock.to_prefect()).schedule
     server_class = getattr(server_schedules, type(client_schedule).__name__)
     server_schedule = server_class.model_validate(client_schedule.model_dump())
-    return asyncio.run(server_schedule.get_dates(n=MAX_RUNS, start=start, end=end))
+    return asyncio.run(server_schedule.get_dates(n=n, start=start, end=end))
 
 
 def planned_runs(info: FlowInfo, start: datetime, end: datetime) -> list[PlannedRun]:
@@ -57,6 +60,17 @@ def planned_runs(info: FlowInfo, start: datetime, end: datetime) -> list[Planned
     if len(runs) >= MAX_RUNS:
         raise BackfillError(f"the window holds {MAX_RUNS} runs or more; backfill a shorter one")
     return sorted(runs, key=lambda run: run.scheduled_time)
+
+
+def next_run(info: FlowInfo, now: datetime) -> datetime | None:
+    """The flow's next due time within `NEXT_RUN_WITHIN` of `now`; None without a schedule or a
+    due time in that window. One per clock is computed, however often the clock runs."""
+    if info.schedule is None:
+        return None
+    end = now + NEXT_RUN_WITHIN
+    return min(
+        (d for clock in info.schedule.clocks for d in _dates(clock, now, end, n=1)), default=None
+    )
 
 
 async def create_backfill(info: FlowInfo, env: Environment, runs: list[PlannedRun]) -> int:

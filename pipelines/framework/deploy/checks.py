@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.constants import constants
+from pipelines.framework.config import PACKAGE_ROOT, REPO_ROOT
 from pipelines.framework.deploy.discovery import DiscoveryError, FlowInfo, flow_modules, flows_in
-from pipelines.framework.config.settings import PACKAGE_ROOT, REPO_ROOT
 
 PROJECT_FILES = ("__init__.py", "constants.py", "flows.py", "schedules.py", "tasks.py", "utils.py")
 NOT_ORGAOS = ("framework", "utils", "__pycache__")

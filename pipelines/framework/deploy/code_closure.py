@@ -9,7 +9,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-from pipelines.framework.config.settings import REPO_ROOT
+from pipelines.framework.config import REPO_ROOT
 
 ROOT_PACKAGE = "pipelines"
 DATA_DIRS: dict[str, tuple[str, ...]] = {"pipelines.utils.materialize": ("queries",)}

@@ -14,13 +14,14 @@ from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
 import pipelines
-from pipelines.framework.runtime.schedules import Schedule
+from pipelines.framework.config import UsageError
+from pipelines.framework.runtime import Schedule
 
 FLOW_MODULE = "flows"
 _SKIPPED_PACKAGES = ("pipelines.framework",)
 
 
-class DiscoveryError(RuntimeError):
+class DiscoveryError(UsageError, RuntimeError):
     """A flows module that does not import."""
 
 
@@ -149,7 +150,7 @@ def discover_flows() -> list[FlowInfo]:
     return sorted(found, key=lambda info: info.name)
 
 
-class FlowNotFoundError(LookupError):
+class FlowNotFoundError(UsageError, LookupError):
     """No flow, or more than one, matches what the user typed."""
 
 

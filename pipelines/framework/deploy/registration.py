@@ -34,12 +34,11 @@ from prefect.client.schemas.objects import ConcurrencyOptions, StateType
 from prefect.client.schemas.responses import DeploymentResponse
 
 from pipelines.constants import constants
+from pipelines.framework.config import REPO_ROOT, Environment
 from pipelines.framework.deploy.code_closure import closure_files, file_digest
 from pipelines.framework.deploy.discovery import FlowInfo, discover_flows
-from pipelines.framework.config.environments import Environment
-from pipelines.framework.runtime.schedules import ScheduleError
-from pipelines.framework.config.settings import REPO_ROOT
 from pipelines.framework.deploy.work_pools import ensure_work_pools
+from pipelines.framework.runtime import ScheduleError
 
 REGISTRY_TAG = "pipelines"
 PAGE = 200  # the server's largest page

@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 from string import Template
 
-from pipelines.framework.config.settings import PACKAGE_ROOT, REPO_ROOT
+from pipelines.framework.config import PACKAGE_ROOT, REPO_ROOT, UsageError
 
 TEMPLATES = Path(__file__).parent / "templates"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class ScaffoldError(ValueError):
+class ScaffoldError(UsageError, ValueError):
     """A name that cannot be a package, or a project that already exists."""
 
 

@@ -13,13 +13,12 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.workers.process import ProcessWorker
 
 from pipelines.constants import constants
-from pipelines.framework.config.environments import ENVIRONMENTS
-from pipelines.framework.config.settings import get_settings
+from pipelines.framework.config import ENVIRONMENTS, UsageError, get_settings
 
 LABEL_SUFFIX = "_AGENT_LABEL"
 
 
-class WorkPoolError(RuntimeError):
+class WorkPoolError(UsageError, RuntimeError):
     """A label mapped to a worker type whose package is not installed."""
 
 

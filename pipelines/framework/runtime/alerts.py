@@ -1,12 +1,12 @@
 """
 Failure alerts to a flow's code owners, in the team chat.
 
-Every flow made with `pipelines.framework.runtime.flows.flow` (or `instantiate`) carries `alert_on_failure`
-as its `on_failure` and `on_crashed` hook. When a run fails or crashes, one message goes to a
-Discord- or Slack-compatible webhook: flow and deployment, environment, the failing task, the
-error's first lines (masked), a link to the run in the UI, and the owners' mentions
-(`constants.CODE_OWNERS_MENTIONS`). The webhook URL is itself a secret (`{"url": ...}` at the
-path in `PIPELINES_ALERT_WEBHOOK_PATH`, default `alerts/webhook`); staging uses
+Every flow made with `pipelines.framework.runtime.flow` (or `instantiate`) carries
+`alert_on_failure` as its `on_failure` and `on_crashed` hook. When a run fails or crashes, one
+message goes to a Discord- or Slack-compatible webhook: flow and deployment, environment, the
+failing task, the error's first lines (masked), a link to the run in the UI, and the owners'
+mentions (`constants.CODE_OWNERS_MENTIONS`). The webhook URL is itself a secret (`{"url": ...}` at
+the path in `PIPELINES_ALERT_WEBHOOK_PATH`, default `alerts/webhook`); staging uses
 `PIPELINES_ALERT_WEBHOOK_PATH_STAGING` when set, and is always marked `[staging]`.
 
 An alert never changes the run's result: no webhook configured, a webhook that answers 500 or
@@ -34,10 +34,14 @@ from prefect.states import State
 from prefect.task_engine import BaseTaskRunEngine
 
 from pipelines.constants import constants
-from pipelines.framework.config.environments import current_environment
-from pipelines.framework.secrets.masking import mask, mask_exception
-from pipelines.framework.secrets.store import SecretError, SecretNotFoundError, read_secret
-from pipelines.framework.config.settings import Settings, get_settings
+from pipelines.framework.config import Settings, current_environment, get_settings
+from pipelines.framework.secrets import (
+    SecretError,
+    SecretNotFoundError,
+    mask,
+    mask_exception,
+    read_secret,
+)
 
 ERROR_LINES = 6
 WEBHOOK_BLOCK = "pipelines-alerts-webhook"

@@ -12,8 +12,10 @@ from prefect.client.schemas.schedules import construct_schedule
 from prefect.schedules import Cron, Interval
 from prefect.schedules import Schedule as PrefectSchedule
 
+from pipelines.framework.config import UsageError
 
-class ScheduleError(ValueError):
+
+class ScheduleError(UsageError, ValueError):
     """A schedule that would not run when its author expects."""
 
 

@@ -37,8 +37,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
 
+from pipelines.framework.config import Settings, get_settings
 from pipelines.framework.secrets.masking import register_secret
-from pipelines.framework.config.settings import Settings, get_settings
 
 ENV_PREFIX = "PIPELINES_SECRET_"
 SECRET_BLOCK_TYPE = "secret"

@@ -38,9 +38,9 @@ from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.states import Crashed, State
 
-from pipelines.framework.deploy.discovery import FlowInfo
+from pipelines.framework.config import Settings, get_settings
+from pipelines.framework.deploy import FlowInfo
 from pipelines.framework.stack.server import api_settings, ensure_server
-from pipelines.framework.config.settings import Settings, get_settings
 from pipelines.framework.stack.services import HEARTBEAT_SECONDS
 from pipelines.utils.utils import atomic_write
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from pipelines.framework.config.settings import Settings
+from pipelines.framework.config import Settings
 
 ENCRYPTION_KEY_VARIABLE = "PREFECT_SERVER_ENCRYPTION_KEY"
 ENCRYPTION_KEY_FILE = "encryption.key"

@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
+from pipelines.framework.config import Settings, get_settings
 from pipelines.framework.stack.security import (
     client_environment,
     exposure_refusal,
     security_environment,
 )
-from pipelines.framework.config.settings import Settings, get_settings
 
 
 class ServerError(RuntimeError):

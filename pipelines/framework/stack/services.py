@@ -23,9 +23,10 @@ from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectNotFound
 
-from pipelines.framework.runtime.alerts import crash_alert_action
-from pipelines.framework.deploy.discovery import discover_flows
-from pipelines.framework.config.environments import Environment
+from pipelines.framework.config import Environment, Settings
+from pipelines.framework.deploy import agent_labels, discover_flows, ensure_work_pools
+from pipelines.framework.runtime import crash_alert_action
+from pipelines.framework.stack.security import client_environment
 from pipelines.framework.stack.server import (
     ServerError,
     api_settings,
@@ -37,9 +38,6 @@ from pipelines.framework.stack.server import (
     stop_process_group,
     stop_server,
 )
-from pipelines.framework.stack.security import client_environment
-from pipelines.framework.config.settings import Settings
-from pipelines.framework.deploy.work_pools import agent_labels, ensure_work_pools
 
 HEARTBEAT_SECONDS = 30
 ZOMBIE_AFTER = timedelta(seconds=90)

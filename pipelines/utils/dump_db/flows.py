@@ -7,7 +7,7 @@ Projects make their own scheduled copy with `pipelines.framework.runtime.flows.i
 
 from typing import Any, Literal
 
-from pipelines.framework.runtime.flows import flow
+from pipelines.framework.runtime import flow
 from pipelines.framework.storage.warehouse import TableBusyError
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
 from pipelines.utils.loading.tasks import (

@@ -10,7 +10,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.framework.storage.lake import Lake, StagedTable
+from pipelines.framework.storage import Lake, StagedTable
 from pipelines.framework.storage.warehouse import Warehouse
 from pipelines.utils.dump_db import mysql, oracle, postgres, sqlserver
 from pipelines.utils.dump_db.incremental import (

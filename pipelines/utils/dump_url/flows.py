@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pipelines.framework.runtime.flows import flow
+from pipelines.framework.runtime import flow
 from pipelines.framework.storage.warehouse import TableBusyError
 from pipelines.utils.dump_url.tasks import convert_to_lake, download_file
 from pipelines.utils.loading.tasks import (

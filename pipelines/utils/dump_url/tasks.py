@@ -8,7 +8,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.framework.storage.lake import Lake, StagedTable
+from pipelines.framework.storage import Lake, StagedTable
 from pipelines.utils import http
 from pipelines.utils.dump_url.utils import (
     FILE_FORMATS,

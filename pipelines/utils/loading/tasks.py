@@ -15,9 +15,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
-from pipelines.framework.config.environments import current_environment
-from pipelines.framework.storage.lake import Lake, StagedTable
-from pipelines.framework.config.settings import get_settings
+from pipelines.framework.config import current_environment, get_settings
+from pipelines.framework.storage import Lake, StagedTable
 from pipelines.framework.storage.warehouse import (
     LoadRequest,
     LoadResult,

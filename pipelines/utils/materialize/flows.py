@@ -5,8 +5,8 @@ The generic materialize flow: `dbt build` of one model of `queries/`, the guide'
 
 from typing import Any
 
-from pipelines.framework.config.environments import current_environment
-from pipelines.framework.runtime.flows import flow
+from pipelines.framework.config import current_environment
+from pipelines.framework.runtime import flow
 from pipelines.utils.materialize.constants import constants
 from pipelines.utils.materialize.tasks import build_models
 from pipelines.utils.materialize.utils import dbt_variables, model_selector

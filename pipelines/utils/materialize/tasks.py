@@ -11,7 +11,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.framework.config.settings import get_settings
+from pipelines.framework.config import get_settings
 from pipelines.utils.materialize.constants import constants
 from pipelines.utils.materialize.utils import (
     WarehouseLockedError,

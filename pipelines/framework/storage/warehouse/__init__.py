@@ -7,8 +7,7 @@ with the run's bookkeeping (run id, watermark), so a failure leaves the previous
 and a retry of the same run never duplicates rows.
 """
 
-from pipelines.framework.config.environments import Environment, current_environment
-from pipelines.framework.config.settings import get_settings
+from pipelines.framework.config import Environment, current_environment, get_settings
 from pipelines.framework.storage.warehouse.base import (
     LOAD_MODES,
     LOADS_TABLE,

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pipelines.framework.config.settings import get_settings
+from pipelines.framework.config import get_settings
 
 LOAD_MODES = ("append", "overwrite")
 SCHEMA_CHANGES = ("error", "replace")

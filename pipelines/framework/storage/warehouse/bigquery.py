@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pipelines.framework.config.settings import get_settings
+from pipelines.framework.config import get_settings
 from pipelines.framework.storage.warehouse.base import (
     LOADS_TABLE,
     STATE_TABLE,

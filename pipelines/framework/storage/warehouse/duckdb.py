@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import duckdb
 import fsspec
 
-from pipelines.framework.config.settings import get_settings
+from pipelines.framework.config import get_settings
 from pipelines.framework.storage.warehouse.base import (
     LOADS_TABLE,
     STATE_TABLE,
