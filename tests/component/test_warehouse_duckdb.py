@@ -20,12 +20,9 @@ from pipelines.framework.storage.warehouse import (
     ShrinkError,
     StateMovedError,
     TableBusyError,
-)
-from pipelines.framework.storage.warehouse.duckdb import (
-    DuckDBWarehouse,
     WarehouseBusyError,
-    connect,
 )
+from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse, connect, warehouse_lock
 
 pytestmark = pytest.mark.component
 
@@ -116,6 +113,20 @@ def test_a_file_held_past_the_timeout_is_busy_which_the_load_task_retries(tmp_pa
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_step_holding_the_writer_slot_keeps_loads_waiting(tmp_path):
+    """A dbt build holds the warehouse's writer slot, the one every load and state read takes:
+    the load waits for it, and past its wait it is busy, which the load task retries."""
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    file = _parquet(tmp_path, "a", range(10))
+    with (
+        warehouse.writer_slot(),
+        pytest.raises(WarehouseBusyError, match="ocupado"),
+        warehouse_lock(warehouse.path, timeout=0.3),
+    ):
+        pass
+    assert warehouse.load(_request(file, 10, "run-1")).rows_loaded == 10
 
 
 def test_a_retry_of_the_same_run_never_duplicates(tmp_path):

@@ -42,7 +42,7 @@ from pipelines.framework.config import Settings, get_settings
 from pipelines.framework.deploy import FlowInfo
 from pipelines.framework.stack.server import api_settings, ensure_server
 from pipelines.framework.stack.services import HEARTBEAT_SECONDS
-from pipelines.utils.utils import atomic_write
+from pipelines.framework.storage import atomic_write
 
 UNFINISHED = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 _logger = logging.getLogger("pipelines.local_run")

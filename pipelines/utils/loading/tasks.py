@@ -22,9 +22,9 @@ from pipelines.framework.storage.warehouse import (
     LoadResult,
     TableBusyError,
     Warehouse,
+    WarehouseBusyError,
     get_warehouse,
 )
-from pipelines.framework.storage.warehouse.duckdb import WarehouseBusyError
 from pipelines.utils.loading.utils import DumpSummary, artifact_key
 from pipelines.utils.utils import log
 
@@ -226,6 +226,8 @@ def materialize_table(
 ) -> Any:
     """Run the dbt materialize flow for the table just loaded (the guide's
     `materialize_after_dump`): its model, if one has its name, and every model built on it."""
+    # here, not at the top: materialize imports dbt (seconds), which a dump that does not
+    # materialize never needs
     from pipelines.utils.materialize.flows import materialize
 
     log(f"Materializando {dataset_id}.{table_id} ({materialization_mode})")

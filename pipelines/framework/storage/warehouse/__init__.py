@@ -22,6 +22,7 @@ from pipelines.framework.storage.warehouse.base import (
     TableBusyError,
     UnknownWarehouseError,
     Warehouse,
+    WarehouseBusyError,
     check_drift,
     is_compatible,
     schema_changes,
@@ -41,6 +42,7 @@ __all__ = [
     "TableBusyError",
     "UnknownWarehouseError",
     "Warehouse",
+    "WarehouseBusyError",
     "check_drift",
     "get_warehouse",
     "is_compatible",
@@ -52,6 +54,8 @@ def get_warehouse(environment: Environment | None = None) -> Warehouse:
     """The configured warehouse of an environment (the current one by default)."""
     environment = environment or current_environment()
     kind = get_settings().warehouse
+    # An adapter is imported when chosen: the face stays light, and each adapter's driver (duckdb,
+    # the Google libraries of the optional `gcp` extra) loads only where it is used.
     if kind == "duckdb":
         from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
 

@@ -25,6 +25,12 @@ class LoadVerificationError(RuntimeError):
     """The warehouse holds a different number of rows than the run extracted."""
 
 
+class WarehouseBusyError(RuntimeError):
+    """Another process held the warehouse longer than this one waits for it: worth trying the
+    step again later (the load tasks do). Not a `TimeoutError`: Prefect would name the failed run
+    "TimedOut", as if the flow ran too long."""
+
+
 class TableBusyError(RuntimeError):
     """Another run holds the table's writer lease longer than this one waits for it."""
 
@@ -168,6 +174,12 @@ class Warehouse(Protocol):
         """Hold the table's single-writer lease (for `holder`, a run id) for a whole dump: read
         the watermark, extract, load, publish. Waits up to `wait` seconds for another holder,
         then raises `TableBusyError`. A holder that dies loses the lease (no stale locks)."""
+
+    def writer_slot(self) -> AbstractContextManager[None]:
+        """Hold the warehouse's single writer slot for a step that writes into it outside `load`
+        (a dbt build), so that step and the loads queue instead of failing each other; waits
+        `Settings.warehouse_lock_timeout`, then raises `WarehouseBusyError`. A warehouse whose
+        writers run side by side (BigQuery) holds nothing."""
 
 
 _INTEGER_RANK = {"TINYINT": 1, "SMALLINT": 2, "INTEGER": 3, "BIGINT": 4, "HUGEINT": 5}

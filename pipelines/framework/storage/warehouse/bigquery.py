@@ -6,8 +6,8 @@ rows into the target (DELETE + INSERT for overwrite, INSERT for append) together
 record and the watermark, so readers see the old table or the new one, never half; it checks
 first that the watermark is still the one the run read. A dump holds the table's writer lease, a
 row of the meta dataset's lease table that it renews while it runs, from its watermark read to its
-publish. The Google libraries (`pip install -e '.[gcp]'`) are imported only here, when this
-adapter is chosen.
+publish. The Google libraries (`pip install -e '.[gcp]'`) are imported by this module only, which
+`get_warehouse` imports when this adapter is chosen.
 """
 
 import logging
@@ -15,9 +15,22 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import fsspec
+
+try:  # the optional `gcp` extra
+    from google.api_core.exceptions import (  # pylint: disable=import-error,no-name-in-module
+        BadRequest,
+        NotFound,
+    )
+    from google.cloud import bigquery  # pylint: disable=import-error,no-name-in-module
+except ImportError as exc:  # pragma: no cover - depends on the optional extra
+    raise ImportError(
+        "the BigQuery warehouse needs the 'gcp' extra: pip install -e '.[gcp]'"
+    ) from exc
 
 from pipelines.framework.config import get_settings
 from pipelines.framework.storage.warehouse.base import (
@@ -28,6 +41,7 @@ from pipelines.framework.storage.warehouse.base import (
     LoadVerificationError,
     StateMovedError,
     TableBusyError,
+    WarehouseBusyError,
     boundary_text,
     check_drift,
     check_shrink,
@@ -57,16 +71,6 @@ _TYPES = {"BIGINT": "INTEGER", "DATE": "DATE", "VARCHAR": "STRING"}
 _DDL_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
 
 
-def _bigquery():
-    try:
-        from google.cloud import bigquery
-    except ImportError as exc:  # pragma: no cover - depends on the optional extra
-        raise ImportError(
-            "the BigQuery warehouse needs the 'gcp' extra: pip install -e '.[gcp]'"
-        ) from exc
-    return bigquery
-
-
 class BigQueryWarehouse:
     """Loads runs into BigQuery tables `project.dataset.table`."""
 
@@ -75,7 +79,6 @@ class BigQueryWarehouse:
     a run that dies without releasing it keeps other runs out for at most this long."""
 
     def __init__(self, project: str | None = None, client: Any = None):
-        bigquery = _bigquery()
         self.client = client or bigquery.Client(project=project)
         self.project = self.client.project
         self._leases = f"{self.project}.{META_DATASET}.{LEASES_TABLE}"
@@ -85,7 +88,6 @@ class BigQueryWarehouse:
 
     def load(self, request: LoadRequest) -> LoadResult:
         """Load job into a temporary table, then one transaction into the target."""
-        bigquery = _bigquery()
         committed = self.committed_load(request.dataset_id, request.table_id, request.run_id)
         if committed is not None:
             return committed
@@ -96,7 +98,7 @@ class BigQueryWarehouse:
         self.client.create_dataset(request.dataset_id, exists_ok=True)
         temp = self._id(request.dataset_id, f"_tmp_{request.table_id}_{request.run_id[:12]}")
         try:
-            staged_rows = self._load_temp(bigquery, request, temp).num_rows
+            staged_rows = self._load_temp(request, temp).num_rows
             if staged_rows != request.expected_rows:
                 raise LoadVerificationError(
                     f"{name}: {staged_rows} linhas no load job, {request.expected_rows} extraídas"
@@ -124,13 +126,13 @@ class BigQueryWarehouse:
         rows, mode = previous[0]
         return LoadResult(f"{dataset_id}.{table_id}", rows, total, already_loaded=True, mode=mode)
 
-    def _load_temp(self, bigquery, request: LoadRequest, temp: str) -> Any:
+    def _load_temp(self, request: LoadRequest, temp: str) -> Any:
         """The run's files in the temporary table `temp`, which expires in a day."""
         folder = f"{request.run_id}/{request.dataset_id}/{request.table_id}"
         with _on_gcs(request.files, folder, list(request.hive_types)) as uris:
-            return self._load_job(bigquery, request, uris, temp)
+            return self._load_job(request, uris, temp)
 
-    def _load_job(self, bigquery, request: LoadRequest, uris: list[str], temp: str) -> Any:
+    def _load_job(self, request: LoadRequest, uris: list[str], temp: str) -> Any:
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
@@ -151,8 +153,6 @@ class BigQueryWarehouse:
         return self.client.update_table(table, ["expires"])
 
     def _columns(self, table: str) -> dict[str, str]:
-        from google.api_core.exceptions import NotFound  # pylint: disable=import-error,no-name-in-module
-
         try:
             return {f.name: _sql_type(f) for f in self.client.get_table(table).schema}
         except NotFound:
@@ -183,8 +183,6 @@ class BigQueryWarehouse:
         replacement is DDL, which no transaction takes: the table is replaced (atomically for
         readers) just before it; a run that dies in between is retried as an overwrite of the
         same rows."""
-        from google.api_core.exceptions import BadRequest  # pylint: disable=import-error,no-name-in-module
-
         target = self._id(request.dataset_id, request.table_id)
         if replace:  # CREATE ... AS SELECT keeps no option of the temporary table (its expiry)
             self._query(f"CREATE OR REPLACE TABLE `{target}` AS SELECT * FROM `{temp}`")
@@ -243,16 +241,20 @@ class BigQueryWarehouse:
 
     def _transaction(self, script: str, **params: Any) -> None:
         """Run a transaction script, again when BigQuery aborted it for a concurrent one: loads of
-        other tables update the shared state table too, and an aborted script changed nothing."""
-        from google.api_core.exceptions import BadRequest  # pylint: disable=import-error,no-name-in-module
-
+        other tables update the shared state table too, and an aborted script changed nothing.
+        Aborted every time, it is a `WarehouseBusyError`, which the load task tries again later."""
         for delay in (*_CONFLICT_DELAYS_SECONDS, None):
             try:
                 self._query(script, **params)
                 return
             except BadRequest as exc:
-                if delay is None or _CONFLICT not in str(exc):
+                if _CONFLICT not in str(exc):
                     raise
+                if delay is None:
+                    attempts = len(_CONFLICT_DELAYS_SECONDS) + 1
+                    raise WarehouseBusyError(
+                        f"{attempts} tentativas abortadas por transações concorrentes: {exc}"
+                    ) from exc
                 time.sleep(delay * random.uniform(1, 2))
 
     def _ensure_meta(self) -> None:
@@ -285,7 +287,6 @@ class BigQueryWarehouse:
         )
 
     def _query(self, sql: str, **params: Any) -> list[tuple]:
-        bigquery = _bigquery()
         config = bigquery.QueryJobConfig(
             query_parameters=[
                 bigquery.ScalarQueryParameter(
@@ -316,6 +317,11 @@ class BigQueryWarehouse:
             renewer.join()
             lease.release()
 
+    def writer_slot(self) -> AbstractContextManager[None]:
+        """Nothing to hold: BigQuery takes writers side by side (a conflicting transaction is
+        aborted and run again)."""
+        return nullcontext()
+
     def read_state(self, dataset_id: str, table_id: str) -> dict[str, Any] | None:
         """Last committed watermark of a table, or None before its first load."""
         self._ensure_meta()
@@ -332,8 +338,6 @@ class BigQueryWarehouse:
 
     def count_rows(self, dataset_id: str, table_id: str) -> int | None:
         """Rows in a table, or None when it does not exist."""
-        from google.api_core.exceptions import NotFound  # pylint: disable=import-error,no-name-in-module
-
         try:
             return self.client.get_table(self._id(dataset_id, table_id)).num_rows
         except NotFound:
@@ -397,8 +401,6 @@ class _Lease:
     def _claim(self) -> list[tuple]:
         """Take the lease rows that are free, expired or already ours; (holder, expiry) of every
         row after it."""
-        from google.api_core.exceptions import BadRequest  # pylint: disable=import-error,no-name-in-module
-
         try:
             self._update(
                 f"UPDATE `{self._leases}` SET holder = @h, "
@@ -490,8 +492,6 @@ def _on_gcs(files: Sequence[str], folder: str, hive_keys: Sequence[str]) -> Iter
             "BigQuery carrega só de gs://: use PIPELINES_STORAGE_URL=gs://... ou "
             "PIPELINES_GCS_STAGING_URL=gs://bucket/prefixo"
         )
-    import fsspec
-
     gcs = fsspec.filesystem("gs")
     root = f"{staging.rstrip('/')}/{folder}"
     marker = f"/{hive_keys[0]}=" if hive_keys else None

@@ -12,7 +12,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,6 +28,7 @@ from pipelines.framework.storage.warehouse.base import (
     LoadResult,
     LoadVerificationError,
     TableBusyError,
+    WarehouseBusyError,
     boundary_text,
     check_drift,
     check_shrink,
@@ -53,11 +54,6 @@ _SPACE_FACTOR = 2
 
 class WarehouseFullError(RuntimeError):
     """The warehouse's disk filled up during a load (rolled back, nothing written)."""
-
-
-class WarehouseBusyError(RuntimeError):
-    """Another process held the warehouse longer than this one waits for it. Not a
-    `TimeoutError`: Prefect would name the failed run "TimedOut", as if the flow ran too long."""
 
 
 def quote(name: str) -> str:
@@ -169,6 +165,10 @@ class DuckDBWarehouse:
             handle.write(holder.encode())
             handle.flush()
             yield
+
+    def writer_slot(self) -> AbstractContextManager[None]:
+        """The file's writer slot (`warehouse_lock`), which every load and state read holds too."""
+        return warehouse_lock(self.path)
 
     def read_state(self, dataset_id: str, table_id: str) -> dict[str, Any] | None:
         """Last committed watermark of a table, or None before its first load."""
