@@ -30,7 +30,11 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import ConcurrencyOptions, StateType
+from prefect.client.schemas.objects import (
+    ConcurrencyLimitConfig,
+    ConcurrencyOptions,
+    StateType,
+)
 from prefect.client.schemas.responses import DeploymentResponse
 
 from pipelines.constants import constants
@@ -39,9 +43,51 @@ from pipelines.framework.deploy.code_closure import closure_files, file_digest
 from pipelines.framework.deploy.discovery import FlowInfo, discover_flows
 from pipelines.framework.deploy.work_pools import ensure_work_pools
 from pipelines.framework.runtime import ScheduleError
+from pipelines.framework.storage import is_local_filesystem
 
 REGISTRY_TAG = "pipelines"
 PAGE = 200  # the server's largest page
+
+
+@dataclass(frozen=True)
+class RenderedDeployment:  # pylint: disable=too-many-instance-attributes
+    """One flow's deployment in one environment, as registration creates it, but the code."""
+
+    flow: str
+    deployment: str
+    """The deployment's name: the environment's."""
+    entrypoint: str
+    work_pool: str
+    work_queue: str
+    tags: list[str]
+    concurrency: ConcurrencyLimitConfig | None
+    env: dict[str, str]
+    """Environment variables of the flow's runs (the code location's are added at upload)."""
+    schedules: list[DeploymentScheduleCreate]
+
+    def as_dict(self) -> dict[str, Any]:
+        """As plain data: the reviewed snapshot and half of the fingerprint."""
+        return {
+            "flow": self.flow,
+            "deployment": self.deployment,
+            "entrypoint": self.entrypoint,
+            "work_pool": self.work_pool,
+            "work_queue": self.work_queue,
+            "tags": self.tags,
+            "concurrency": (
+                self.concurrency.model_dump(mode="json", exclude_none=True)
+                if self.concurrency
+                else None
+            ),
+            "job_variables": {"env": self.env},
+            "schedules": [
+                {
+                    "schedule": s.schedule.model_dump(mode="json", exclude_none=True),
+                    "parameters": s.parameters,
+                }
+                for s in self.schedules
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -70,32 +116,24 @@ class DeploymentSpec:
         clocks = self.info.schedule.clocks if self.info.schedule else ()
         return [DeploymentScheduleCreate.from_schedule(clock.to_prefect()) for clock in clocks]
 
-    def render(self) -> dict[str, Any]:
-        """Everything but the code, as plain data: the snapshot and half of the fingerprint."""
-        return {
-            "flow": self.info.name,
-            "deployment": self.env.name,
-            "entrypoint": self.info.entrypoint,
-            "work_pool": self.label,
-            "work_queue": self.env.work_queue(),
-            "tags": self.tags,
-            "concurrency": (
-                self.info.deployment_concurrency.model_dump(mode="json", exclude_none=True)
-                if self.info.deployment_concurrency
-                else None
-            ),
-            "job_variables": {"env": {"PIPELINES_ENV": self.env.name}},
-            "schedules": [
-                {
-                    "schedule": s.schedule.model_dump(mode="json", exclude_none=True),
-                    "parameters": s.parameters,
-                }
-                for s in self.schedules()
-            ],
-        }
+    def render(self) -> RenderedDeployment:
+        """Everything registration sends but the code."""
+        return RenderedDeployment(
+            flow=self.info.name,
+            deployment=self.env.name,
+            entrypoint=self.info.entrypoint,
+            work_pool=self.label,
+            work_queue=self.env.work_queue(),
+            tags=self.tags,
+            concurrency=self.info.deployment_concurrency,
+            env={"PIPELINES_ENV": self.env.name},
+            schedules=self.schedules(),
+        )
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.render(), sort_keys=True, default=str).encode())
+        """The deployment's version: its rendering and its code files, hashed."""
+        rendered = self.render().as_dict()
+        digest = hashlib.sha256(json.dumps(rendered, sort_keys=True, default=str).encode())
         for path in closure_files(self.info.module):
             digest.update(str(path).encode())
             digest.update(file_digest(REPO_ROOT / path))
@@ -118,7 +156,7 @@ def upload_code(spec: DeploymentSpec, fingerprint: str) -> str:
     if fs.exists(f"{path}/.complete"):
         return target
     files = closure_files(spec.info.module)
-    if fs.protocol in ("file", ("file", "local")):
+    if is_local_filesystem(fs):
         _copy_locally(files, Path(path))
     else:
         for relative in files:
@@ -144,7 +182,7 @@ def _copy_locally(files: tuple[Path, ...], target: Path) -> None:
 def code_location(code: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Pull steps and environment that make a worker import the uploaded code."""
     fs, path = fsspec.core.url_to_fs(code)
-    if fs.protocol in ("file", ("file", "local")):
+    if is_local_filesystem(fs):
         return [], {"PYTHONPATH": path}
     return [{"prefect.deployments.steps.pull_from_remote_storage": {"url": code}}], {}
 
@@ -167,29 +205,28 @@ async def _existing(client: PrefectClient, env: Environment) -> dict[str, Deploy
 
 async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str) -> None:
     rendered = spec.render()
-    concurrency = spec.info.deployment_concurrency
+    concurrency = rendered.concurrency
     pull_steps, code_env = code_location(upload_code(spec, fingerprint))
-    job_variables = {"env": {**rendered["job_variables"]["env"], **code_env}}
-    flow_id = await client.create_flow_from_name(spec.info.name)
+    flow_id = await client.create_flow_from_name(rendered.flow)
     await client.create_deployment(
         flow_id=flow_id,
-        name=spec.env.name,
+        name=rendered.deployment,
         version=fingerprint,
-        schedules=spec.schedules(),
+        schedules=rendered.schedules,
         concurrency_limit=concurrency.limit if concurrency else None,  # None lifts an old limit
         concurrency_options=(
             ConcurrencyOptions(collision_strategy=concurrency.collision_strategy)
             if concurrency
             else None
         ),
-        work_pool_name=rendered["work_pool"],
-        work_queue_name=rendered["work_queue"],
-        entrypoint=spec.info.entrypoint,
-        tags=rendered["tags"],
+        work_pool_name=rendered.work_pool,
+        work_queue_name=rendered.work_queue,
+        entrypoint=rendered.entrypoint,
+        tags=rendered.tags,
         parameter_openapi_schema=spec.info.flow.parameters.model_dump(),
         description=(spec.info.flow.description or "").strip() or None,
         pull_steps=pull_steps,
-        job_variables=job_variables,
+        job_variables={"env": {**rendered.env, **code_env}},
         paused=False,
     )
 

@@ -14,11 +14,15 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from pipelines.framework.storage.files import is_local_filesystem
 
 STAGING_FOLDER = "_staging"
 TRASH_FOLDER = "_trash"
@@ -35,14 +39,23 @@ _GROUP_BYTES = 64 << 20
 # end their groups at this size instead, so memory does not grow with the width.
 _ROW_GROUP_BYTES = 16 << 20
 
-if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-    # jemalloc hands freed memory back to the system; pyarrow's default (mimalloc) kept ~50 MB
-    # more after a 2M-row dump, at the same speed (BENCHMARKS.md, "Dumps"). It does so over its
-    # decay time, not on `release_unused` (pyarrow 26 asks jemalloc to purge
-    # "arena.MALLCTL_ARENAS_ALL", a name the macro was never expanded into); at 100 ms instead
-    # of the default 1 s, the extract's freed batches are gone before the warehouse load peaks:
-    # 262-270 MB instead of 286-304 for a 2M-row dump_db, as fast.
-    with contextlib.suppress(NotImplementedError):
+
+@cache
+def use_returning_allocator() -> None:
+    """From now on in this process, allocate Arrow memory from jemalloc, which hands freed memory
+    back to the system, unless `ARROW_DEFAULT_MEMORY_POOL` chose an allocator. Once per process,
+    when a dump starts writing (`Lake.write`): importing the lake changes nothing.
+
+    pyarrow's default (mimalloc) kept ~50 MB more after a 2M-row dump, at the same speed
+    (BENCHMARKS.md, "Dumps"). jemalloc returns memory over its decay time, not on
+    `release_unused` (pyarrow 26 asks jemalloc to purge "arena.MALLCTL_ARENAS_ALL", a name the
+    macro was never expanded into); at 100 ms instead of the default 1 s, the extract's freed
+    batches are gone before the warehouse load peaks: 262-270 MB instead of 286-304 for a
+    2M-row dump_db, as fast. Buffers allocated before keep their own pool.
+    """
+    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
+        return
+    with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc
         pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(100)
 
@@ -144,10 +157,12 @@ class Lake:
         return fsspec.core.url_to_fs(url)[1]
 
     def _url(self, path: str) -> str:
+        if is_local_filesystem(self.fs):
+            return path
         protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
-        return path if protocol in ("file", "local") else f"{protocol}://{path}"
+        return f"{protocol}://{path}"
 
-    def write(  # pylint: disable=too-many-locals
+    def write(
         self,
         batches: Iterable[pa.RecordBatch],
         schema: pa.Schema,
@@ -163,6 +178,7 @@ class Lake:
         attempt of the same run); memory holds about one row group per open file: a group ends
         at `rows_per_group` rows or `group_bytes` of Arrow data, whichever comes first, so wide
         rows (long text, hundreds of columns) do not hold 64k rows in memory."""
+        use_returning_allocator()
         partitioning = partitioning_for(schema, partition_columns)
         url = self.staging_url(run_id, dataset_id, table_id)
         path = self._path(url)
@@ -170,9 +186,8 @@ class Lake:
             self.fs.rm(path, recursive=True)
         self.fs.makedirs(path, exist_ok=True)
         counter = _Counter()
-        written: list[tuple[str, int]] = []
         if partitioning.keys:
-            self._write_partitioned(
+            written = self._write_partitioned(
                 _grouped(
                     (partitioning.apply(batch) for batch in counter.count(batches)),
                     partitioning.keys,
@@ -181,18 +196,14 @@ class Lake:
                 _with_folders(schema, partitioning),
                 partitioning.folder_schema(schema),
                 run_id,
-                written,
             )
         else:
-            self._write_single(
-                counter.count(batches), path, schema, run_id, (rows_per_group, group_bytes), written
+            written = self._write_unpartitioned(
+                counter.count(batches), f"{path}/{run_id}", schema, rows_per_group, group_bytes
             )
         pa.default_memory_pool().release_unused()  # the writer's buffers (jemalloc: see above)
         if not written:  # no rows: one empty file with the columns a load of rows would have
-            empty = f"{path}/{run_id}-0.parquet"
-            with self.fs.open(empty, "wb") as handle:
-                pq.write_table(_loaded_schema(schema, partitioning).empty_table(), handle)
-            written.append((empty, self.fs.size(empty)))
+            written = [self._write_empty(f"{path}/{run_id}-0.parquet", schema, partitioning)]
             partitioning = Partitioning()
         return StagedTable(
             run_id=run_id,
@@ -206,59 +217,29 @@ class Lake:
             partitioning=partitioning,
         )
 
-    def _write_single(  # pylint: disable=too-many-arguments,too-many-locals
+    def _write_empty(
+        self, path: str, schema: pa.Schema, partitioning: Partitioning
+    ) -> tuple[str, int]:
+        with self.fs.open(path, "wb") as handle:
+            pq.write_table(_loaded_schema(schema, partitioning).empty_table(), handle)
+        return path, self.fs.size(path)
+
+    def _write_unpartitioned(  # pylint: disable=too-many-arguments
         self,
         batches: Iterable[pa.RecordBatch],
-        path: str,
+        prefix: str,
         schema: pa.Schema,
-        run_id: str,
-        group_size: tuple[int, int],
-        written: list[tuple[str, int]],
-    ) -> None:
-        """Unpartitioned: one ParquetWriter at a time, a row group per `group_size` (rows, bytes),
-        whichever comes first (the lightest path: memory holds one row group)."""
-        rows_per_group, group_bytes = group_size
-        writer, handle, file_path, file_rows = None, None, "", 0
-        pending: list[pa.RecordBatch] = []
-        pending_rows = pending_bytes = 0
-
-        def flush() -> None:
-            nonlocal writer, handle, file_path, file_rows, pending, pending_rows, pending_bytes
-            if not pending:
-                return
-            if writer is None:
-                file_path = f"{path}/{run_id}-{len(written)}.parquet"
-                handle = self.fs.open(file_path, "wb")
-                writer = pq.ParquetWriter(
-                    handle,
-                    schema,
-                    compression="snappy",
-                    use_dictionary=dictionary_columns(schema),
-                )
-            writer.write_table(pa.Table.from_batches(pending, schema=schema))
-            file_rows += pending_rows
-            pending, pending_rows, pending_bytes = [], 0, 0
-            if file_rows >= _ROWS_PER_FILE:
-                close()
-
-        def close() -> None:
-            nonlocal writer, handle, file_rows
-            if writer is not None:
-                writer.close()
-                handle.close()
-                written.append((file_path, self.fs.size(file_path)))
-            writer, handle, file_rows = None, None, 0
-
-        try:
-            for batch in batches:
-                pending.append(batch)
-                pending_rows += batch.num_rows
-                pending_bytes += batch.nbytes
-                if pending_rows >= rows_per_group or pending_bytes >= group_bytes:
-                    flush()
-            flush()
-        finally:
-            close()
+        rows_per_group: int,
+        group_bytes: int,
+    ) -> list[tuple[str, int]]:
+        """One Parquet file at a time, a row group per `rows_per_group` rows or `group_bytes` of
+        Arrow data, whichever comes first (the lightest path: memory holds one row group);
+        returns each file written with its size."""
+        files = _ParquetFiles(self.fs, prefix, schema)
+        with contextlib.closing(files):
+            for group in _row_groups(batches, rows_per_group, group_bytes):
+                files.write(pa.Table.from_batches(group, schema=schema))
+        return files.written
 
     def _write_partitioned(  # pylint: disable=too-many-arguments
         self,
@@ -267,10 +248,12 @@ class Lake:
         schema: pa.Schema,
         folders: pa.Schema,
         run_id: str,
-        written: list[tuple[str, int]],
-    ) -> None:
-        """Hive folders through pyarrow's dataset writer (bounded open files)."""
+    ) -> list[tuple[str, int]]:
+        """Hive folders through pyarrow's dataset writer (bounded open files); returns each file
+        written with its size."""
         import pyarrow.dataset as ds  # pylint: disable=import-outside-toplevel  # imports pandas: 1.5 s
+
+        written: list[tuple[str, int]] = []
 
         ds.write_dataset(
             batches,
@@ -290,6 +273,7 @@ class Lake:
             existing_data_behavior="overwrite_or_ignore",
             file_visitor=lambda f: written.append((f.path, f.size)),
         )
+        return written
 
     def publish(self, staged: StagedTable, mode: str) -> str:
         """Move a loaded run's files into the table folder: `overwrite` swaps the folder,
@@ -333,8 +317,7 @@ class Lake:
     @property
     def _renames(self) -> bool:
         """A local folder renames in one step; object storage "moves" by copy then delete."""
-        protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else self.fs.protocol
-        return bool({"file", "local"} & set(protocols))
+        return is_local_filesystem(self.fs)
 
     def _replace(self, source: str, target: str) -> None:
         """Overwrite on object storage, where a folder move copies object by object and a failure
@@ -452,6 +435,73 @@ def _grouped(batches: Iterable[pa.RecordBatch], keys: Sequence[str]) -> Iterator
 def _sorted(batches: list[pa.RecordBatch], keys: Sequence[str]) -> pa.RecordBatch:
     table = pa.Table.from_batches(batches).sort_by([(key, "ascending") for key in keys])
     return table.combine_chunks().to_batches()[0]
+
+
+def _row_groups(
+    batches: Iterable[pa.RecordBatch], rows_per_group: int, group_bytes: int
+) -> Iterator[list[pa.RecordBatch]]:
+    """The batches in groups of `rows_per_group` rows or `group_bytes` of Arrow data, whichever
+    comes first: a row group each, so memory holds one group at a time."""
+    pending: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in batches:
+        pending.append(batch)
+        rows += batch.num_rows
+        size += batch.nbytes
+        if rows >= rows_per_group or size >= group_bytes:
+            yield pending
+            pending, rows, size = [], 0, 0
+    if pending:
+        yield pending
+
+
+@dataclass
+class _OpenFile:
+    """The Parquet file `_ParquetFiles` is writing."""
+
+    path: str
+    handle: Any
+    writer: pq.ParquetWriter
+    rows: int = 0
+
+
+class _ParquetFiles:
+    """An unpartitioned run's Parquet files, `<prefix>-<n>.parquet`: one open at a time, a new
+    one past `_ROWS_PER_FILE` rows."""
+
+    def __init__(self, fs: Any, prefix: str, schema: pa.Schema):
+        self.fs = fs
+        self.prefix = prefix
+        self.schema = schema
+        self.written: list[tuple[str, int]] = []
+        """Each closed file with its size."""
+        self._open: _OpenFile | None = None
+
+    def write(self, group: pa.Table) -> None:
+        """Write one row group, into a new file if the last one is full."""
+        if self._open is None:
+            path = f"{self.prefix}-{len(self.written)}.parquet"
+            handle = self.fs.open(path, "wb")
+            writer = pq.ParquetWriter(
+                handle,
+                self.schema,
+                compression="snappy",
+                use_dictionary=dictionary_columns(self.schema),
+            )
+            self._open = _OpenFile(path, handle, writer)
+        self._open.writer.write_table(group)
+        self._open.rows += group.num_rows
+        if self._open.rows >= _ROWS_PER_FILE:
+            self.close()
+
+    def close(self) -> None:
+        """Finish the open file, if any."""
+        if self._open is None:
+            return
+        self._open.writer.close()
+        self._open.handle.close()
+        self.written.append((self._open.path, self.fs.size(self._open.path)))
+        self._open = None
 
 
 class _Counter:
