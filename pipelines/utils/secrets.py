@@ -66,6 +66,7 @@ def get_credentials(path: str) -> tuple[str, str]:
     password = secret.get("password")
     if username is None or password is None:
         raise SecretError(
-            f"secret {path!r} needs 'username' and 'password' keys; it has {sorted(secret)}"
+            f"o secret {path!r} precisa das chaves 'username' e 'password'; "
+            f"ele tem {sorted(secret)}"
         )
     return username, password

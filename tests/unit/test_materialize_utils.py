@@ -84,7 +84,7 @@ def test_materialization_mode_picks_the_dbt_target(warehouse_kind, warehouse, en
 
 
 def test_an_unknown_materialization_mode_is_refused():
-    with pytest.raises(ValueError, match="materialization_mode 'test' inválido"):
+    with pytest.raises(ValueError, match="materialization_mode 'test' is not valid"):
         Environment("local").materialization_target("test")
 
 

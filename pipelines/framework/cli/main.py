@@ -153,7 +153,7 @@ def _print_crashed_orphans(names: Sequence[str]) -> None:
     """Say which runs of dead `pipelines run` processes this command marked Crashed."""
     for name in names:
         errors.print(
-            f"[yellow]run {name!r} de um `pipelines run` cujo processo morreu: marcado Crashed[/]",
+            f"[yellow]run {name!r} of a `pipelines run` whose process died: marked Crashed[/]",
             highlight=False,
         )
 

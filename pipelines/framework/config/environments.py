@@ -71,7 +71,7 @@ class Environment:
         """
         if mode not in MATERIALIZATION_MODES:
             raise ValueError(
-                f"materialization_mode {mode!r} inválido; use um de {MATERIALIZATION_MODES}"
+                f"materialization_mode {mode!r} is not valid; use one of {MATERIALIZATION_MODES}"
             )
         if get_settings().warehouse == "bigquery":
             return "prod"

@@ -37,7 +37,7 @@ def base_job_template(worker_type: str) -> dict[str, Any]:
     if worker_type == "process":
         return ProcessWorker.get_default_base_job_template()
     if worker_type == "kubernetes":
-        try:
+        try:  # here: prefect-kubernetes is installed only where a label maps to kubernetes
             from prefect_kubernetes.worker import KubernetesWorker
         except ImportError as exc:
             raise WorkPoolError(

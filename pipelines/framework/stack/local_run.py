@@ -78,9 +78,9 @@ class LocalRunRecord:
 
     def crash_message(self) -> str:
         return (
-            f"O processo de `pipelines run` que executava este run (pid {self.pid} em "
-            f"{self.host}) terminou sem registrar o fim (morto, sem memória ou máquina "
-            "desligada): marcado Crashed pelo comando `pipelines` seguinte."
+            f"The `pipelines run` process running this run (pid {self.pid} on {self.host}) "
+            "ended without reporting its end (killed, out of memory or its machine stopped): "
+            "marked Crashed by the next `pipelines` command."
         )
 
 
@@ -107,7 +107,7 @@ def crash_orphaned_runs(url: str, settings: Settings | None = None) -> list[str]
         try:
             crashed += _crash_runs_of(record)
         except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
-            _logger.warning("runs órfãos de %s não marcados: %s", record.tag, exc)
+            _logger.warning("orphaned runs of %s not marked Crashed: %s", record.tag, exc)
             continue
         path.unlink(missing_ok=True)
     return crashed
@@ -207,7 +207,7 @@ def _beat(tag: str, stop: threading.Event) -> None:
             with get_client(sync_client=True) as client:
                 runs = _unfinished_runs(client, tag)
         except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
-            _logger.debug("heartbeat não enviado: %s", exc)
+            _logger.debug("heartbeat not sent: %s", exc)
             continue
         for run in runs:
             emit_event(
