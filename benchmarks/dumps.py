@@ -51,7 +51,7 @@ FROM generate_series(1, {rows}) g;
 DUMP_DB = """
 import json, sys, time, uuid
 from pathlib import Path
-from pipelines.framework.storage.lake import Lake
+from pipelines.framework.storage import Lake
 from pipelines.framework.storage.warehouse import LoadRequest
 from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
 from pipelines.utils.dump_db import postgres
@@ -117,7 +117,7 @@ DUMP_URL = """
 import json, sys, time, uuid
 from pathlib import Path
 import httpx
-from pipelines.framework.storage.lake import Lake
+from pipelines.framework.storage import Lake
 from pipelines.framework.storage.warehouse import LoadRequest
 from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
 from pipelines.utils.dump_url.utils import csv_batches
@@ -269,8 +269,8 @@ def _serve(folder: Path) -> Iterator[str]:
 PREFECT = """
 import json, sys
 from pathlib import Path
-from pipelines.framework.stack.server import ServerError, free_port, start_server
-from pipelines.framework.config.settings import Settings
+from pipelines.framework.stack import ServerError, free_port, start_server
+from pipelines.framework.config import Settings
 try:
     state = start_server(Settings(home=Path(sys.argv[1]), server_start_timeout=600), "127.0.0.1",
                          free_port())
