@@ -39,7 +39,7 @@ PYTHON = sys.executable
 PIPELINES = str(Path(sys.executable).parent / "pipelines")
 BENCHMARKS = Path(__file__).resolve().parent
 EXAMPLE = REPO_ROOT / "examples" / "first_flow"
-STAND_IN = REPO_ROOT / "tests" / "support" / "randomuser_api.py"
+STAND_IN = "tests.support.randomuser_api"  # a module of the repo's tests package
 EXAMPLE_USERS = 20  # examples/first_flow/run.py calls users_report(n_users=20)
 RUN_TIMEOUT = 300
 
@@ -121,7 +121,11 @@ def _check_report(report: Path, n_users: int) -> None:
 def _stand_in() -> Iterator[str]:
     """The randomuser stand-in (tests/support) in a subprocess; yields its URL."""
     with subprocess.Popen(
-        [PYTHON, str(STAND_IN)], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [PYTHON, "-m", STAND_IN],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     ) as process:
         try:
             yield process.stdout.readline().strip()

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -137,7 +137,7 @@ class _Body:
     gzip: "zlib._Decompress | None"
 
     @classmethod
-    def of(cls, response: httpx.Response, url: str) -> Self:
+    def of(cls, response: httpx.Response, url: str) -> "_Body":
         """Refuses encodings other than gzip, the only one `download` asks for."""
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", *_GZIP):
@@ -231,7 +231,7 @@ class _Watchdog:
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="http-watchdog", daemon=True)
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> "_Watchdog":
         self._thread.start()
         return self
 

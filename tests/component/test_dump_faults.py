@@ -134,7 +134,9 @@ def test_a_run_that_cannot_get_its_table_in_time_ends_skipped_and_loads_nothing(
     _wait_until_reading(postgres_server, f"{pg_schema}.lento", first)
     second = _outcome(_start(params, PIPELINES_TABLE_LEASE_WAIT="1"))
     assert second["state"] == "Skipped"
-    assert "outra execução está gravando" in second["message"]
+    assert second["message"].startswith("outra execução (")
+    assert f"está gravando {place.dataset('br')}.eventos" in second["message"]
+    assert "não carregou nada" in second["message"]
     assert second["result"]["rows"] == 0
     assert _outcome(first)["result"]["rows"] == 10_000
     assert _count(place) == (10_000, 10_000)

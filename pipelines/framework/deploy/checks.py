@@ -15,7 +15,9 @@ from pipelines.framework.config import PACKAGE_ROOT, REPO_ROOT
 from pipelines.framework.deploy.discovery import DiscoveryError, FlowInfo, flow_modules, flows_in
 
 PROJECT_FILES = ("__init__.py", "constants.py", "flows.py", "schedules.py", "tasks.py", "utils.py")
-NOT_ORGAOS = ("framework", "utils", "__pycache__")
+NOT_ORGAOS = ("framework", "utils", "compat", "__pycache__")
+OTHER_LAYOUTS = ("compat",)
+"""Packages laid out as another library is (compat mirrors Prefect 1's modules): no guide files."""
 SCANNED_FOR_SECRETS = ("pipelines", "queries", "examples")
 SECRET_FILE_SUFFIXES = (".py", ".yml", ".yaml", ".toml", ".json", ".cfg", ".ini", ".env", ".sql")
 
@@ -91,6 +93,8 @@ def check_flows() -> Iterator[Finding]:
 def check_constants() -> Iterator[Finding]:
     """Constants live in `class constants(Enum)`."""
     for path in sorted(PACKAGE_ROOT.rglob("constants.py")):
+        if path.relative_to(PACKAGE_ROOT).parts[0] in OTHER_LAYOUTS:
+            continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "constants"]
         if not classes:

@@ -32,30 +32,30 @@ READERS = {"postgres": postgres, "mysql": mysql, "sqlserver": sqlserver, "oracle
 
 @task(**WAREHOUSE_STEP)
 def read_watermark(
-    warehouse: Warehouse, dataset_id: str, table_id: str, incremental_column: str
+    warehouse: Warehouse, dataset: str, table_id: str, incremental_column: str
 ) -> dict[str, Any] | None:
     """The table's incremental state (last loaded value and its boundary rows), or None before
-    the first load."""
-    state = warehouse.read_state(dataset_id, table_id)
+    the first load. `dataset` is the environment's name of the dataset (`DumpRun.dataset`)."""
+    state = warehouse.read_state(dataset, table_id)
     if state is None:
-        log(f"{dataset_id}.{table_id}: primeira carga incremental, lendo tudo")
+        log(f"{dataset}.{table_id}: primeira carga incremental, lendo tudo")
         return None
     if state["column"] != incremental_column:
         raise DumpConfigError(
-            f"{dataset_id}.{table_id} é incremental por {state['column']!r}, "
+            f"{dataset}.{table_id} é incremental por {state['column']!r}, "
             f"não por {incremental_column!r}"
         )
     if is_nan_state(state):
         raise DumpConfigError(
-            f"o estado incremental de {dataset_id}.{table_id} tem {incremental_column} = NaN "
+            f"o estado incremental de {dataset}.{table_id} tem {incremental_column} = NaN "
             "(salvo por uma versão anterior): não se sabe até onde a carga chegou; recarregue "
             "a tabela inteira (por exemplo em outro table_id) antes de voltar ao incremental"
         )
     if state["value"] is None:
-        log(f"{dataset_id}.{table_id}: lendo linhas com {incremental_column} preenchida")
+        log(f"{dataset}.{table_id}: lendo linhas com {incremental_column} preenchida")
     else:
         log(
-            f"{dataset_id}.{table_id}: lendo linhas com {incremental_column} "
+            f"{dataset}.{table_id}: lendo linhas com {incremental_column} "
             f"{comparison(state)} {state['value']}"
         )
     return state
@@ -86,7 +86,7 @@ def extract_to_lake(  # pylint: disable=too-many-locals
     execute_query: str | None = None,
     table: str | None = None,
     run_id: str,
-    dataset_id: str,
+    dataset: str,
     table_id: str,
     batch_size: int,
     read_parallelism: int = 1,
@@ -98,7 +98,8 @@ def extract_to_lake(  # pylint: disable=too-many-locals
     """Stream `execute_query`'s rows, or `table`'s, into Parquet under the run's staging prefix;
     with an `incremental_column`, also the incremental state to save with the load.
 
-    `source` holds db_type, host, port, database and vault_secret_path (never a password).
+    `source` holds db_type, host, port, database and vault_secret_path (never a password);
+    `dataset` is the environment's name of the dataset (`DumpRun.dataset`).
     """
     conn = connection_for(**source)
     reader = READERS[conn.db_type]
@@ -110,7 +111,7 @@ def extract_to_lake(  # pylint: disable=too-many-locals
             conn.db_type, base, incremental_column, previous_state, literal, reader.NOT_NAN
         )
 
-    name = f"{dataset_id}.{table_id}"
+    name = f"{dataset}.{table_id}"
     with ExitStack() as reading:
         if conn.db_type == "postgres":
             plan = postgres.table_slices(conn, table, read_parallelism)
@@ -137,7 +138,7 @@ def extract_to_lake(  # pylint: disable=too-many-locals
             batches,
             schema,
             run_id=run_id,
-            dataset_id=dataset_id,
+            dataset=dataset,
             table_id=table_id,
             partition_columns=partition_columns,
             every_rows=batch_size,

@@ -108,7 +108,7 @@ def dump_url(  # pylint: disable=too-many-locals
                     path,
                     file_format=file_format,
                     run_id=run.run_id,
-                    dataset_id=run.dataset,
+                    dataset=run.dataset,
                     table_id=table_id,
                     encoding=encoding,
                     separator=separator,

@@ -62,7 +62,7 @@ def convert_to_lake(  # pylint: disable=too-many-locals
     *,
     file_format: str,
     run_id: str,
-    dataset_id: str,
+    dataset: str,
     table_id: str,
     encoding: str = "utf-8",
     separator: str = ",",
@@ -73,7 +73,8 @@ def convert_to_lake(  # pylint: disable=too-many-locals
     zip_member: str | None = None,
 ) -> StagedTable:
     """Turn the downloaded file (decompressed first, if it is) into Parquet under the run's
-    staging prefix, streaming."""
+    staging prefix, streaming. `dataset` is the environment's name of the dataset
+    (`DumpRun.dataset`)."""
     if file_format not in FILE_FORMATS:
         raise DumpUrlError(f"file_format {file_format!r} inválido; use um de {FILE_FORMATS}")
     data = unpacked(path, file_format, zip_member)
@@ -107,7 +108,7 @@ def convert_to_lake(  # pylint: disable=too-many-locals
                 batches,
                 schema,
                 run_id=run_id,
-                dataset_id=dataset_id,
+                dataset=dataset,
                 table_id=table_id,
                 partition_columns=partition_columns,
                 every_rows=batch_size,

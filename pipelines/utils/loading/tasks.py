@@ -53,9 +53,11 @@ class DumpRun:  # pylint: disable=too-many-instance-attributes
     follows the load."""
 
     dataset_id: str
-    """As the flow was given it; `dataset` is its name in this environment."""
+    """As the flow was given it (and materialize takes it); `dataset` is its name here."""
     table_id: str
     dataset: str
+    """This environment's name of `dataset_id` (prod keeps it, others add a suffix): the one
+    the lake and the warehouse use, and every `dataset` parameter of the dump steps."""
     lake: Lake
     warehouse: Warehouse
     run_id: str
@@ -147,7 +149,7 @@ def finish_earlier_runs(run: DumpRun) -> None:
 def skipped(run: DumpRun, busy: TableBusyError) -> State:
     """The end of a run that found another run of its table still writing: Skipped (a
     Completed state), nothing read or loaded."""
-    message = f"{run.dataset}.{run.table_id}: {busy}; esta execução não carregou nada"
+    message = f"{busy}; esta execução não carregou nada"
     log(message, level="warning")
     return Completed(
         name="Skipped",

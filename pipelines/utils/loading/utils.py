@@ -63,25 +63,26 @@ def stage_batches(  # pylint: disable=too-many-arguments
     schema: pa.Schema,
     *,
     run_id: str,
-    dataset_id: str,
+    dataset: str,
     table_id: str,
     partition_columns: Sequence[str] | None,
     every_rows: int,
 ) -> StagedTable:
     """Stream `batches` into the run's staging prefix, logging progress every `every_rows` rows;
-    a failure (source, disk, partitioning) removes what the run had staged."""
-    progress = Progress(f"{dataset_id}.{table_id}", every_rows=every_rows)
+    a failure (source, disk, partitioning) removes what the run had staged. `dataset` is the
+    environment's name of the dataset (`DumpRun.dataset`)."""
+    progress = Progress(f"{dataset}.{table_id}", every_rows=every_rows)
     try:
         return lake.write(
             progress.track(batches),
             schema,
             run_id=run_id,
-            dataset_id=dataset_id,
+            dataset_id=dataset,
             table_id=table_id,
             partition_columns=partition_columns,
         )
     except BaseException:
-        lake.discard_table(run_id, dataset_id, table_id)
+        lake.discard_table(run_id, dataset, table_id)
         raise
 
 

@@ -1,0 +1,53 @@
+"""
+Prefect 1 schedule filters. They are kept so schedules.py files import, but Prefect 3
+deployment schedules cannot filter: registration refuses a schedule that uses one.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, time
+
+
+def on_datetime(dt: datetime) -> Callable[[datetime], bool]:
+    return lambda d: d == dt
+
+
+def between_datetimes(start: datetime, end: datetime) -> Callable[[datetime], bool]:
+    return lambda d: start <= d <= end
+
+
+def on_date(month: int, day: int) -> Callable[[datetime], bool]:
+    return lambda d: (d.month, d.day) == (month, day)
+
+
+def between_dates(
+    start_month: int, start_day: int, end_month: int, end_day: int
+) -> Callable[[datetime], bool]:
+    return lambda d: (start_month, start_day) <= (d.month, d.day) <= (end_month, end_day)
+
+
+def at_time(t: time) -> Callable[[datetime], bool]:
+    return lambda d: d.time() == t
+
+
+def between_times(start: time, end: time) -> Callable[[datetime], bool]:
+    return lambda d: start <= d.time() <= end
+
+
+def is_weekday(dt: datetime) -> bool:
+    return dt.weekday() < 5
+
+
+def is_weekend(dt: datetime) -> bool:
+    return dt.weekday() >= 5
+
+
+def is_month_end(dt: datetime) -> bool:
+    return (dt.replace(day=28) + (dt.replace(day=28) - dt.replace(day=1))).month != dt.month
+
+
+def is_month_start(dt: datetime) -> bool:
+    return dt.day == 1
+
+
+def is_day_of_week(day_of_week: int) -> Callable[[datetime], bool]:
+    return lambda d: d.weekday() == day_of_week

@@ -1,0 +1,1 @@
+"""Prefect 1's core tasks: functions, constants, collections, operators."""

@@ -1,0 +1,10 @@
+"""Prefect 1's `prefect.tasks.prefect`: child flow runs of deployments found by flow name."""
+
+from pipelines.compat.prefect1.tasks.prefect.flow_run import (
+    StartFlowRun,
+    create_flow_run,
+    get_task_run_result,
+    wait_for_flow_run,
+)
+
+__all__ = ["StartFlowRun", "create_flow_run", "get_task_run_result", "wait_for_flow_run"]

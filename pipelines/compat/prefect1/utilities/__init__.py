@@ -1,0 +1,1 @@
+"""Prefect 1 utilities that flows import: edges, tasks, logging, graphql."""

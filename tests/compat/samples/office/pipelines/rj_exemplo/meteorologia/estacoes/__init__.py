@@ -1,0 +1,4 @@
+# -*- coding: utf-8 -*-
+"""
+Prefect flows for estacoes project
+"""

@@ -1,0 +1,286 @@
+"""A Prefect 1 checkout in the office's style, migrated into a copy of this repository.
+
+`samples/office/` covers the constructs of the issue (deep layout, the old repo's Flow subclass
+with code owners and skip_if_running, deepcopy + rename, set_default_parameters, untuple_clocks,
+map/unmapped/flatten, case/merge, retries that then fail, triggers, signals, LocalDaskExecutor,
+pytz/naive/cron clocks, storage and run configs, child flow runs). `samples/office_expected.json`
+is what Prefect 0.15.9 itself reports and runs for it (tests/compat/record_prefect1.py).
+"""
+
+import ast
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+from pipelines.compat.migrate import main, migrate
+from pipelines.framework.config import REPO_ROOT
+from tests.conftest import run_pipelines
+
+pytestmark = pytest.mark.component
+
+SAMPLES = Path(__file__).parent / "samples"
+OFFICE = SAMPLES / "office"
+RECORDER = Path(__file__).parent / "record_prefect1.py"
+MIGRATED_MODULES = (
+    "pipelines.legacy.utils.dump_db.flows",
+    "pipelines.rj_exemplo.meteorologia.estacoes.flows",
+    "pipelines.rj_exemplo.relatorios.flows",
+)
+MOVED = {
+    "pipelines.constants": "pipelines.legacy.constants",
+    "pipelines.utils": "pipelines.legacy.utils",
+    "pipelines.utils.custom": "pipelines.legacy.utils.custom",
+    "pipelines.utils.decorators": "pipelines.legacy.utils.decorators",
+    "pipelines.utils.dump_db": "pipelines.legacy.utils.dump_db",
+    "pipelines.utils.dump_db.flows": "pipelines.legacy.utils.dump_db.flows",
+    "pipelines.utils.dump_db.tasks": "pipelines.legacy.utils.dump_db.tasks",
+    "pipelines.utils.tasks": "pipelines.legacy.utils.tasks",
+    "pipelines.utils.utils": "pipelines.legacy.utils.utils",
+}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def migrated(repo_copy):
+    platform = {p: _digest(p) for p in (repo_copy / "pipelines").rglob("*.py")}
+    report = migrate([OFFICE], repo_copy)
+    assert report.ok, report.lines()
+    assert report.moved == MOVED
+    for path, digest in platform.items():
+        assert _digest(path) == digest, f"platform file {path} was changed"
+    return repo_copy, report
+
+
+def _without_imports(source: bytes) -> str:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if hasattr(node, "body") and isinstance(node.body, list):
+            node.body = [n for n in node.body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+    return ast.dump(tree)
+
+
+def _import_lines(source: bytes) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            lines.update(range(node.lineno, node.end_lineno + 1))
+    return lines
+
+
+def test_only_import_statements_change(migrated):
+    repo, report = migrated
+    by_target = {p.relative_to(repo).as_posix(): p for p in report.written}
+    checked = 0
+    for source in OFFICE.rglob("*.py"):
+        relative = source.relative_to(OFFICE).as_posix()
+        if relative == "pipelines/__init__.py":
+            continue
+        legacy = f"pipelines/legacy/{relative.removeprefix('pipelines/')}"
+        target = by_target.get(relative) or by_target[legacy]
+        before, after = source.read_bytes(), target.read_bytes()
+        assert _without_imports(before) == _without_imports(after), relative
+        old_lines, new_lines = before.splitlines(), after.splitlines()
+        assert len(old_lines) == len(new_lines), relative
+        pairs = enumerate(zip(old_lines, new_lines, strict=True))
+        changed = {i + 1 for i, (a, b) in pairs if a != b}
+        assert changed <= _import_lines(before), relative
+        checked += 1
+    assert checked == 22
+
+
+def test_second_run_changes_nothing(migrated):
+    repo, first = migrated
+    digests = {path: _digest(path) for path in first.written}
+    manifest = (repo / ".pipelines-migrate.json").read_bytes()
+    again = migrate([OFFICE], repo)
+    assert again.written == []
+    assert {path: _digest(path) for path in first.written} == digests
+    assert (repo / ".pipelines-migrate.json").read_bytes() == manifest
+
+
+def test_layout_legacy_and_init_files(migrated):
+    repo, _ = migrated
+    assert (repo / "pipelines/rj_exemplo/meteorologia/estacoes/flows.py").is_file()
+    assert (repo / "pipelines/legacy/__init__.py").read_bytes() == b""
+    assert (repo / "pipelines/legacy/utils/dump_db/flows.py").is_file()
+    assert not (repo / "pipelines/legacy/utils/http.py").exists()
+    flows = (repo / "pipelines/rj_exemplo/relatorios/flows.py").read_text()
+    assert "from pipelines.legacy.utils.dump_db.flows import dump_sql_flow" in flows
+    assert "from pipelines.compat.prefect1.tasks.prefect import create_flow_run" in flows
+
+
+def test_flows_declare_and_run_as_prefect_0_15_9_says(migrated, prefect_api):
+    repo, _ = migrated
+    result = subprocess.run(
+        [sys.executable, str(RECORDER), *MIGRATED_MODULES],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo), "PREFECT_API_URL": prefect_api},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = json.loads((SAMPLES / "office_expected.json").read_text(encoding="utf-8"))
+    assert json.loads(result.stdout) == expected
+
+
+def test_flows_list_with_names_owners_parameters_and_clocks(migrated, cli_env):
+    repo, _ = migrated
+    result = run_pipelines("flows", "--json", env=cli_env, cwd=repo)
+    assert result.returncode == 0, result.stderr
+    flows = {f["name"]: f for f in json.loads(result.stdout)}
+    stations = flows["EMD: exemplo - Leituras das estações"]
+    assert stations["code_owners"] == ["paty", "diego"]
+    assert stations["module"] == "pipelines.rj_exemplo.meteorologia.estacoes.flows"
+    assert [(p["name"], p["required"], p["default"]) for p in stations["parameters"]] == [
+        ("stations", False, ["A601", "A602", "A621"]),
+        ("threshold", False, 25.0),
+        ("dataset_id", False, "clima_estacoes"),
+    ]
+    assert stations["schedules"] == [
+        {
+            "description": "every 0:15:00 from 2021-01-01T00:05:00-03:00 (America/Sao_Paulo)",
+            "timezone": "America/Sao_Paulo",
+            "labels": ["rj-exemplo"],
+            "parameter_defaults": {"threshold": 25.0},
+        }
+    ]
+    copied = flows["EMD: exemplo - Ingerir chamados"]
+    assert copied["module"] == "pipelines.rj_exemplo.relatorios.flows"
+    assert [(p["name"], p["default"]) for p in copied["parameters"]] == [
+        ("table_id", None),
+        ("batch_size", 500),
+    ]
+    generic = [f for f in flows.values() if f["name"].startswith("EMD: template")]
+    assert len(generic) == 1 and generic[0]["module"] == "pipelines.legacy.utils.dump_db.flows"
+
+
+def test_unsupported_constructs_and_missing_packages(tmp_path, repo_copy, capsys):
+    project = tmp_path / "pipelines" / "rj_velho" / "projeto"
+    project.mkdir(parents=True)
+    (tmp_path / "pipelines" / "__init__.py").write_text("")
+    (tmp_path / "pipelines" / "rj_velho" / "__init__.py").write_text("")
+    (project / "__init__.py").write_text("")
+    (project / "flows.py").write_text(
+        "import basedosdados as bd\n"
+        "from prefect import Flow\n"
+        "from prefect.triggers import manual_only\n"
+        "from prefect.tasks.shell import ShellTask\n"
+        "from prefect.client import Client\n"
+        "\n"
+        "Client().graphql('query { flow { id } }')\n"
+    )
+    report = migrate([tmp_path], repo_copy, check=True)
+    assert report.written and not (repo_copy / "pipelines/rj_velho").exists()
+    flows = project / "flows.py"
+    assert [(f.path, f.line) for f in report.findings] == [(flows, 3), (flows, 4), (flows, 7)]
+    assert "manual_only" in report.findings[0].message
+    assert report.missing_packages == {"basedosdados": [str(flows)]}
+    assert main([str(tmp_path), "--check", "--project-root", str(repo_copy)]) == 1
+    out = capsys.readouterr().out
+    assert f"unsupported: {flows}:4: `prefect.tasks.shell` has no compat equivalent" in out
+    assert "missing package: basedosdados" in out
+
+
+def test_platform_files_are_never_overwritten(tmp_path, repo_copy):
+    old = tmp_path / "checkout"
+    (old / "pipelines" / "utils").mkdir(parents=True)
+    (old / "pipelines" / "__init__.py").write_text("")
+    (old / "pipelines" / "utils" / "__init__.py").write_text("")
+    (old / "pipelines" / "utils" / "utils.py").write_text("import prefect\n")
+    before = (repo_copy / "pipelines/utils/utils.py").read_bytes()
+    migrate([old], repo_copy)
+    assert (repo_copy / "pipelines/utils/utils.py").read_bytes() == before
+    assert (repo_copy / "pipelines/legacy/utils/utils.py").read_text() == (
+        "import pipelines.compat.prefect1 as prefect\n"
+    )
+    assert repo_copy != REPO_ROOT
+
+
+def test_register_twice_skips_everything_the_second_time(migrated, cli_env):
+    repo, _ = migrated
+    first = run_pipelines("register", "--env", "local", "--json", env=cli_env, cwd=repo)
+    assert first.returncode == 0, first.stderr[-3000:]
+    outcomes = {o["flow"]: o["action"] for o in json.loads(first.stdout)}
+    for name in (
+        "EMD: exemplo - Leituras das estações",
+        "EMD: exemplo - Sinais e laços",
+        "EMD: exemplo - Ingerir chamados",
+        "EMD: exemplo - Relatório de chamados",
+        "EMD: template - Ingerir tabela de banco SQL",
+    ):
+        assert outcomes[name] in ("created", "updated"), (name, outcomes)
+    second = run_pipelines("register", "--env", "local", "--json", env=cli_env, cwd=repo)
+    assert second.returncode == 0, second.stderr[-3000:]
+    again = {o["flow"]: o["action"] for o in json.loads(second.stdout)}
+    assert set(again.values()) == {"skipped"}, again
+    assert "not parameters of the flow; dropped" in first.stderr
+
+
+RUN_PARENT = """
+import json
+from pipelines.rj_exemplo.relatorios.flows import rj_exemplo_relatorio_flow as flow
+state = flow.run()
+print(json.dumps({t.name: type(s).__name__ for t, s in state.result.items()}))
+print(json.dumps(str(state.result[flow.get_tasks(name="create_flow_run")[0]].result)))
+"""
+
+
+@pytest.mark.e2e
+def test_create_flow_run_starts_the_copied_flow_by_name_and_waits(
+    migrated, cli_env, prefect_api, prefect_home
+):
+    repo, _ = migrated
+    registered = run_pipelines("register", "--env", "local", "--json", env=cli_env, cwd=repo)
+    assert registered.returncode == 0, registered.stderr[-3000:]
+    worker_env = {**cli_env, "PREFECT_WORKER_QUERY_SECONDS": "1", "PYTHONPATH": str(repo)}
+    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", "rj-exemplo"]
+    worker = subprocess.Popen(  # our own worker, stopped below by its process group
+        [*command, "--work-queue", "local", "--install-policy", "never"],
+        cwd=repo,
+        env=worker_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        parent = subprocess.run(
+            [sys.executable, "-c", RUN_PARENT],
+            cwd=repo,
+            env={**cli_env, "PYTHONPATH": str(repo), "PIPELINES_ENV": "local"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(timeout=30)
+    assert parent.returncode == 0, parent.stderr[-3000:]
+    states_line, child_line = parent.stdout.strip().splitlines()[-2:]
+    states = json.loads(states_line)
+    assert states["wait_for_flow_run"] == "Success", states
+    assert states["create_flow_run"] == "Success"
+    child_id = json.loads(child_line)
+    with get_client(sync_client=True) as client:
+        child = client.read_flow_run(UUID(child_id))
+        parents = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["Relatório: chamados"]))
+        )
+    assert child.state.is_completed()
+    # The flow writes run_name=f"Dump {table_id}" at build time: Prefect 1 named it this way too.
+    assert child.name == "Dump <Parameter: table_id>"
+    assert child.parameters == {"table_id": "chamados", "batch_size": 10}
+    assert len(parents) == 1, "the parent renamed itself with Client().set_flow_run_name"
