@@ -52,7 +52,7 @@ def dump_url(  # pylint: disable=too-many-locals
     Cada tentativa de download espera no máximo `PIPELINES_HTTP_TIMEOUT` segundos para conectar
     e para cada leitura, e termina em `PIPELINES_HTTP_TIMEOUT` segundos mais 1 s a cada 64 KiB
     recebidos; com as 3 novas tentativas, uma fonte parada falha em cerca de
-    4 × `PIPELINES_HTTP_TIMEOUT` + 7 s. Um corpo cortado (Content-Length, chunked ou gzip
+    4 x `PIPELINES_HTTP_TIMEOUT` + 7 s. Um corpo cortado (Content-Length, chunked ou gzip
     incompletos) falha e mantém a tabela.
 
     Duas execuções da mesma tabela nunca gravam juntas: a segunda espera a primeira
