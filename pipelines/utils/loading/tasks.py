@@ -4,7 +4,7 @@ Tasks shared by the dump flows: atomic warehouse load, lake publish, summary, ma
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -290,6 +290,23 @@ def resume_dump(run: DumpRun, committed: LoadResult) -> dict[str, Any]:
         "de ser interrompida; publicando o que ela gravou no lake, sem ler a origem de novo"
     )
     return _after_load(run, committed)
+
+
+def run_dump(
+    run: DumpRun, extract_and_load: Callable[[], dict[str, Any]]
+) -> dict[str, Any] | State:
+    """The life of every dump run, around its own part: hold the table's writer lease; if an
+    earlier attempt of this run committed its load, finish that one (`resume_dump`); otherwise
+    `extract_and_load()` (read the source, stage it, `finish_dump`). A run that cannot get the
+    table in time ends Skipped. Returns the flow's result."""
+    try:
+        with table_writer(run):
+            committed = find_committed_load(run)
+            if committed is not None:
+                return resume_dump(run, committed)
+            return extract_and_load()
+    except TableBusyError as busy:
+        return skipped(run, busy)
 
 
 def _after_load(run: DumpRun, loaded: LoadResult, **details: Any) -> dict[str, Any]:
