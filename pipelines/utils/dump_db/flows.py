@@ -2,7 +2,7 @@
 The generic "dump a database table" flow: source -> Arrow batches -> Parquet in the lake's
 staging -> one atomic warehouse load -> lake publish -> optional dbt materialization.
 
-Projects make their own scheduled copy with `pipelines.framework.runtime.flows.instantiate`.
+Projects make their own scheduled copy with `pipelines.framework.runtime.instantiate`.
 """
 
 from typing import Any, Literal
