@@ -54,14 +54,15 @@ from pathlib import Path
 from pipelines.framework.storage import Lake
 from pipelines.framework.storage.warehouse import LoadRequest
 from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
-from pipelines.utils.dump_db import postgres
-from pipelines.utils.dump_db.utils import base_query, connection_for
+from pipelines.utils.dump_db.dialects import dialect_for, postgres
+from pipelines.utils.dump_db.utils import connection_for
 folder, table, parallelism = sys.argv[1], sys.argv[2], int(sys.argv[3])
 started = time.monotonic()
 lake, warehouse = Lake(folder + "/lake"), DuckDBWarehouse(Path(folder) / "w.duckdb")
-conn = connection_for("postgres", "127.0.0.1", 5432, "test", None)
+POSTGRES = dialect_for("postgres")
+conn = connection_for(POSTGRES, "127.0.0.1", 5432, "test", None)
 with postgres.table_slices(conn, table, parallelism) as (slices, snapshot):
-    queries = [base_query("postgres", None, table, where) for where in slices]
+    queries = [POSTGRES.select(None, table, where) for where in slices]
     schema = postgres.describe(conn, queries[0])
     batches = postgres.read_batches(conn, queries, schema, snapshot)
     staged = lake.write(batches, schema, run_id=uuid.uuid4().hex, dataset_id="bench",
@@ -218,12 +219,13 @@ def _in_child(code: str, *args: str) -> Any:
 
 SLICES = """
 import json, sys
-from pipelines.utils.dump_db import postgres
-from pipelines.utils.dump_db.utils import base_query, connection_for
+from pipelines.utils.dump_db.dialects import dialect_for, postgres
+from pipelines.utils.dump_db.utils import connection_for
 table, count = sys.argv[1], int(sys.argv[2])
-conn = connection_for("postgres", "127.0.0.1", 5432, "test", None)
+POSTGRES = dialect_for("postgres")
+conn = connection_for(POSTGRES, "127.0.0.1", 5432, "test", None)
 with postgres.table_slices(conn, table, count) as (slices, _):
-    print(json.dumps([base_query("postgres", None, table, where) for where in slices]))
+    print(json.dumps([POSTGRES.select(None, table, where) for where in slices]))
 """
 
 

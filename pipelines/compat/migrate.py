@@ -29,8 +29,15 @@ from pathlib import Path
 import libcst as cst
 
 import pipelines
+from pipelines.compat.prefect1 import office
 
 COMPAT = "pipelines.compat.prefect1"
+OFFICE_HELPERS = office.__name__
+OLD_UTILS = "pipelines.utils.utils"
+REDIRECTED = office.REDIRECTED
+FALLBACKS = {"pipelines.utils.decorators": COMPAT}
+"""Old shared modules the compat layer stands in for when they are not migrated too (the
+office's `Flow` with `code_owners` and `skip_if_running` is `pipelines.compat.prefect1.Flow`)."""
 LEGACY = "pipelines.legacy"
 MANIFEST = ".pipelines-migrate.json"
 _SKIPPED_PARTS = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".venv"}
@@ -142,6 +149,19 @@ def _imported_modules(path: Path) -> set[str]:
     return names
 
 
+def _only_imports(path: Path) -> bool:
+    """A module that only re-exports others (imports and a docstring)."""
+    try:
+        body = ast.parse(path.read_bytes()).body
+    except (SyntaxError, ValueError):
+        return False
+    return all(
+        isinstance(node, (ast.Import, ast.ImportFrom))
+        or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        for node in body
+    )
+
+
 def _package_from_imports(folder: Path) -> str | None:
     """The package a loose folder's files import themselves by (`a.b.proj.tasks` -> `a.b.proj`)."""
     stems = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
@@ -166,7 +186,9 @@ def _plan_source(source: Path) -> tuple[list[_Planned], list[str]]:
     if root is not None:
         for path in _files(folder):
             relative = path.relative_to(root).as_posix()
-            if relative == "pipelines/__init__.py":
+            if relative == "pipelines/__init__.py" or (
+                relative == "pipelines/flows.py" and _only_imports(path)
+            ):
                 skipped.append(f"{path} (the old root package: discovery walks pipelines/)")
                 continue
             planned.append(_Planned(path, relative))
@@ -196,22 +218,28 @@ def _module_of(target: str) -> str | None:
 
 def _place(
     planned: list[_Planned], project_root: Path, ours: set[str]
-) -> tuple[dict[Path, str], dict[str, str]]:
-    """Final destination of each file, and the modules moved to the legacy namespace."""
+) -> tuple[dict[Path, str], dict[str, str], list[str]]:
+    """Final destination of each file, the modules moved to the legacy namespace, and the
+    package `__init__.py` files of platform packages that only re-export (not copied: their
+    legacy package gets an empty one, so importing a legacy module imports nothing else)."""
     placed: dict[Path, str] = {}
     moved: dict[str, str] = {}
+    skipped: list[str] = []
     for item in planned:
         folder = item.target.rpartition("/")[0]
         target = item.target
         if (
             folder.startswith("pipelines") and _is_platform_package(project_root, folder, ours)
         ) or ((project_root / target).exists() and target not in ours):
+            if item.target.endswith("/__init__.py") and _only_imports(item.source):
+                skipped.append(f"{item.source} (re-exports only; {folder} is a platform package)")
+                continue
             target = _legacy_target(item.target)
             old, new = _module_of(item.target), _module_of(target)
             if old and new:
                 moved[old] = new
         placed[item.source] = target
-    return placed, moved
+    return placed, moved, skipped
 
 
 # Rewriting imports -----------------------------------------------------------------------------
@@ -289,7 +317,7 @@ class _ImportRewriter(cst.CSTTransformer):
 
     def leave_ImportFrom(  # noqa: N802 (libcst's names)
         self, original: cst.ImportFrom, updated: cst.ImportFrom
-    ) -> cst.ImportFrom:
+    ) -> cst.ImportFrom | cst.FlattenSentinel:
         if updated.relative or updated.module is None:
             return updated
         module = _dotted(updated.module)
@@ -299,6 +327,18 @@ class _ImportRewriter(cst.CSTTransformer):
             if isinstance(updated.names, cst.ImportStar)
             else [_dotted(a.name) for a in updated.names]
         )
+        rewritten = self._rewritten_from(original, updated, module, imported)
+        redirected = [n for n in imported if n in REDIRECTED] if module == OLD_UTILS else []
+        if not redirected:
+            return rewritten
+        # The later import rebinds the names on the same line: line numbers do not move.
+        names = ", ".join(redirected)
+        helpers = cst.parse_statement(f"from {OFFICE_HELPERS} import {names}").body[0]
+        return cst.FlattenSentinel([rewritten, helpers])
+
+    def _rewritten_from(
+        self, original: cst.ImportFrom, updated: cst.ImportFrom, module: str, imported: list
+    ) -> cst.ImportFrom:
         target = self._target(module)
         if target is None:
             submodules = {self.moved.get(f"{module}.{n}") for n in imported}
@@ -428,9 +468,18 @@ def migrate(sources: Iterable[Path | str], project_root: Path | str, check: bool
         items, skipped = _plan_source(Path(source))
         planned += items
         report.skipped += skipped
-    placed, moved = _place(planned, project_root, ours)
+    placed, moved, not_copied = _place(planned, project_root, ours)
+    report.skipped += not_copied
+    planned = [p for p in planned if p.source in placed]
     moved = {**manifest.get("moved", {}), **moved}
     report.moved = {k: v for k, v in moved.items() if k in {_module_of(p.target) for p in planned}}
+    planned_modules = {_module_of(placed[p.source]) for p in planned}
+    rewrites = dict(moved)
+    for module, target in FALLBACKS.items():
+        path = project_root.joinpath(*module.split("."))
+        exists = path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+        if module not in moved and module not in planned_modules and not exists:
+            rewrites[module] = target
     outputs: dict[str, bytes] = {}
     imports: dict[str, set[str]] = {}
     local = {Path(p.target).stem for p in planned} | {p.target.split("/")[0] for p in planned}
@@ -439,7 +488,7 @@ def migrate(sources: Iterable[Path | str], project_root: Path | str, check: bool
         data = item.source.read_bytes()
         if item.source.suffix == ".py":
             try:
-                data, findings, modules = rewrite_source(data, moved)
+                data, findings, modules = rewrite_source(data, rewrites)
             except cst.ParserSyntaxError as exc:
                 report.findings.append(Finding(item.source, exc.raw_line, f"syntax error: {exc}"))
                 continue

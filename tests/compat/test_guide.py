@@ -1,5 +1,6 @@
 """The guide's Prefect 1 tutorial, migrated, runs as written (`python run.py`)."""
 
+import json
 import os
 import runpy
 import shutil
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from pipelines.compat.migrate import migrate
+from tests.conftest import run_pipelines
 
 pytestmark = pytest.mark.component
 
@@ -75,3 +77,26 @@ def test_schedule_keeps_four_am_in_sao_paulo(tutorial):
     prefect_schedule = clock.to_prefect()
     assert prefect_schedule.timezone == "America/Sao_Paulo"
     assert prefect_schedule.anchor_date.hour == 4
+
+
+def test_guide_flow_with_code_owners_lists_and_registers_at_four_am(repo_copy, cli_env):
+    report = migrate([SAMPLES / "guide_geolocator"], repo_copy)
+    assert report.ok and report.moved == {}, report.lines()
+    flows = (repo_copy / "pipelines/rj_escritorio/geolocator/flows.py").read_text()
+    assert flows.startswith("from pipelines.compat.prefect1 import Flow\n")
+    listed = run_pipelines("flows", "--json", env=cli_env, cwd=repo_copy)
+    assert listed.returncode == 0, listed.stderr
+    (flow,) = [
+        f for f in json.loads(listed.stdout) if f["name"].startswith("EMD: escritorio - Geo")
+    ]
+    assert flow["name"] == "EMD: escritorio - Geolocalizacao de chamados 1746"
+    assert flow["code_owners"] == ["paty"]
+    assert flow["labels"] == ["rj-escritorio-dev"]
+    assert flow["schedules"][0]["description"] == (
+        "every 1 day, 0:00:00 from 2021-01-01T04:00:00-03:00 (America/Sao_Paulo)"
+    )
+    plan = run_pipelines(
+        "register", "--env", "local", "--dry-run", "--json", env=cli_env, cwd=repo_copy
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert "materialization_mode, materialize_after_dump are not parameters" in plan.stderr

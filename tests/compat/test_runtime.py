@@ -6,6 +6,8 @@ flows with `prefect==0.15.9`).
 
 import copy
 import inspect
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -252,3 +254,65 @@ def test_success_state_is_prefect1s(prefect_api):
     state = flow.run()
     assert isinstance(state.result[added], Success)
     assert state.result[added].message == "Task run succeeded."
+
+
+def test_operators_make_tasks_and_names_prefect3_refuses_get_look_alikes(prefect_api):
+    with Flow("SMTR: RHO - Captura/Tratamento") as flow:
+        words = "SMTR: " + add("R", y="HO") + " - "
+        big = (add(1) * 2 > 3).not_()
+        last = add(5)
+        _ = big | last
+    assert flow.name == "SMTR: RHO - Captura\u2215Tratamento"
+    assert {"Add", "GreaterThan", "Mul", "Not"} <= {t.name for t in flow.tasks}
+    assert big in flow.upstream_tasks(last)
+    state = flow.run()
+    assert state.result[words].result == "SMTR: RHO - "
+    assert state.result[big].result is False  # not ((1 + 1) * 2 > 3)
+
+
+def test_a_deep_copy_is_defined_where_it_was_copied():
+    with Flow("generic") as generic:
+        add(1)
+    copied = copy.deepcopy(generic)
+    assert generic.definition_module == copied.definition_module == __name__
+
+
+def test_timeout_retry_on_and_mapped_context(prefect_api):
+    calls = []
+
+    @task(timeout=1)
+    def slow():
+        time.sleep(5)
+
+    @task(max_retries=3, retry_delay=timedelta(0), retry_on=KeyError)
+    def not_retried():
+        calls.append(1)
+        raise ValueError("not a KeyError")
+
+    @task
+    def where(x):
+        return prefect.context.map_index, prefect.context.task_full_name
+
+    with Flow("misc") as flow:
+        timed = slow()
+        not_retried()
+        places = where.map([10, 20])
+    state = flow.run()
+    assert type(state.result[timed]).__name__ == "TimedOut"
+    assert len(calls) == 1
+    assert state.result[places].result == [(0, "where[0]"), (1, "where[1]")]
+
+
+def test_dask_executor_runs_mapped_children_at_once(prefect_api):
+    barrier = threading.Barrier(3, timeout=20)
+
+    @task
+    def meet(x):
+        barrier.wait()  # only passes when three children run at the same time
+        time.sleep(0.01)
+        return x
+
+    with Flow("parallel") as flow:
+        met = meet.map([1, 2, 3])
+    flow.executor = LocalDaskExecutor(num_workers=3)
+    assert flow.run().result[met].result == [1, 2, 3]

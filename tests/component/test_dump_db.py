@@ -13,13 +13,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.framework.storage.lake import Lake
-from pipelines.utils.dump_db import postgres
+from pipelines.utils.dump_db.dialects import dialect_for, postgres
 from pipelines.utils.dump_db.flows import dump_db
-from pipelines.utils.dump_db.utils import SourceError, base_query, connection_for
+from pipelines.utils.dump_db.utils import Connection, SourceError, connection_for
 from tests.support.databases import mysql_server, mysql_table, pg_schema, postgres_server  # noqa: F401
 from tests.support.dumps import place  # noqa: F401
 
 pytestmark = pytest.mark.component
+POSTGRES, MYSQL = dialect_for("postgres"), dialect_for("mysql")
 
 TYPES_TABLE = """
 CREATE TABLE {schema}.tipos (
@@ -194,7 +195,7 @@ def test_a_table_read_in_parallel_slices_sees_one_snapshot(
     if client == "psycopg":
         monkeypatch.setattr(postgres.shutil, "which", lambda name: None)
     conn = connection_for(
-        "postgres", postgres_server.host, postgres_server.port, postgres_server.database, None
+        POSTGRES, postgres_server.host, postgres_server.port, postgres_server.database, None
     )
     table = f"{pg_schema}.eventos"
     with postgres.table_slices(conn, table, 4) as (slices, snapshot):
@@ -202,7 +203,7 @@ def test_a_table_read_in_parallel_slices_sees_one_snapshot(
         with postgres_server.connect(autocommit=True) as other:
             other.execute(f"DELETE FROM {table} WHERE id <= 100")
         _create_events(postgres_server, pg_schema, 1_000, start=50_001)
-        queries = [base_query("postgres", None, table, where) for where in slices]
+        queries = [POSTGRES.select(None, table, where) for where in slices]
         schema = postgres.describe(conn, queries[0])
         ids = pa.concat_arrays(
             [b.column("id") for b in postgres.read_batches(conn, queries, schema, snapshot)]
@@ -218,11 +219,11 @@ def test_a_failing_slice_fails_the_whole_read_and_stops_the_others(
     _create_events(postgres_server, pg_schema, 20_000)
     monkeypatch.setattr(postgres, "SLICE_BYTES", 8192)
     conn = connection_for(
-        "postgres", postgres_server.host, postgres_server.port, postgres_server.database, None
+        POSTGRES, postgres_server.host, postgres_server.port, postgres_server.database, None
     )
     table = f"{pg_schema}.eventos"
     with postgres.table_slices(conn, table, 3) as (slices, snapshot):
-        queries = [base_query("postgres", None, table, where) for where in slices]
+        queries = [POSTGRES.select(None, table, where) for where in slices]
         schema = postgres.describe(conn, queries[0])
         queries[1] = f"SELECT id, (1 / (id - id))::text AS valor FROM {table}"
         with pytest.raises(SourceError, match="division by zero"):
@@ -233,6 +234,26 @@ def test_a_failing_slice_fails_the_whole_read_and_stops_the_others(
             [f"COPY (%{table}%"],
         ).fetchone()[0]
     assert left == 0
+
+
+def test_postgres_and_mysql_quote_on_the_server_and_read_keys_from_their_catalogs(
+    postgres_server, pg_schema, mysql_server, mysql_table
+):
+    """The two dialects whose literals and primary keys need the server, against real ones."""
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {pg_schema}.chaves (a int, b int, v text, PRIMARY KEY (b, a))")
+    with mysql_server.connect() as conn, conn.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE `{mysql_table}` (a INT, b INT, v TEXT, PRIMARY KEY (b, a))")
+    server = postgres_server
+    pg = Connection("postgres", server.host, server.port, server.database)
+    my = Connection(
+        "mysql", mysql_server.host, mysql_server.port, mysql_server.database, mysql_server.user
+    )
+    assert POSTGRES.literal(pg, "O'Brien") == "'O''Brien'"
+    assert MYSQL.literal(my, "O'Brien") == "'O\\'Brien'"
+    assert POSTGRES.primary_key(pg, f"{pg_schema}.chaves") == ["b", "a"]
+    assert MYSQL.primary_key(my, mysql_table) == ["b", "a"]
+    assert POSTGRES.primary_key(pg, f"{pg_schema}.nenhuma") == []
 
 
 def _create_events(server, schema, rows, start=1):

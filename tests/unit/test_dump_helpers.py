@@ -7,19 +7,20 @@ import pytest
 
 from pipelines.framework.storage.lake import PartitionError, partitioning_for
 from pipelines.framework.storage.warehouse import SchemaDriftError, check_drift, is_compatible
-from pipelines.utils.dump_db import mysql, oracle, postgres, sqlserver
+from pipelines.utils.dump_db.dialects import dialect_for
 from pipelines.utils.dump_db.incremental import (
     Identity,
     WatermarkTracker,
-    incremental_query,
     is_nan_state,
     row_hash,
     row_identity,
     watermark_text,
 )
-from pipelines.utils.dump_db.utils import DumpConfigError, base_query, connection_for
+from pipelines.utils.dump_db.utils import DumpConfigError, connection_for
 from pipelines.utils.dump_url.utils import DumpUrlError, auth_headers, download_url
 from pipelines.utils.loading.utils import artifact_key
+
+POSTGRES, MYSQL, SQLSERVER, ORACLE = map(dialect_for, ("postgres", "mysql", "sqlserver", "oracle"))
 
 
 @pytest.mark.parametrize(
@@ -78,22 +79,22 @@ def test_drift_adds_new_columns_and_names_removed_and_retyped_ones():
 
 
 def test_queries():
-    assert base_query("postgres", None, "s.t") == 'SELECT * FROM "s"."t"'
-    assert base_query("postgres", None, "t", "ctid >= '(8,0)'::tid") == (
+    assert POSTGRES.select(None, "s.t") == 'SELECT * FROM "s"."t"'
+    assert POSTGRES.select(None, "t", "ctid >= '(8,0)'::tid") == (
         "SELECT * FROM \"t\" WHERE ctid >= '(8,0)'::tid"
     )
-    assert base_query("oracle", None, "HR.EMP") == 'SELECT * FROM "HR"."EMP"'
-    assert base_query("mysql", None, "t") == "SELECT * FROM `t`"
-    assert base_query("postgres", "SELECT 1;", None) == "SELECT 1"
+    assert ORACLE.select(None, "HR.EMP") == 'SELECT * FROM "HR"."EMP"'
+    assert MYSQL.select(None, "t") == "SELECT * FROM `t`"
+    assert POSTGRES.select("SELECT 1;", None) == "SELECT 1"
     with pytest.raises(DumpConfigError):
-        base_query("postgres", "SELECT 1", "t")
-    assert incremental_query("postgres", "SELECT 1", "id", None, repr) == "SELECT 1"
+        POSTGRES.select("SELECT 1", "t")
+    assert POSTGRES.watermark_query("SELECT 1", "id", None, repr) == "SELECT 1"
     state = {"value": "5", "boundary": ["ab"]}
-    assert incremental_query("postgres", "Q", "id", state, repr) == (
+    assert POSTGRES.watermark_query("Q", "id", state, repr) == (
         "SELECT * FROM (Q) dump_rows WHERE \"id\" >= '5'"
     )
     legacy = {"value": "5", "boundary": None}  # saved before boundary rows were kept
-    assert incremental_query("mysql", "Q", "id", legacy, repr) == (
+    assert MYSQL.watermark_query("Q", "id", legacy, repr) == (
         "SELECT * FROM (Q) dump_rows WHERE `id` > '5'"
     )
 
@@ -208,7 +209,7 @@ def test_a_first_load_without_a_usable_watermark_is_not_read_again():
     ids, tracker = _measured(None, _measures((1, NAN), (2, None)))
     state = tracker.state()
     assert ids == [1, 2] and state["value"] is None and state["type"] == "double"
-    query = incremental_query("postgres", "Q", "m", state, repr, postgres.NOT_NAN)
+    query = POSTGRES.watermark_query("Q", "m", state, repr)
     assert query == 'SELECT * FROM (Q) dump_rows WHERE "m" IS NOT NULL AND "m" <> \'NaN\''
     ids, tracker = _measured(state, _measures((1, NAN), (3, 4.0)))
     assert ids == [3] and tracker.state()["value"] == "4.0"
@@ -218,14 +219,14 @@ def test_a_first_load_without_a_usable_watermark_is_not_read_again():
 
 def test_float_watermarks_exclude_nan_where_the_dialect_has_it():
     state = {"value": "2.5", "type": "double", "boundary": []}
-    assert incremental_query("oracle", "Q", "M", state, repr, oracle.NOT_NAN) == (
+    assert ORACLE.watermark_query("Q", "M", state, repr) == (
         'SELECT * FROM (Q) dump_rows WHERE "M" >= \'2.5\' AND "M" IS NOT NAN'
     )
-    assert incremental_query("mysql", "Q", "m", state, repr, mysql.NOT_NAN) == (
+    assert MYSQL.watermark_query("Q", "m", state, repr) == (
         "SELECT * FROM (Q) dump_rows WHERE `m` >= '2.5'"
     )
     as_text = {**state, "type": "string"}
-    assert "NaN" not in incremental_query("postgres", "Q", "m", as_text, repr, postgres.NOT_NAN)
+    assert "NaN" not in POSTGRES.watermark_query("Q", "m", as_text, repr)
     assert is_nan_state({"value": "nan", "type": "double"})
     assert not is_nan_state({"value": "nan", "type": "string"})
     assert not is_nan_state({"value": None, "type": "double"})
@@ -239,16 +240,16 @@ def test_row_identity_prefers_the_key_and_checks_it():
 
 
 def test_primary_key_catalog_queries():
-    sql, params = mysql.primary_key_query("outro.t")
+    sql, params = MYSQL.primary_key_query("outro.t")
     assert params == ["outro", "t"] and "CONSTRAINT_NAME = 'PRIMARY'" in sql
-    assert mysql.primary_key_query("t")[1] == [None, "t"]
-    sql, params = sqlserver.primary_key_query("dbo.Pe]dido")
+    assert MYSQL.primary_key_query("t")[1] == [None, "t"]
+    sql, params = SQLSERVER.primary_key_query("dbo.Pe]dido")
     assert params == ("[dbo].[Pe]]dido]",)
     assert "is_primary_key = 1" in sql and sql.endswith("ORDER BY ic.key_ordinal")
-    sql, params = oracle.primary_key_query("HR.EMP")
+    sql, params = ORACLE.primary_key_query("HR.EMP")
     assert params == {"owner": "HR", "name": "EMP"}
     assert "constraint_type = 'P'" in sql and ":owner" in sql and ":name" in sql
-    assert oracle.primary_key_query("EMP")[1] == {"owner": None, "name": "EMP"}
+    assert ORACLE.primary_key_query("EMP")[1] == {"owner": None, "name": "EMP"}
 
 
 def test_watermark_text_is_utc_without_offset():
@@ -304,17 +305,15 @@ def test_the_warehouse_is_chosen_by_one_setting(monkeypatch, tmp_path):
 
 
 def test_credentials_come_from_the_secret_path(monkeypatch):
-    from pipelines.utils.dump_db.utils import connection_for
-
     monkeypatch.setenv("PIPELINES_SECRET_BACKENDS", "env")
     monkeypatch.setenv("PIPELINES_SECRET_DB_EXEMPLO", '{"username": "leitor", "password": "pw"}')
-    conn = connection_for("postgres", "db", 5432, "dados", "db/exemplo")
+    conn = connection_for(POSTGRES, "db", 5432, "dados", "db/exemplo")
     assert (conn.user, conn.password) == ("leitor", "pw")
     assert "pw" not in repr(conn)
-    assert connection_for("mysql", "db", 3306, "dados", None).user is None
+    assert connection_for(MYSQL, "db", 3306, "dados", None).user is None
 
 
 def test_db_types_accept_the_original_systems_spelling():
-    assert connection_for("sql_server", "h", "1433", "db", None).db_type == "sqlserver"
+    assert connection_for(dialect_for("sql_server"), "h", "1433", "db", None).db_type == "sqlserver"
     with pytest.raises(DumpConfigError, match="db2"):
-        connection_for("db2", "h", 1, "db", None)
+        connection_for(dialect_for("db2"), "h", 1, "db", None)

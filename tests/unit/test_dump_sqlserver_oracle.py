@@ -10,7 +10,7 @@ import oracledb
 import pyarrow as pa
 import pytest
 
-from pipelines.utils.dump_db import oracle, sqlserver
+from pipelines.utils.dump_db.dialects import dialect_for, oracle, sqlserver
 from pipelines.utils.dump_db.utils import Connection, SourceError
 
 UTC = pa.timestamp("us", tz="UTC")
@@ -90,7 +90,7 @@ def test_sqlserver_projection_casts_only_what_freetds_cannot_decode():
     ],
 )
 def test_sqlserver_literal(value, expected):
-    assert sqlserver.literal(None, value) == expected
+    assert dialect_for("sqlserver").literal(None, value) == expected
 
 
 def test_sqlserver_rows_become_exact_arrow_columns():
@@ -153,7 +153,7 @@ def test_sqlserver_value_out_of_its_type_names_the_column():
 def test_sqlserver_connection_error_names_the_server_not_the_password(closed_port):
     conn = Connection("sqlserver", "127.0.0.1", closed_port, "dados", "sa", "s3gr3d0!")
     with pytest.raises(SourceError) as error:
-        sqlserver.read_batches(conn, "SELECT 1", 10)
+        dialect_for("sqlserver").read_batches(conn, "SELECT 1", 10)
     message = str(error.value)
     assert f"127.0.0.1:{closed_port}/dados" in message
     assert "s3gr3d0" not in message
@@ -234,7 +234,7 @@ def test_oracle_projection_reads_time_zones_as_utc_and_intervals_as_text():
     ],
 )
 def test_oracle_literal(value, expected):
-    assert oracle.literal(None, value) == expected
+    assert dialect_for("oracle").literal(None, value) == expected
 
 
 def test_oracle_rows_become_exact_arrow_columns():
@@ -299,7 +299,7 @@ def test_oracle_number_beyond_its_arrow_type_fails_naming_the_column():
 def test_oracle_connection_error_names_the_server_not_the_password(closed_port):
     conn = Connection("oracle", "127.0.0.1", closed_port, "FREEPDB1", "system", "s3gr3d0!")
     with pytest.raises(SourceError) as error:
-        oracle.read_batches(conn, "SELECT 1 FROM dual", 10)
+        dialect_for("oracle").read_batches(conn, "SELECT 1 FROM dual", 10)
     message = str(error.value)
     assert f"127.0.0.1:{closed_port}/FREEPDB1" in message
     assert "s3gr3d0" not in message

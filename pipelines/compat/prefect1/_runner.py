@@ -213,6 +213,8 @@ def _run_with_signals(task: Task, inputs: dict[str, Any]) -> State:
             )
         except signals.PrefectStateSignal as sig:
             return sig.state
+        except TimeoutError as exc:  # Prefect 3's timeout_seconds interrupted the run
+            return TimedOut("Task timed out during execution.", result=exc)
         except Exception as exc:  # the task's own error: Prefect 1's Failed state
             return Failed(f"Error during execution of task: {exc!r}", result=exc)
 
@@ -235,7 +237,8 @@ def _as_prefect3(state: State) -> Any:
     name = type(state).__name__
     if state.is_failed():
         error = _exception_of(state)
-        return Prefect3Failed(name=name, message=state.message, data=error)
+        raised = isinstance(error, Exception) and error.__traceback__ is not None
+        return Prefect3Failed(name=name, message=state.message, data=error if raised else None)
     return Completed(name=name, message=state.message)
 
 

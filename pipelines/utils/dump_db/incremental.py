@@ -1,12 +1,12 @@
 """
 Incremental dumps: read only rows at or past the last loaded watermark, exactly once.
 
-The source is asked for `column >= last value`, so rows committed late with the same value as the
-last load's highest (many rows per second, per day, ...) are not missed. The rows that sat on that
-boundary in the last load are remembered and dropped when they come back, so a rerun never
-duplicates them: by their primary key when the table has one (an edited row, or a column added at
-the source, is still the same row), else by a hash of the columns the saved state knew. This is
-dlt's `incremental` rule, applied to Arrow batches.
+The source is asked for `column >= last value` (its dialect's `watermark_query`), so rows
+committed late with the same value as the last load's highest (many rows per second, per day, ...)
+are not missed. The rows that sat on that boundary in the last load are remembered and dropped
+when they come back, so a rerun never duplicates them: by their primary key when the table has one
+(an edited row, or a column added at the source, is still the same row), else by a hash of the
+columns the saved state knew. This is dlt's `incremental` rule, applied to Arrow batches.
 
 A NULL or NaN watermark cannot be compared: the first load takes those rows, later loads neither
 ask for them (PostgreSQL and Oracle order NaN above every number) nor follow them.
@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.utils.dump_db.utils import DumpConfigError, quote_identifier
+from pipelines.utils.dump_db.utils import DumpConfigError
 
 # `str()` of the Arrow types whose values may be NaN, as saved in a state's `type`.
 FLOAT_TYPES = ("halffloat", "float", "double")
@@ -34,29 +34,6 @@ FLOAT_TYPES = ("halffloat", "float", "double")
 def comparison(previous: dict[str, Any]) -> str:
     """`>=` past a state that remembers its boundary rows; `>` for one saved without them."""
     return ">" if previous.get("boundary") is None else ">="
-
-
-def incremental_query(  # pylint: disable=too-many-arguments
-    db_type: str,
-    query: str,
-    column: str | None,
-    previous: dict[str, Any] | None,
-    literal: Any,
-    not_nan: str | None = None,
-) -> str:
-    """Wrap `query` so it returns only rows at or past the last loaded watermark, without the
-    NaNs of a float column when the dialect has them (`not_nan`: its condition, `{}` the column)."""
-    if not column or previous is None:
-        return query
-    quoted = quote_identifier(db_type, column)
-    if previous["value"] is None:  # a first load found no usable value
-        conditions = [f"{quoted} IS NOT NULL"]
-    else:
-        conditions = [f"{quoted} {comparison(previous)} {literal(previous['value'])}"]
-    if not_nan and previous.get("type") in FLOAT_TYPES:
-        conditions.append(not_nan.format(quoted))
-    # an alias without AS, starting with a letter: the form Oracle accepts too
-    return f"SELECT * FROM ({query}) dump_rows WHERE {' AND '.join(conditions)}"
 
 
 def is_nan_state(state: dict[str, Any]) -> bool:

@@ -1,11 +1,12 @@
 """
-Helpers of the dump_db flow: connection details and the query to run.
+Helpers of the dump_db flow: its errors and where to read from.
 """
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-DB_TYPES = ("postgres", "mysql", "sqlserver", "oracle")
-_ALIASES = {"sql_server": "sqlserver"}  # the original system's spelling
+if TYPE_CHECKING:  # the dialects import this module
+    from pipelines.utils.dump_db.dialects import Dialect
 
 
 class DumpConfigError(ValueError):
@@ -38,30 +39,8 @@ def credentials(vault_secret_path: str | None) -> tuple[str | None, str | None]:
 
 
 def connection_for(
-    db_type: str, host: str, port: int, database: str, vault_secret_path: str | None
+    dialect: "Dialect", host: str, port: int, database: str, vault_secret_path: str | None
 ) -> Connection:
-    """A `Connection` with its credentials read from the secret store."""
-    db_type = _ALIASES.get(db_type, db_type)
-    if db_type not in DB_TYPES:
-        raise DumpConfigError(f"db_type {db_type!r} não suportado; use um de {DB_TYPES}")
+    """A `Connection` to a `dialect` database with its credentials read from the secret store."""
     user, password = credentials(vault_secret_path)
-    return Connection(db_type, host, int(port), database, user, password)
-
-
-def quote_identifier(db_type: str, name: str) -> str:
-    """A possibly schema-qualified name, quoted for the source's SQL dialect."""
-    mark = "`" if db_type == "mysql" else '"'
-    return ".".join(mark + part.replace(mark, mark * 2) + mark for part in name.split("."))
-
-
-def base_query(
-    db_type: str, execute_query: str | None, table: str | None, where: str | None = None
-) -> str:
-    """The query that reads the data: `execute_query` as given, or every row of `table` (those
-    matching `where`, for one slice of a parallel read)."""
-    if bool(execute_query) == bool(table):
-        raise DumpConfigError("informe exatamente um de execute_query ou table")
-    if execute_query:
-        return execute_query.strip().rstrip(";")
-    query = f"SELECT * FROM {quote_identifier(db_type, table or '')}"
-    return f"{query} WHERE {where}" if where else query
+    return Connection(dialect.name, host, int(port), database, user, password)

@@ -35,6 +35,10 @@ from pipelines.framework.runtime import Schedule as PlatformSchedule
 from pipelines.framework.runtime import flow as platform_flow
 
 _SKIP_IF_RUNNING_HANDLER = "skip_if_running_handler"
+_BANNED_IN_NAMES = str.maketrans(
+    {"/": "\u2215", "%": "\uff05", "&": "\uff06", "<": "\u2039", ">": "\u203a"}
+)
+"""Prefect 3 refuses these in flow names; Prefect 1 names keep their look with these stand-ins."""
 _logger = logging.getLogger("pipelines.compat")
 
 
@@ -53,16 +57,22 @@ def _alert_hooks() -> tuple[list[Callable], list[Callable]]:
 
 
 def _definition_site(flow: "Flow") -> tuple[str, str, int]:
-    """Module, file and line of the code that built `flow` (past any subclass `__init__`)."""
+    """Module, file and line of the code that built (or copied) `flow`, past any subclass
+    `__init__`, the `copy` module and this package."""
     frame = sys._getframe(2)
     while frame is not None and (
         frame.f_locals.get("self") is flow
-        or frame.f_globals.get("__name__", "").startswith(("pipelines.compat.prefect1",))
+        or frame.f_globals.get("__name__", "").startswith(("pipelines.compat.prefect1", "copy"))
     ):
         frame = frame.f_back
     if frame is None:
         return "__main__", "<unknown>", 1
     return frame.f_globals.get("__name__", "__main__"), frame.f_code.co_filename, frame.f_lineno
+
+
+def prefect3_name(name: str) -> str:
+    """A Prefect 1 flow name as Prefect 3 accepts it (`/ % & < >` become look-alikes)."""
+    return name.translate(_BANNED_IN_NAMES)
 
 
 def _function_name(name: str) -> str:
@@ -133,6 +143,8 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
         self.code_owners = tuple(code_owners or owners or ())
         self.on_failure = None if owners is not None else on_failure
         self._site = (module, filename, line)
+        self.definition_module = module
+        """The module that built this flow or deep-copied it: where discovery should list it."""
         super().__init__(fn=self._build_fn(_function_name(name)), name=name)
         failure_hooks, crashed_hooks = _alert_hooks()
         self.on_failure_hooks.extend(failure_hooks)
@@ -240,6 +252,7 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
             else:
                 new.__dict__[key] = copy.deepcopy(value, memo)
         new.__dict__["_cache"] = {}
+        new.definition_module = _definition_site(new)[0]
         new.task_runner = self.task_runner.duplicate()
         fn = new._build_fn(self.__dict__["_fn"].__name__)
         new.__dict__["_fn"] = fn
@@ -256,6 +269,17 @@ class Flow(prefect.Flow):  # pylint: disable=too-many-instance-attributes,too-ma
 
     def __iter__(self):
         return iter(self.sorted_tasks())
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        return self.__dict__["_name"]
+
+    @name.setter
+    def name(self, value: str) -> None:
+        renamed = prefect3_name(value)
+        if renamed != value:
+            _logger.warning("flow name %r holds characters Prefect 3 refuses: %r", value, renamed)
+        self.__dict__["_name"] = renamed
 
     @property
     def schedule(self) -> PlatformSchedule | None:

@@ -254,19 +254,85 @@ class Task:
         return self._run_signature().return_annotation
 
     def is_equal(self, other: Any) -> "Task":
-        from pipelines.compat.prefect1.tasks.core.operators import Equal
-
-        return Equal().bind(self, other)
+        return _operator("Equal")().bind(self, other)
 
     def is_not_equal(self, other: Any) -> "Task":
-        from pipelines.compat.prefect1.tasks.core.operators import NotEqual
-
-        return NotEqual().bind(self, other)
+        return _operator("NotEqual")().bind(self, other)
 
     def not_(self) -> "Task":
-        from pipelines.compat.prefect1.tasks.core.operators import Not
+        return _operator("Not")().bind(self)
 
-        return Not().bind(self)
+    # `a | b`: b runs after a. Arithmetic and comparisons make operator tasks, as in Prefect 1.
+
+    def __or__(self, other: Any) -> Any:
+        self.set_dependencies(downstream_tasks=[other])
+        return other
+
+    def __ror__(self, other: Any) -> "Task":
+        self.set_dependencies(upstream_tasks=[other])
+        return self
+
+    def __add__(self, other: Any) -> "Task":
+        return _operator("Add")().bind(self, other)
+
+    def __radd__(self, other: Any) -> "Task":
+        return _operator("Add")().bind(other, self)
+
+    def __sub__(self, other: Any) -> "Task":
+        return _operator("Sub")().bind(self, other)
+
+    def __rsub__(self, other: Any) -> "Task":
+        return _operator("Sub")().bind(other, self)
+
+    def __mul__(self, other: Any) -> "Task":
+        return _operator("Mul")().bind(self, other)
+
+    def __rmul__(self, other: Any) -> "Task":
+        return _operator("Mul")().bind(other, self)
+
+    def __truediv__(self, other: Any) -> "Task":
+        return _operator("Div")().bind(self, other)
+
+    def __rtruediv__(self, other: Any) -> "Task":
+        return _operator("Div")().bind(other, self)
+
+    def __floordiv__(self, other: Any) -> "Task":
+        return _operator("FloorDiv")().bind(self, other)
+
+    def __rfloordiv__(self, other: Any) -> "Task":
+        return _operator("FloorDiv")().bind(other, self)
+
+    def __mod__(self, other: Any) -> "Task":
+        return _operator("Mod")().bind(self, other)
+
+    def __rmod__(self, other: Any) -> "Task":
+        return _operator("Mod")().bind(other, self)
+
+    def __pow__(self, other: Any) -> "Task":
+        return _operator("Pow")().bind(self, other)
+
+    def __rpow__(self, other: Any) -> "Task":
+        return _operator("Pow")().bind(other, self)
+
+    def __and__(self, other: Any) -> "Task":
+        return _operator("And")().bind(self, other)
+
+    def __rand__(self, other: Any) -> "Task":
+        return _operator("And")().bind(other, self)
+
+    def __gt__(self, other: Any) -> "Task":
+        return _operator("GreaterThan")().bind(self, other)
+
+    def __ge__(self, other: Any) -> "Task":
+        return _operator("GreaterThanOrEqual")().bind(self, other)
+
+    def __lt__(self, other: Any) -> "Task":
+        return _operator("LessThan")().bind(self, other)
+
+    def __le__(self, other: Any) -> "Task":
+        return _operator("LessThanOrEqual")().bind(self, other)
+
+    __hash__ = object.__hash__
 
     def __iter__(self) -> Iterator["Task"]:
         if self.nout is None:
@@ -278,10 +344,15 @@ class Task:
         return (self[i] for i in range(self.nout))
 
     def __getitem__(self, key: Any) -> "Task":
-        from pipelines.compat.prefect1.tasks.core.operators import GetItem
-
         name = f"{self.name}[{key!r}]"
-        return GetItem(checkpoint=self.checkpoint, name=name, result=self.result).bind(self, key)
+        getitem = _operator("GetItem")
+        return getitem(checkpoint=self.checkpoint, name=name, result=self.result).bind(self, key)
+
+
+def _operator(name: str) -> type:
+    from pipelines.compat.prefect1.tasks.core import operators
+
+    return getattr(operators, name)
 
 
 def _failure_handler(on_failure: Callable) -> Callable:

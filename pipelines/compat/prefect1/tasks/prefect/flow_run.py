@@ -14,6 +14,7 @@ from prefect.deployments import run_deployment
 
 from pipelines.compat.prefect1._context import context
 from pipelines.compat.prefect1.backend.flow_run import FlowRunView, watch_flow_run
+from pipelines.compat.prefect1.core.flow import prefect3_name
 from pipelines.compat.prefect1.core.task import Task
 from pipelines.compat.prefect1.engine import signals
 from pipelines.compat.prefect1.utilities.tasks import task
@@ -22,7 +23,7 @@ from pipelines.framework.config import current_environment
 
 def deployment_name(flow_name: str) -> str:
     """The deployment of `flow_name` in this process's environment."""
-    return f"{flow_name}/{current_environment().name}"
+    return f"{prefect3_name(flow_name)}/{current_environment().name}"
 
 
 @task

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 import oracledb
 import pyarrow as pa
 
-from pipelines.utils.dump_db import fetch
+from pipelines.utils.dump_db.dialects import fetch
 from pipelines.utils.dump_db.utils import Connection, SourceError
 
 # A NUMBER declared without precision (or an expression's): BigQuery NUMERIC's (38, 9), as in
@@ -53,8 +53,6 @@ _CONVERSIONS = {
     oracledb.DB_TYPE_INTERVAL_YM: "TO_CHAR({})",
     oracledb.DB_TYPE_INTERVAL_DS: "TO_CHAR({})",
 }
-# Excludes a BINARY_FLOAT/BINARY_DOUBLE column's NaN, which Oracle orders above every number.
-NOT_NAN = "{} IS NOT NAN"
 _PRIMARY_KEY = (
     "SELECT cc.column_name FROM all_constraints c "
     "JOIN all_cons_columns cc ON cc.owner = c.owner AND cc.constraint_name = c.constraint_name "
@@ -96,62 +94,6 @@ def _number(precision: int | None, scale: int | None) -> pa.DataType:
     return pa.string()
 
 
-def _connect(conn: Connection) -> oracledb.Connection:
-    try:
-        ora = oracledb.connect(
-            user=conn.user,
-            password=conn.password,
-            host=conn.host,
-            port=conn.port,
-            service_name=conn.database,
-            tcp_connect_timeout=10,
-            program="pipelines-dump_db",
-        )
-    except oracledb.Error as exc:
-        raise SourceError(f"Oracle {conn.host}:{conn.port}/{conn.database}: {exc}") from exc
-    try:
-        with ora.cursor() as cursor:
-            cursor.execute(_SESSION)
-    except oracledb.Error as exc:
-        ora.close()
-        raise SourceError(f"Oracle {conn.host}:{conn.port}/{conn.database}: {exc}") from exc
-    return ora
-
-
-def literal(_conn: Connection, value: str) -> str:
-    """A watermark as an Oracle literal, whatever the session's NLS formats: a timestamp with a
-    fraction as an ANSI TIMESTAMP literal, one without as a DATE (so an indexed DATE column is
-    not converted to TIMESTAMP for the comparison; the session's UTC applies to the time zone
-    types), anything else a quoted string. Oracle's quoting needs no connection."""
-    match = _TIMESTAMP_TEXT.fullmatch(value)
-    if match and match.group(1):
-        return f"TIMESTAMP '{value}'"
-    if match:
-        return f"TO_DATE('{value}', 'YYYY-MM-DD HH24:MI:SS')"
-    return "'" + value.replace("'", "''") + "'"
-
-
-def primary_key_query(table: str) -> tuple[str, dict[str, str | None]]:
-    """The catalog query for `table`'s primary key (`OWNER.TABLE`, or a table of the session's
-    schema; names as written, as the dump quotes them) and its binds."""
-    owner, _, name = table.rpartition(".")
-    return _PRIMARY_KEY, {"owner": owner or None, "name": name}
-
-
-def primary_key(conn: Connection, table: str) -> list[str]:
-    """`table`'s primary key columns in key order, read from the catalog; [] without one."""
-    ora = _connect(conn)
-    try:
-        with ora.cursor() as cursor:
-            cursor.execute(*primary_key_query(table))
-            rows = cursor.fetchall()
-    except oracledb.Error as exc:
-        raise SourceError(f"a leitura da chave primária falhou no Oracle: {exc}") from exc
-    finally:
-        ora.close()
-    return [name for (name,) in rows]
-
-
 def select_list(columns: Sequence[tuple[str, oracledb.DbType]]) -> str | None:
     """The projection that converts TIMESTAMP WITH TIME ZONE and interval columns on the
     server, from `(name, type_code)` pairs; None when every column arrives as is."""
@@ -165,42 +107,6 @@ def select_list(columns: Sequence[tuple[str, oracledb.DbType]]) -> str | None:
         else:
             parts.append(quoted)
     return ", ".join(parts)
-
-
-def read_batches(
-    conn: Connection, query: str, batch_size: int
-) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """The result's schema and a stream of `batch_size`-row batches."""
-    ora = _connect(conn)
-    try:
-        cursor = ora.cursor()
-        cursor.arraysize = cursor.prefetchrows = batch_size
-        try:
-            cursor.parse(query)
-            columns = cursor.description or []
-            schema = pa.schema(
-                [
-                    (c.name, arrow_type(c.type_code, c.precision, c.scale, c.is_json))
-                    for c in columns
-                ]
-            )
-            projection = select_list([(c.name, c.type_code) for c in columns])
-            statement = query if projection is None else f"SELECT {projection} FROM ({query}) q"
-            cursor.execute(statement, fetch_lobs=False, fetch_decimals=True)
-        except oracledb.Error as exc:
-            raise SourceError(f"a consulta falhou no Oracle: {exc}") from exc
-    except BaseException:
-        ora.close()
-        raise
-    return schema, fetch.fetched_batches(
-        ora,
-        cursor,
-        schema,
-        batch_size,
-        _array,
-        source="Oracle",
-        driver_error=oracledb.Error,
-    )
 
 
 def to_batch(rows: Sequence[tuple], schema: pa.Schema) -> pa.RecordBatch:
@@ -224,3 +130,88 @@ def _json(value) -> str:
     """A JSON value the driver decoded (a JSON string too), as JSON text again; dates and
     decimals inside it (OSON has them) become strings."""
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Oracle(fetch.CursorDialect):
+    """Oracle: the query parsed first for its exact types, a session in UTC; BINARY_FLOAT and
+    BINARY_DOUBLE have NaN."""
+
+    name = "oracle"
+    label = "Oracle"
+    driver_error = oracledb.Error
+    # NaN, which Oracle orders above every number
+    not_nan = "{} IS NOT NAN"
+
+    def connect(self, conn: Connection) -> oracledb.Connection:
+        try:
+            ora = oracledb.connect(
+                user=conn.user,
+                password=conn.password,
+                host=conn.host,
+                port=conn.port,
+                service_name=conn.database,
+                tcp_connect_timeout=10,
+                program="pipelines-dump_db",
+            )
+        except oracledb.Error as exc:
+            raise SourceError(f"Oracle {conn.host}:{conn.port}/{conn.database}: {exc}") from exc
+        try:
+            with ora.cursor() as cursor:
+                cursor.execute(_SESSION)
+        except oracledb.Error as exc:
+            ora.close()
+            raise SourceError(f"Oracle {conn.host}:{conn.port}/{conn.database}: {exc}") from exc
+        return ora
+
+    def literal(self, conn: Connection, value: str) -> str:
+        """A watermark as an Oracle literal, whatever the session's NLS formats: a timestamp with a
+        fraction as an ANSI TIMESTAMP literal, one without as a DATE (so an indexed DATE column is
+        not converted to TIMESTAMP for the comparison; the session's UTC applies to the time zone
+        types), anything else a quoted string. Oracle's quoting needs no connection."""
+        match = _TIMESTAMP_TEXT.fullmatch(value)
+        if match and match.group(1):
+            return f"TIMESTAMP '{value}'"
+        if match:
+            return f"TO_DATE('{value}', 'YYYY-MM-DD HH24:MI:SS')"
+        return "'" + value.replace("'", "''") + "'"
+
+    def primary_key_query(self, table: str) -> tuple[str, dict[str, str | None]]:
+        """The catalog query for `table`'s primary key (`OWNER.TABLE`, or a table of the
+        session's schema; names as written, as the dump quotes them) and its binds."""
+        owner, _, name = table.rpartition(".")
+        return _PRIMARY_KEY, {"owner": owner or None, "name": name}
+
+    def read_batches(
+        self, conn: Connection, query: str, batch_size: int
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """The result's schema and a stream of `batch_size`-row batches."""
+        ora = self.connect(conn)
+        try:
+            cursor = ora.cursor()
+            cursor.arraysize = cursor.prefetchrows = batch_size
+            try:
+                cursor.parse(query)
+                columns = cursor.description or []
+                schema = pa.schema(
+                    [
+                        (c.name, arrow_type(c.type_code, c.precision, c.scale, c.is_json))
+                        for c in columns
+                    ]
+                )
+                projection = select_list([(c.name, c.type_code) for c in columns])
+                statement = query if projection is None else f"SELECT {projection} FROM ({query}) q"
+                cursor.execute(statement, fetch_lobs=False, fetch_decimals=True)
+            except oracledb.Error as exc:
+                raise SourceError(f"a consulta falhou no Oracle: {exc}") from exc
+        except BaseException:
+            ora.close()
+            raise
+        return schema, fetch.fetched_batches(
+            ora,
+            cursor,
+            schema,
+            batch_size,
+            _array,
+            source="Oracle",
+            driver_error=oracledb.Error,
+        )

@@ -31,7 +31,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from psycopg import sql
 
-from pipelines.utils.dump_db.utils import Connection, SourceError, quote_identifier
+from pipelines.utils.dump_db.dialects.base import Dialect, Extract, Stream, quote_identifier
+from pipelines.utils.dump_db.utils import Connection, SourceError
 
 BLOCK_SIZE = 1 << 20
 # A table is split in one slice per this many bytes of heap, up to the dump's read_parallelism.
@@ -52,8 +53,6 @@ _SIMPLE_TYPES = {
 }
 _NUMERIC = 1700
 _JSON_TYPES = (114, 3802)
-# Excludes a float column's NaN, which PostgreSQL orders above every number (`{}`: the column).
-NOT_NAN = "{} <> 'NaN'"
 _PRIMARY_KEY = (
     "SELECT a.attname FROM pg_index i "
     "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) "
@@ -104,23 +103,6 @@ def describe(conn: Connection, query: str) -> pa.Schema:
         return pa.schema([(c.name, arrow_type(c.type_code, c.precision, c.scale)) for c in columns])
 
 
-def literal(conn: Connection, value: str) -> str:
-    """A value quoted as a SQL literal by the server's own rules."""
-    with _connect(conn) as pg:
-        return sql.Literal(value).as_string(pg)
-
-
-def primary_key(conn: Connection, table: str) -> list[str]:
-    """`table`'s primary key columns in key order, read from the catalog; [] without one (a
-    view, a table without a key)."""
-    with _connect(conn) as pg:
-        try:
-            rows = pg.execute(_PRIMARY_KEY, [quote_identifier("postgres", table)]).fetchall()
-        except psycopg.Error as exc:
-            raise SourceError(f"a leitura da chave primária falhou no PostgreSQL: {exc}") from exc
-    return [name for (name,) in rows]
-
-
 @contextmanager
 def table_slices(
     conn: Connection, table: str | None, parallelism: int
@@ -138,7 +120,7 @@ def table_slices(
             "SELECT current_setting('server_version_num')::int, c.relkind, "
             "pg_relation_size(c.oid), current_setting('block_size')::int "
             "FROM pg_class c WHERE c.oid = to_regclass(%s)",
-            [quote_identifier("postgres", table)],
+            [quote_identifier(table)],
         ).fetchone()
         if found is None:
             yield [None], None
@@ -398,3 +380,35 @@ class _BlockReader(io.RawIOBase):
         buffer[:size] = self._block[:size]
         self._block = self._block[size:]
         return size
+
+
+class Postgres(Dialect):
+    """PostgreSQL: COPY text; a whole table in parallel block ranges of one snapshot."""
+
+    name = "postgres"
+    label = "PostgreSQL"
+    driver_error = psycopg.Error
+    # NaN, which PostgreSQL orders above every number
+    not_nan = "{} <> 'NaN'"
+
+    def connect(self, conn: Connection) -> psycopg.Connection:
+        return _connect(conn)
+
+    def literal(self, conn: Connection, value: str) -> str:
+        """A value quoted as a SQL literal by the server's own rules."""
+        with _connect(conn) as pg:
+            return sql.Literal(value).as_string(pg)
+
+    def primary_key_query(self, table: str) -> tuple[str, list[str]]:
+        return _PRIMARY_KEY, [quote_identifier(table)]
+
+    @contextmanager
+    def read(self, conn: Connection, extract: Extract) -> Iterator[Stream]:
+        """`extract`'s rows by one COPY, or a table's by one COPY per slice, all in the
+        snapshot the block holds open."""
+        # `read` is a context manager itself: the caller's block closes the slices' snapshot
+        # pylint: disable-next=contextmanager-generator-missing-cleanup
+        with table_slices(conn, extract.table, extract.parallelism) as (slices, snapshot):
+            queries = self.queries(conn, extract, slices)
+            schema = describe(conn, queries[0])
+            yield Stream(schema, read_batches(conn, queries, schema, snapshot), len(queries))

@@ -6,11 +6,13 @@ tuples, so each source only says how a column of its values becomes an Arrow arr
 """
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
 
-from pipelines.utils.dump_db.utils import SourceError
+from pipelines.utils.dump_db.dialects.base import Dialect, Extract, Stream
+from pipelines.utils.dump_db.utils import Connection, SourceError
 
 ToArray = Callable[[Sequence[Any], pa.Field], pa.Array]
 
@@ -55,3 +57,19 @@ def fetched_batches(  # pylint: disable=too-many-arguments
     finally:
         cursor.close()
         connection.close()
+
+
+class CursorDialect(Dialect):
+    """A dialect that runs the extract's one statement and fetches `batch_size` rows at a
+    time from the cursor: it only says how (`read_batches`)."""
+
+    def read_batches(
+        self, conn: Connection, query: str, batch_size: int
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """`query`'s schema and a stream of `batch_size`-row batches."""
+        raise NotImplementedError
+
+    @contextmanager
+    def read(self, conn: Connection, extract: Extract) -> Iterator[Stream]:
+        (query,) = self.queries(conn, extract)
+        yield Stream(*self.read_batches(conn, query, extract.batch_size))

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pymysql
 from pymysql.constants import FIELD_TYPE
 
-from pipelines.utils.dump_db import fetch
+from pipelines.utils.dump_db.dialects import fetch
 from pipelines.utils.dump_db.utils import Connection, SourceError
 
 _BINARY_CHARSET = 63
@@ -41,8 +41,6 @@ _OTHERS = {
     FIELD_TYPE.TIMESTAMP: pa.timestamp("us", tz="UTC"),
     FIELD_TYPE.BIT: pa.binary(),
 }
-# MySQL and MariaDB floats have no NaN.
-NOT_NAN = None
 _PRIMARY_KEY = (
     "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
     "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s "
@@ -71,69 +69,63 @@ def arrow_type(field) -> pa.DataType:  # pylint: disable=too-many-return-stateme
     return pa.string()
 
 
-def _connect(conn: Connection) -> pymysql.Connection:
-    try:
-        return pymysql.connect(
-            host=conn.host,
-            port=conn.port,
-            user=conn.user or "root",
-            password=conn.password or "",
-            database=conn.database,
-            charset="utf8mb4",
-            connect_timeout=10,
-            init_command="SET time_zone = '+00:00'",
-            cursorclass=pymysql.cursors.SSCursor,
-        )
-    except pymysql.MySQLError as exc:
-        raise SourceError(f"MySQL {conn.host}:{conn.port}/{conn.database}: {exc}") from exc
+class MySQL(fetch.CursorDialect):
+    """MySQL and MariaDB: backquoted names, a server-side cursor; their floats have no NaN."""
 
+    name = "mysql"
+    label = "MySQL"
+    driver_error = pymysql.MySQLError
+    quote_mark = "`"
 
-def literal(conn: Connection, value: str) -> str:
-    """A value quoted as a MySQL string literal."""
-    with closing(_connect(conn)) as mysql:
-        return mysql.escape(value)
-
-
-def primary_key_query(table: str) -> tuple[str, list[str | None]]:
-    """The catalog query for `table`'s primary key (`db.table`, or a table of the connection's
-    database) and its parameters."""
-    schema, _, name = table.rpartition(".")
-    return _PRIMARY_KEY, [schema or None, name]
-
-
-def primary_key(conn: Connection, table: str) -> list[str]:
-    """`table`'s primary key columns in key order, read from the catalog; [] without one."""
-    with closing(_connect(conn)) as mysql, mysql.cursor() as cursor:
+    def connect(self, conn: Connection) -> pymysql.Connection:
         try:
-            cursor.execute(*primary_key_query(table))
-            rows = cursor.fetchall()
+            return pymysql.connect(
+                host=conn.host,
+                port=conn.port,
+                user=conn.user or "root",
+                password=conn.password or "",
+                database=conn.database,
+                charset="utf8mb4",
+                connect_timeout=10,
+                init_command="SET time_zone = '+00:00'",
+                cursorclass=pymysql.cursors.SSCursor,
+            )
         except pymysql.MySQLError as exc:
-            raise SourceError(f"a leitura da chave primária falhou no MySQL: {exc}") from exc
-    return [name for (name,) in rows]
+            raise SourceError(f"MySQL {conn.host}:{conn.port}/{conn.database}: {exc}") from exc
 
+    def literal(self, conn: Connection, value: str) -> str:
+        """A value quoted as a MySQL string literal."""
+        with closing(self.connect(conn)) as mysql:
+            return mysql.escape(value)
 
-def read_batches(
-    conn: Connection, query: str, batch_size: int
-) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """The result's schema and a stream of `batch_size`-row batches (server-side cursor)."""
-    mysql = _connect(conn)
-    cursor = mysql.cursor()
-    try:
-        cursor.execute(query)
-    except pymysql.MySQLError as exc:
-        mysql.close()
-        raise SourceError(f"a consulta falhou no MySQL: {exc}") from exc
-    fields = cursor._result.fields  # pylint: disable=protected-access
-    schema = pa.schema([(f.name, arrow_type(f)) for f in fields])
-    return schema, fetch.fetched_batches(
-        mysql,
-        cursor,
-        schema,
-        batch_size,
-        _array,
-        source="MySQL",
-        driver_error=pymysql.MySQLError,
-    )
+    def primary_key_query(self, table: str) -> tuple[str, list[str | None]]:
+        """The catalog query for `table`'s primary key (`db.table`, or a table of the
+        connection's database) and its parameters."""
+        schema, _, name = table.rpartition(".")
+        return _PRIMARY_KEY, [schema or None, name]
+
+    def read_batches(
+        self, conn: Connection, query: str, batch_size: int
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """The result's schema and a stream of `batch_size`-row batches (server-side cursor)."""
+        mysql = self.connect(conn)
+        cursor = mysql.cursor()
+        try:
+            cursor.execute(query)
+        except pymysql.MySQLError as exc:
+            mysql.close()
+            raise SourceError(f"a consulta falhou no MySQL: {exc}") from exc
+        fields = cursor._result.fields  # pylint: disable=protected-access
+        schema = pa.schema([(f.name, arrow_type(f)) for f in fields])
+        return schema, fetch.fetched_batches(
+            mysql,
+            cursor,
+            schema,
+            batch_size,
+            _array,
+            source="MySQL",
+            driver_error=pymysql.MySQLError,
+        )
 
 
 def _array(values, field: pa.Field) -> pa.Array:

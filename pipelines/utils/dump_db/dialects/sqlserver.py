@@ -21,7 +21,7 @@ import pyarrow as pa
 import pymssql
 from pymssql import _mssql
 
-from pipelines.utils.dump_db import fetch
+from pipelines.utils.dump_db.dialects import fetch
 from pipelines.utils.dump_db.utils import Connection, SourceError
 
 _TYPES = {
@@ -61,8 +61,6 @@ _DESCRIBE = (
     "SELECT name, system_type_name, precision, scale, error_message "
     "FROM sys.dm_exec_describe_first_result_set(%s, NULL, 0) ORDER BY column_ordinal"
 )
-# SQL Server floats have no NaN.
-NOT_NAN = None
 _PRIMARY_KEY = (
     "SELECT c.name FROM sys.indexes i "
     "JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id "
@@ -86,45 +84,12 @@ def _base(system_type_name: str) -> str:
     return system_type_name.split("(", 1)[0].strip().lower()
 
 
-def _connect(conn: Connection) -> pymssql.Connection:
-    try:
-        return pymssql.connect(
-            server=conn.host,
-            port=str(conn.port),
-            user=conn.user,
-            password=conn.password,
-            database=conn.database,
-            login_timeout=10,
-            charset="UTF-8",
-            tds_version="7.4",
-            appname="pipelines-dump_db",
-        )
-    except pymssql.Error as exc:
-        raise SourceError(
-            f"SQL Server {conn.host}:{conn.port}/{conn.database}: {_message(exc)}"
-        ) from exc
-
-
 def _message(exc: Exception) -> str:
     """pymssql's `(code, b'text')` arguments as readable text."""
     parts = exc.args[0] if exc.args and isinstance(exc.args[0], tuple) else exc.args
     return " ".join(
         p.decode("utf-8", "replace").strip() if isinstance(p, bytes) else str(p) for p in parts
     )
-
-
-def literal(_conn: Connection, value: str) -> str:
-    """A watermark as a SQL Server literal (pymssql's own N'...' quoting), a timestamp in a form
-    every date and time type reads whatever the session's DATEFORMAT and language: ISO 8601
-    with a `T` when it has whole seconds (converted to the column's own type, so an index on it
-    still seeks), cast to datetime2 when it has a fraction, which legacy `datetime` refuses
-    beyond three digits. SQL Server's quoting needs no connection."""
-    match = _TIMESTAMP_TEXT.fullmatch(value)
-    if match and match.group(1):
-        return f"CAST({_quoted(value)} AS datetime2(7))"
-    if match:
-        return _quoted(value.replace(" ", "T"))
-    return _quoted(value)
 
 
 def _quoted(value: str) -> str:
@@ -149,25 +114,6 @@ def _bracket(name: str) -> str:
     return "[" + name.replace("]", "]]") + "]"
 
 
-def primary_key_query(table: str) -> tuple[str, tuple[str]]:
-    """The catalog query for `table`'s primary key (`schema.table` or `table`, as `OBJECT_ID`
-    resolves it) and its parameters."""
-    return _PRIMARY_KEY, (".".join(_bracket(part) for part in table.split(".")),)
-
-
-def primary_key(conn: Connection, table: str) -> list[str]:
-    """`table`'s primary key columns in key order, read from the catalog; [] without one."""
-    with closing(_connect(conn)) as mssql, closing(mssql.cursor()) as cursor:
-        try:
-            cursor.execute(*primary_key_query(table))
-            rows = cursor.fetchall()
-        except pymssql.Error as exc:
-            raise SourceError(
-                f"a leitura da chave primária falhou no SQL Server: {_message(exc)}"
-            ) from exc
-    return [name for (name,) in rows]
-
-
 def _describe(mssql: pymssql.Connection, query: str) -> list[tuple[str, str, int, int]]:
     with closing(mssql.cursor()) as cursor:
         try:
@@ -182,37 +128,6 @@ def _describe(mssql: pymssql.Connection, query: str) -> list[tuple[str, str, int
     return [
         (name or "", type_name, precision, scale) for name, type_name, precision, scale, _ in rows
     ]
-
-
-def read_batches(
-    conn: Connection, query: str, batch_size: int
-) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """The result's schema and a stream of `batch_size`-row batches."""
-    mssql = _connect(conn)
-    try:
-        columns = _describe(mssql, query)
-        schema = pa.schema([(n, arrow_type(t, p, s)) for n, t, p, s in columns])
-        projection = select_list([(n, t) for n, t, _, _ in columns])
-        cursor = mssql.cursor()
-        try:
-            cursor.execute(
-                query if projection is None else f"SELECT {projection} FROM ({query}) AS _q"
-            )
-        except pymssql.Error as exc:
-            raise SourceError(f"a consulta falhou no SQL Server: {_message(exc)}") from exc
-    except BaseException:
-        mssql.close()
-        raise
-    return schema, fetch.fetched_batches(
-        mssql,
-        cursor,
-        schema,
-        batch_size,
-        _array,
-        source="SQL Server",
-        driver_error=pymssql.Error,
-        message=_message,
-    )
 
 
 def to_batch(rows: Sequence[tuple], schema: pa.Schema) -> pa.RecordBatch:
@@ -237,3 +152,81 @@ def _text(value):
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8")
     return str(value)  # uniqueidentifier's uuid.UUID
+
+
+class SqlServer(fetch.CursorDialect):
+    """SQL Server: exact types from the server's describe of the query, conversions of what
+    FreeTDS cannot decode; its floats have no NaN."""
+
+    name = "sqlserver"
+    label = "SQL Server"
+    driver_error = pymssql.Error
+
+    def connect(self, conn: Connection) -> pymssql.Connection:
+        try:
+            return pymssql.connect(
+                server=conn.host,
+                port=str(conn.port),
+                user=conn.user,
+                password=conn.password,
+                database=conn.database,
+                login_timeout=10,
+                charset="UTF-8",
+                tds_version="7.4",
+                appname="pipelines-dump_db",
+            )
+        except pymssql.Error as exc:
+            raise SourceError(
+                f"SQL Server {conn.host}:{conn.port}/{conn.database}: {_message(exc)}"
+            ) from exc
+
+    def message(self, exc: Exception) -> str:
+        return _message(exc)
+
+    def literal(self, conn: Connection, value: str) -> str:
+        """A watermark as a SQL Server literal (pymssql's own N'...' quoting), a timestamp in a form
+        every date and time type reads whatever the session's DATEFORMAT and language: ISO 8601
+        with a `T` when it has whole seconds (converted to the column's own type, so an index on it
+        still seeks), cast to datetime2 when it has a fraction, which legacy `datetime` refuses
+        beyond three digits. SQL Server's quoting needs no connection."""
+        match = _TIMESTAMP_TEXT.fullmatch(value)
+        if match and match.group(1):
+            return f"CAST({_quoted(value)} AS datetime2(7))"
+        if match:
+            return _quoted(value.replace(" ", "T"))
+        return _quoted(value)
+
+    def primary_key_query(self, table: str) -> tuple[str, tuple[str]]:
+        """The catalog query for `table`'s primary key (`schema.table` or `table`, as
+        `OBJECT_ID` resolves it) and its parameters."""
+        return _PRIMARY_KEY, (".".join(_bracket(part) for part in table.split(".")),)
+
+    def read_batches(
+        self, conn: Connection, query: str, batch_size: int
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """The result's schema and a stream of `batch_size`-row batches."""
+        mssql = self.connect(conn)
+        try:
+            columns = _describe(mssql, query)
+            schema = pa.schema([(n, arrow_type(t, p, s)) for n, t, p, s in columns])
+            projection = select_list([(n, t) for n, t, _, _ in columns])
+            cursor = mssql.cursor()
+            try:
+                cursor.execute(
+                    query if projection is None else f"SELECT {projection} FROM ({query}) AS _q"
+                )
+            except pymssql.Error as exc:
+                raise SourceError(f"a consulta falhou no SQL Server: {_message(exc)}") from exc
+        except BaseException:
+            mssql.close()
+            raise
+        return schema, fetch.fetched_batches(
+            mssql,
+            cursor,
+            schema,
+            batch_size,
+            _array,
+            source="SQL Server",
+            driver_error=pymssql.Error,
+            message=_message,
+        )
