@@ -51,9 +51,9 @@ FROM generate_series(1, {rows}) g;
 DUMP_DB = """
 import json, sys, time, uuid
 from pathlib import Path
-from pipelines.framework.lake import Lake
-from pipelines.framework.warehouse import LoadRequest
-from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+from pipelines.framework.storage import Lake
+from pipelines.framework.storage.warehouse import LoadRequest
+from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
 from pipelines.utils.dump_db.dialects import dialect_for, postgres
 from pipelines.utils.dump_db.utils import connection_for
 folder, table, parallelism = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -118,9 +118,9 @@ DUMP_URL = """
 import json, sys, time, uuid
 from pathlib import Path
 import httpx
-from pipelines.framework.lake import Lake
-from pipelines.framework.warehouse import LoadRequest
-from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+from pipelines.framework.storage import Lake
+from pipelines.framework.storage.warehouse import LoadRequest
+from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
 from pipelines.utils.dump_url.utils import csv_batches
 folder, url = sys.argv[1], sys.argv[2]
 started = time.monotonic()
@@ -271,8 +271,8 @@ def _serve(folder: Path) -> Iterator[str]:
 PREFECT = """
 import json, sys
 from pathlib import Path
-from pipelines.framework.server import ServerError, free_port, start_server
-from pipelines.framework.settings import Settings
+from pipelines.framework.stack import ServerError, free_port, start_server
+from pipelines.framework.config import Settings
 try:
     state = start_server(Settings(home=Path(sys.argv[1]), server_start_timeout=600), "127.0.0.1",
                          free_port())

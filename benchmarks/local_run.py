@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.framework.server import free_port, stop_server
-from pipelines.framework.settings import REPO_ROOT, Settings
+from pipelines.framework.config import REPO_ROOT, Settings
+from pipelines.framework.stack import free_port, stop_server
 
 PYTHON = sys.executable
 PIPELINES = str(Path(sys.executable).parent / "pipelines")

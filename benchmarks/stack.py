@@ -25,8 +25,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.framework.server import free_port, is_healthy, stop_process_group
-from pipelines.framework.settings import REPO_ROOT
+from pipelines.framework.config import REPO_ROOT
+from pipelines.framework.stack import free_port, is_healthy, stop_process_group
 
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -98,7 +98,7 @@ def generated_repo(target: Path, flows: int) -> Path:
     ignore = shutil.ignore_patterns(".venv", ".git", ".pipelines", "__pycache__", "target")
     shutil.copytree(REPO_ROOT / "pipelines", target / "pipelines", ignore=ignore)
     code = (
-        "import sys; from pipelines.framework.scaffold import create_project\n"
+        "import sys; from pipelines.framework.deploy import create_project\n"
         f"[create_project('rj_bench', f'projeto{{i:03d}}') for i in range({flows})]\n"
     )
     subprocess.run(
@@ -113,8 +113,8 @@ def generated_repo(target: Path, flows: int) -> Path:
 REGISTER_IN_PROCESS = """
 import asyncio, sys, time
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from pipelines.framework.environments import Environment
-from pipelines.framework.registration import register
+from pipelines.framework.config import Environment
+from pipelines.framework.deploy import register
 started = time.monotonic()
 with temporary_settings(updates={PREFECT_API_URL: sys.argv[1]}):
     outcomes = asyncio.run(register(Environment("local")))

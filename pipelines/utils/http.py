@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from prefect.states import State
 
-from pipelines.framework.settings import get_settings
+from pipelines.framework.config import get_settings
 
 RETRY_DELAYS_SECONDS = [1, 2, 4]
 MIN_BYTES_PER_SECOND = 64 << 10

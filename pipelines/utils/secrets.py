@@ -7,7 +7,7 @@ Secrets for flow authors: read them by path, never write their values in code.
     user, password = get_credentials("db/sme")
 
 Where the values come from (Vault, Prefect Secret blocks, the environment) is the framework's
-business (`pipelines/framework/secrets.py`). Every value returned is masked (`****`) in logs,
+business (`pipelines/framework/secrets/store.py`). Every value returned is masked (`****`) in logs,
 exceptions, failed-state messages and printed output. Pass paths between tasks, not values.
 """
 
@@ -66,6 +66,7 @@ def get_credentials(path: str) -> tuple[str, str]:
     password = secret.get("password")
     if username is None or password is None:
         raise SecretError(
-            f"secret {path!r} needs 'username' and 'password' keys; it has {sorted(secret)}"
+            f"o secret {path!r} precisa das chaves 'username' e 'password'; "
+            f"ele tem {sorted(secret)}"
         )
     return username, password

@@ -1,83 +1,14 @@
 """
-Helpers shared by every flow: logging into the run's log and writing files atomically.
+Helpers shared by every flow, where the guide's flows import them:
+
+    from pipelines.utils.utils import atomic_write, log
+
+`log` writes into the run's log (shown in the UI); `atomic_write` replaces a file only when the
+block writing it succeeds. Both belong to the framework (`pipelines.framework.runtime`,
+`pipelines.framework.storage`); this module is their flow authors' address.
 """
 
-import logging
-import os
-import stat
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import IO
+from pipelines.framework.runtime import log
+from pipelines.framework.storage import NotARegularFileError, atomic_write
 
-from prefect.exceptions import MissingContextError
-from prefect.logging import get_run_logger
-
-_fallback_logger = logging.getLogger("pipelines")
-
-
-def log(message: str, level: str = "info") -> None:
-    """Log a message to the current run's log (shown in the UI); outside a run, to `pipelines`."""
-    try:
-        logger = get_run_logger()
-    except MissingContextError:
-        logger = _fallback_logger
-    logger.log(logging.getLevelName(level.upper()), message)
-
-
-class NotARegularFileError(OSError):
-    """`atomic_write` was given a path that exists and is a device, FIFO, socket or folder."""
-
-
-_KINDS = {
-    stat.S_IFCHR: "um dispositivo de caracteres",
-    stat.S_IFBLK: "um dispositivo de blocos",
-    stat.S_IFIFO: "uma FIFO",
-    stat.S_IFSOCK: "um socket",
-    stat.S_IFDIR: "uma pasta",
-}
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Open a temporary file beside `path` and move it over `path` only if the block succeeds.
-
-    A failure leaves an older file at `path` byte-for-byte as it was and no temporary behind.
-    A symlink is followed: its target is replaced and the link stays a link. A path that exists
-    and is not a regular file (a device such as /dev/null, a FIFO, a socket, a folder) is refused
-    before the block runs: renaming over it would destroy what is not ours, and writing straight
-    through would not be atomic.
-    """
-    target = Path(path).resolve()
-    existing = _regular_file_stat(target, path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, mode, **kwargs) as handle:
-            if existing is not None:  # a replaced file keeps its permissions, not mkstemp's 0600
-                os.fchmod(handle.fileno(), stat.S_IMODE(existing.st_mode))
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        _regular_file_stat(target, path)  # the block may have run for minutes
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def _regular_file_stat(target: Path, asked: str | os.PathLike) -> os.stat_result | None:
-    """The stat of the regular file at `target`, None if nothing is there; refuse anything else."""
-    try:
-        found = target.lstat()
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(found.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(found.st_mode), "um arquivo especial")
-        raise NotARegularFileError(
-            f"{asked} não é um arquivo regular (é {kind}): a escrita atômica só substitui "
-            "arquivos regulares e não mexe no que não é nosso. Indique o caminho de um arquivo "
-            "(por exemplo, um arquivo temporário)."
-        )
-    return found
+__all__ = ["NotARegularFileError", "atomic_write", "log"]

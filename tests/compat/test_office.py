@@ -21,7 +21,7 @@ from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
 from pipelines.compat.migrate import main, migrate
-from pipelines.framework.settings import REPO_ROOT
+from pipelines.framework.config import REPO_ROOT
 from tests.conftest import run_pipelines
 
 pytestmark = pytest.mark.component

@@ -6,10 +6,10 @@ import json
 import pytest
 from prefect import task
 
-from pipelines.framework import masking
-from pipelines.framework.alerts import Alert, alert_on_failure, webhook_url
-from pipelines.framework.flows import flow, instantiate
-from pipelines.framework.settings import Settings, get_settings
+from pipelines.framework.config.settings import Settings, get_settings
+from pipelines.framework.runtime.alerts import Alert, alert_on_failure, webhook_url
+from pipelines.framework.runtime.flows import flow, instantiate
+from pipelines.framework.secrets import masking
 from tests.support.webhook_api import WebhookReceiver
 
 pytestmark = pytest.mark.component

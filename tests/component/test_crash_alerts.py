@@ -12,9 +12,9 @@ from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 from prefect.states import Crashed, Running
 
-from pipelines.framework import masking
-from pipelines.framework.alerts import crash_alert_action
-from pipelines.framework.settings import get_settings
+from pipelines.framework.config.settings import get_settings
+from pipelines.framework.runtime.alerts import crash_alert_action
+from pipelines.framework.secrets import masking
 from tests.support.webhook_api import WebhookReceiver
 
 pytestmark = pytest.mark.component

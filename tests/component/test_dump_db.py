@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.framework.lake import Lake
+from pipelines.framework.storage.lake import Lake
 from pipelines.utils.dump_db.dialects import dialect_for, postgres
 from pipelines.utils.dump_db.flows import dump_db
 from pipelines.utils.dump_db.utils import Connection, SourceError, connection_for
@@ -284,7 +284,7 @@ def test_source_down_fails_naming_it_and_keeps_the_table(
     dump_db(
         **_pg(postgres_server, table=f"{pg_schema}.eventos"), dataset_id="br", table_id="eventos"
     )
-    from pipelines.framework.server import free_port
+    from pipelines.framework.stack.server import free_port
 
     state = dump_db(
         **_pg(postgres_server, db_port=free_port(), table=f"{pg_schema}.eventos"),
@@ -444,7 +444,7 @@ def test_schema_drift_adds_new_columns_and_stops_on_removed_ones(
 def test_a_write_error_in_the_lake_keeps_the_previous_table(
     prefect_api, postgres_server, pg_schema, place, monkeypatch, tmp_path
 ):
-    from pipelines.framework.settings import get_settings
+    from pipelines.framework.config.settings import get_settings
 
     _create_events(postgres_server, pg_schema, 5)
     params = _pg(postgres_server, table=f"{pg_schema}.eventos", dataset_id="br", table_id="eventos")
@@ -482,7 +482,7 @@ def test_bad_query_names_the_database_error(prefect_api, postgres_server, place)
 def test_a_sqlserver_or_oracle_source_down_fails_naming_it(prefect_api, place, db_type):
     """No such server runs here: this checks the flow reaches their drivers and reports the
     source it could not reach."""
-    from pipelines.framework.server import free_port
+    from pipelines.framework.stack.server import free_port
 
     port = free_port()
     state = dump_db(

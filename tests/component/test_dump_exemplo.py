@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from pipelines.framework.settings import REPO_ROOT, get_settings
+from pipelines.framework.config.settings import REPO_ROOT, get_settings
 from pipelines.rj_escritorio.dump_exemplo.flows import dump_exemplo
 from pipelines.rj_escritorio.dump_exemplo.schedules import exemplo_daily
 from tests.support.databases import postgres_server  # noqa: F401

@@ -14,9 +14,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.framework.lake import STAGING_FOLDER, Lake
-from pipelines.framework.settings import REPO_ROOT
-from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+from pipelines.framework.config.settings import REPO_ROOT
+from pipelines.framework.storage.lake import STAGING_FOLDER, Lake
+from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
 from pipelines.utils.dump_db.flows import dump_db
 from pipelines.utils.dump_url.flows import dump_url
 from tests.support.databases import pg_schema, postgres_server  # noqa: F401

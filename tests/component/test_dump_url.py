@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.framework.settings import get_settings
-from pipelines.framework.warehouse.duckdb import warehouse_lock
+from pipelines.framework.config.settings import get_settings
+from pipelines.framework.storage.warehouse.duckdb import warehouse_lock
 from pipelines.utils.dump_url.flows import dump_url
 from tests.support.dumps import place  # noqa: F401
 from tests.support.file_server import FileServer

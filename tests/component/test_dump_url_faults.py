@@ -10,7 +10,7 @@ import time
 import pytest
 from prefect import get_client
 
-from pipelines.framework.settings import get_settings
+from pipelines.framework.config.settings import get_settings
 from pipelines.utils import http
 from pipelines.utils.dump_url import flows
 from pipelines.utils.dump_url.flows import dump_url

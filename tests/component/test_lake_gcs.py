@@ -15,12 +15,12 @@ import pyarrow.dataset as ds
 import pytest
 from prefect.deployments.steps.pull import pull_from_remote_storage
 
-from pipelines.framework.code_closure import closure_files
-from pipelines.framework.discovery import FlowInfo
-from pipelines.framework.environments import Environment
-from pipelines.framework.lake import STAGING_FOLDER, TRASH_FOLDER, Lake, StagedTable
-from pipelines.framework.registration import DeploymentSpec, code_location, upload_code
-from pipelines.framework.settings import REPO_ROOT, get_settings
+from pipelines.framework.config.environments import Environment
+from pipelines.framework.config.settings import REPO_ROOT, get_settings
+from pipelines.framework.deploy.code_closure import closure_files
+from pipelines.framework.deploy.discovery import FlowInfo
+from pipelines.framework.deploy.registration import DeploymentSpec, code_location, upload_code
+from pipelines.framework.storage.lake import STAGING_FOLDER, TRASH_FOLDER, Lake, StagedTable
 from pipelines.utils.dump_url.flows import dump_url
 from tests.support.gcs import gcs, gcs_emulator  # noqa: F401
 
@@ -324,7 +324,7 @@ def _spec() -> DeploymentSpec:
 def stage_for_bigquery(gcs, folder: Path, table: pa.Table, monkeypatch) -> tuple[tuple, list]:
     """A local lake's run, and the gs:// URIs the BigQuery adapter uploads it to for its load
     job (byte for byte, then deleted once the job is done)."""
-    from pipelines.framework.warehouse.bigquery import _on_gcs
+    from pipelines.framework.storage.warehouse.bigquery import _on_gcs
 
     lake = Lake(str(folder / "lake"))
     staged = write(lake, table, "run-1", partition_columns=["dia"])

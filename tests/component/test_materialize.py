@@ -18,8 +18,8 @@ import duckdb
 import pytest
 from prefect.logging.handlers import APILogHandler
 
-from pipelines.framework.environments import Environment
-from pipelines.framework.settings import REPO_ROOT, get_settings
+from pipelines.framework.config.environments import Environment
+from pipelines.framework.config.settings import REPO_ROOT, get_settings
 from pipelines.utils.materialize.flows import materialize
 from tests.support.file_server import FileServer
 from tests.support.prefect_api import client_for, run_log_messages
@@ -210,7 +210,7 @@ def test_a_failing_data_test_fails_the_flow_naming_the_test(prefect_api, local):
     [
         ("users_by_city", "dev", "Table with name users does not exist"),  # no raw table
         ("no_such_model", "dev", "nenhum modelo do projeto dbt corresponde"),
-        ("users_by_city", "test", "materialization_mode 'test' inválido"),
+        ("users_by_city", "test", "materialization_mode 'test' is not valid"),
         ("users;drop", "dev", "table_id 'users;drop' inválido"),
     ],
 )

@@ -21,11 +21,16 @@ from prefect.client.schemas.filters import (
 )
 from prefect.logging.handlers import APILogHandler
 
-from pipelines.framework import masking
-from pipelines.framework.discovery import FlowInfo
-from pipelines.framework.local_run import run_flow
-from pipelines.framework.secrets import SecretNotFoundError, block_name, read_secret, run_cache
-from pipelines.framework.settings import Settings
+from pipelines.framework.config.settings import Settings
+from pipelines.framework.deploy.discovery import FlowInfo
+from pipelines.framework.secrets import masking
+from pipelines.framework.secrets.store import (
+    SecretNotFoundError,
+    block_name,
+    read_secret,
+    run_cache,
+)
+from pipelines.framework.stack.local_run import run_flow
 from pipelines.utils.secrets import get_secret
 from pipelines.utils.utils import log
 
@@ -52,7 +57,7 @@ def stored_secret(prefect_api):
 
 
 def leaky_flow_factory():
-    from pipelines.framework.flows import flow
+    from pipelines.framework.runtime.flows import flow
 
     @flow("TST: teste - vazamento", code_owners=["paty"], log_prints=True)
     def leaky(path: str) -> None:
@@ -126,7 +131,7 @@ def test_a_secret_logged_printed_and_raised_never_leaves_the_process(stored_secr
 
 
 def test_values_are_cached_for_the_run_only(stored_secret):
-    from pipelines.framework.flows import flow
+    from pipelines.framework.runtime.flows import flow
 
     @flow("TST: teste - cache", code_owners=["paty"])
     def reads_twice(path: str) -> tuple[str, str]:
@@ -147,7 +152,7 @@ def test_values_are_cached_for_the_run_only(stored_secret):
 
 
 def test_an_async_flow_reads_secrets_too(stored_secret):
-    from pipelines.framework.flows import flow
+    from pipelines.framework.runtime.flows import flow
 
     @flow("TST: teste - assincrono", code_owners=["paty"])
     async def reads_async(path: str) -> str:

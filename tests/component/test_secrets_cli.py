@@ -6,9 +6,9 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.framework import masking
-from pipelines.framework.secrets import read_secret
-from pipelines.framework.secrets_cli import secrets_app
+from pipelines.framework.cli.secrets import secrets_app
+from pipelines.framework.secrets import masking
+from pipelines.framework.secrets.store import read_secret
 
 pytestmark = pytest.mark.component
 runner = CliRunner()

@@ -10,15 +10,15 @@ import pytest
 from prefect.blocks.system import Secret
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-from pipelines.framework.server import (
+from pipelines.framework.config.settings import Settings
+from pipelines.framework.stack.security import encryption_key_path
+from pipelines.framework.stack.server import (
     ServerError,
     free_port,
     server_environment,
     start_server,
     stop_process_group,
 )
-from pipelines.framework.server_security import encryption_key_path
-from pipelines.framework.settings import Settings
 
 pytestmark = pytest.mark.component
 CREDENTIAL = "pipelines-admin:" + uuid.uuid4().hex

@@ -20,17 +20,19 @@ from google.api_core.exceptions import BadRequest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from pipelines.framework.lake import Lake, StagedTable
-from pipelines.framework.settings import get_settings
-from pipelines.framework.warehouse import (
+from pipelines.framework.config.settings import get_settings
+from pipelines.framework.storage.lake import Lake, StagedTable
+from pipelines.framework.storage.warehouse import (
     LoadRequest,
     LoadVerificationError,
     SchemaDriftError,
     ShrinkError,
     StateMovedError,
     TableBusyError,
+    WarehouseBusyError,
 )
-from pipelines.framework.warehouse.bigquery import BigQueryWarehouse
+from pipelines.framework.storage.warehouse import bigquery as adapter
+from pipelines.framework.storage.warehouse.bigquery import BigQueryWarehouse
 from tests.support.bigquery_api import BigQueryAPI
 from tests.support.gcs import GCS, gcs, gcs_emulator  # noqa: F401
 
@@ -405,6 +407,21 @@ def test_a_transaction_aborted_by_a_concurrent_one_is_run_again(gcs, api, client
     assert sorted((row["run_id"], row["rows"]) for row in loads) == [("run-1", 40), ("run-2", 25)]
 
 
+def test_a_transaction_aborted_every_time_is_busy_which_the_load_task_retries(
+    gcs, api, client, warehouse, monkeypatch
+):
+    """Concurrent loads aborting this one's transaction on every attempt: the warehouse is busy
+    (the load task tries again later), and nothing was loaded."""
+    monkeypatch.setattr(adapter, "_CONFLICT_DELAYS_SECONDS", (0, 0))
+    warehouse.load(request(stage(gcs, make_table(40), "run-1")))
+    conflict = "Transaction is aborted due to concurrent update against table _pipelines_loads"
+    api.inject_failure(r"^INSERT INTO `[^`]+_pipelines_loads`", conflict, times=3)
+
+    with pytest.raises(WarehouseBusyError, match="3 tentativas abortadas"):
+        warehouse.load(request(stage(gcs, make_table(25, 100), "run-2"), allow_shrink=True))
+    assert read_rows(client) == expected_rows(make_table(40))
+
+
 def test_a_state_table_of_before_boundaries_gets_the_column(gcs, client, warehouse):
     client.create_dataset("_pipelines")
     client.query(
@@ -556,7 +573,7 @@ LEASE_HOLDER = textwrap.dedent(
     import sys, time
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
-    from pipelines.framework.warehouse.bigquery import BigQueryWarehouse
+    from pipelines.framework.storage.warehouse.bigquery import BigQueryWarehouse
     client = bigquery.Client(project=sys.argv[1], credentials=AnonymousCredentials(),
                              client_options={"api_endpoint": sys.argv[2]})
     warehouse = BigQueryWarehouse(client=client)

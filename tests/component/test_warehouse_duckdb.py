@@ -12,16 +12,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.framework.lake import Lake
-from pipelines.framework.warehouse import (
+from pipelines.framework.storage.lake import Lake
+from pipelines.framework.storage.warehouse import (
     LoadRequest,
     LoadVerificationError,
     SchemaDriftError,
     ShrinkError,
     StateMovedError,
     TableBusyError,
+    WarehouseBusyError,
 )
-from pipelines.framework.warehouse.duckdb import DuckDBWarehouse, WarehouseBusyError, connect
+from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse, connect, warehouse_lock
 
 pytestmark = pytest.mark.component
 
@@ -29,8 +30,8 @@ LOADER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from pipelines.framework.warehouse import LoadRequest
-    from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+    from pipelines.framework.storage.warehouse import LoadRequest
+    from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
     path, table, run_id, file, rows = sys.argv[1:6]
     result = DuckDBWarehouse(Path(path)).load(LoadRequest(
         dataset_id="br", table_id=table, files=[file], mode="append", run_id=run_id,
@@ -112,6 +113,20 @@ def test_a_file_held_past_the_timeout_is_busy_which_the_load_task_retries(tmp_pa
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_step_holding_the_writer_slot_keeps_loads_waiting(tmp_path):
+    """A dbt build holds the warehouse's writer slot, the one every load and state read takes:
+    the load waits for it, and past its wait it is busy, which the load task retries."""
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    file = _parquet(tmp_path, "a", range(10))
+    with (
+        warehouse.writer_slot(),
+        pytest.raises(WarehouseBusyError, match="ocupado"),
+        warehouse_lock(warehouse.path, timeout=0.3),
+    ):
+        pass
+    assert warehouse.load(_request(file, 10, "run-1")).rows_loaded == 10
 
 
 def test_a_retry_of_the_same_run_never_duplicates(tmp_path):
@@ -276,7 +291,7 @@ LEASE_HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+    from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
     with DuckDBWarehouse(Path(sys.argv[1])).writer("br", "t", "run-a", wait=5):
         print("held", flush=True)
         time.sleep(120)
@@ -307,8 +322,8 @@ FULL_DISK = textwrap.dedent(
     """
     import json, shutil, sys
     from pathlib import Path
-    from pipelines.framework.warehouse import LoadRequest
-    from pipelines.framework.warehouse.duckdb import DuckDBWarehouse, WarehouseFullError
+    from pipelines.framework.storage.warehouse import LoadRequest
+    from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse, WarehouseFullError
     disk, small, big, big_rows = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
     warehouse = DuckDBWarehouse(disk / "w.duckdb")
     warehouse.load(LoadRequest("br", "t", [small], "append", "r1", 1000))

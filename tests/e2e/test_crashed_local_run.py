@@ -24,11 +24,12 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 
-from pipelines.framework import local_run, stack
-from pipelines.framework.discovery import FlowInfo
-from pipelines.framework.environments import Environment
-from pipelines.framework.local_run import LocalRunRecord
-from pipelines.framework.settings import Settings
+from pipelines.framework.config.environments import Environment
+from pipelines.framework.config.settings import Settings
+from pipelines.framework.deploy.discovery import FlowInfo
+from pipelines.framework.stack import local_run
+from pipelines.framework.stack import services as stack
+from pipelines.framework.stack.local_run import LocalRunRecord
 from tests.conftest import pipelines_command, run_pipelines
 from tests.support.randomuser_api import RandomUserAPI
 
@@ -82,14 +83,14 @@ def test_a_sigkilled_pipelines_run_is_crashed_by_the_next_command(
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
-    assert f"run {orphan.name!r} de um `pipelines run` cujo processo morreu" in result.stderr
+    assert f"run {orphan.name!r} of a `pipelines run` whose process died" in result.stderr
     with get_client(sync_client=True) as client:
         crashed = client.read_flow_run(orphan.id)
         tasks = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[orphan.id]))
         )
     assert crashed.state.type == StateType.CRASHED
-    assert f"(pid {killed.pid} em " in crashed.state.message
+    assert f"(pid {killed.pid} on " in crashed.state.message
     assert [t.state.type for t in tasks] == [StateType.CRASHED]  # download_data, mid-request
     assert not list(records.glob("*.json"))
 

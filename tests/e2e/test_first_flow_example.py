@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.framework.settings import REPO_ROOT
+from pipelines.framework.config.settings import REPO_ROOT
 from tests.support.randomuser_api import HEADER
 
 pytestmark = pytest.mark.e2e

@@ -33,8 +33,8 @@ def register(env, cwd, *extra) -> dict[str, str]:
 
 EXPECTED_AFTER_HTTP_EDIT = """
 import json
-from pipelines.framework.code_closure import module_closure
-from pipelines.framework.discovery import discover_flows
+from pipelines.framework.deploy.code_closure import module_closure
+from pipelines.framework.deploy.discovery import discover_flows
 print(json.dumps({
     f.name: "updated" if "pipelines.utils.http" in module_closure(f.module) else "skipped"
     for f in discover_flows()

@@ -23,7 +23,7 @@ FLOWS = textwrap.dedent(
 
     from prefect import task
 
-    from pipelines.framework.flows import flow
+    from pipelines.framework.runtime.flows import flow
     from pipelines.utils.secrets import get_credentials
     from pipelines.utils.utils import log
 

@@ -28,9 +28,9 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
-from pipelines.framework.server import free_port, pid_alive
-from pipelines.framework.settings import REPO_ROOT
-from pipelines.framework.stack import run_processes
+from pipelines.framework.config.settings import REPO_ROOT
+from pipelines.framework.stack.server import free_port, pid_alive
+from pipelines.framework.stack.services import run_processes
 from tests.conftest import run_pipelines
 from tests.support.databases import (  # noqa: F401  pylint: disable=unused-import
     pg_schema,

@@ -1,8 +1,9 @@
 """A local stand-in for the BigQuery REST API (v2), backed by DuckDB, for the BigQuery warehouse.
 
-It answers exactly what google-cloud-bigquery sends for `pipelines/framework/warehouse/bigquery.py`
-and for tests reading tables back; anything else gets BigQuery's error shape (HTTP 400/404 with
-`{"error": {"code", "message", "errors": [...]}}`), so a new statement fails loudly.
+It answers exactly what google-cloud-bigquery sends for
+`pipelines/framework/storage/warehouse/bigquery.py` and for tests reading tables back; anything
+else gets BigQuery's error shape (HTTP 400/404 with `{"error": {"code", "message", "errors":
+[...]}}`), so a new statement fails loudly.
 - datasets insert/get; tables list/get (BigQuery field types, numRows), patch (expirationTime
   only), delete, tabledata.list.
 - jobs insert/get/getQueryResults. Jobs run at insert and are DONE at once.

@@ -23,7 +23,7 @@ import psycopg
 import pymysql
 import pytest
 
-from pipelines.framework.server import free_port
+from pipelines.framework.stack.server import free_port
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.framework.environments import current_environment
-from pipelines.framework.settings import get_settings
+from pipelines.framework.config.environments import current_environment
+from pipelines.framework.config.settings import get_settings
 
 
 @dataclass(frozen=True)

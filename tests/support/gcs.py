@@ -28,7 +28,7 @@ import fsspec
 import httpx
 import pytest
 
-from pipelines.framework.server import free_port
+from pipelines.framework.stack.server import free_port
 
 START_TIMEOUT = 60.0
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.framework.checks import _secret_findings, run_checks
+from pipelines.framework.deploy.checks import _secret_findings, run_checks
 
 
 def test_the_repository_follows_its_own_conventions():

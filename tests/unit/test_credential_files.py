@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from pipelines.framework.checks import check_credential_files
+from pipelines.framework.deploy.checks import check_credential_files
 
 
 @pytest.fixture

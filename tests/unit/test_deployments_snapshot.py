@@ -8,17 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.framework.discovery import FlowInfo
-from pipelines.framework.environments import ENVIRONMENTS, Environment
-from pipelines.framework.flows import instantiate
-from pipelines.framework.registration import DeploymentSpec, plan
+from pipelines.framework.config.environments import ENVIRONMENTS, Environment
+from pipelines.framework.deploy.discovery import FlowInfo
+from pipelines.framework.deploy.registration import DeploymentSpec, plan
+from pipelines.framework.runtime.flows import instantiate
 from pipelines.utils.dump_db.flows import dump_db
 
 SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "deployments.json"
 
 
 def render_all() -> dict:
-    return {env: [spec.render() for spec in plan(Environment(env))] for env in ENVIRONMENTS}
+    return {
+        env: [spec.render().as_dict() for spec in plan(Environment(env))] for env in ENVIRONMENTS
+    }
 
 
 def test_deployments_match_the_reviewed_snapshot():
@@ -31,9 +33,9 @@ def test_deployments_match_the_reviewed_snapshot():
 def test_staging_and_prod_never_share_a_queue_or_a_deployment():
     staging, prod = plan(Environment("staging")), plan(Environment("prod"))
     for s, p in zip(staging, prod, strict=True):
-        assert s.render()["work_queue"] != p.render()["work_queue"]
-        assert s.render()["deployment"] != p.render()["deployment"]
-        assert s.render()["job_variables"]["env"]["PIPELINES_ENV"] == "staging"
+        assert s.render().work_queue != p.render().work_queue
+        assert s.render().deployment != p.render().deployment
+        assert s.render().env["PIPELINES_ENV"] == "staging"
 
 
 @pytest.mark.parametrize(
@@ -48,4 +50,6 @@ def test_staging_and_prod_never_share_a_queue_or_a_deployment():
 def test_a_dump_copy_queues_its_runs_one_at_a_time_unless_told_otherwise(options, concurrency):
     copy = instantiate(dump_db, "TST: testes - Dump tabela", code_owners=["paty"], **options)
     info = FlowInfo(copy, "pipelines.rj_teste.dump_tabela.flows", "dump_tabela")
-    assert DeploymentSpec(info, Environment("prod")).render()["concurrency"] == concurrency
+    assert (
+        DeploymentSpec(info, Environment("prod")).render().as_dict()["concurrency"] == concurrency
+    )

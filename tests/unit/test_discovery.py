@@ -1,6 +1,11 @@
 import pytest
 
-from pipelines.framework.discovery import FlowNotFoundError, discover_flows, find_flow, flow_modules
+from pipelines.framework.deploy.discovery import (
+    FlowNotFoundError,
+    discover_flows,
+    find_flow,
+    flow_modules,
+)
 
 TUTORIAL_MODULE = "pipelines.rj_escritorio.tutorial.flows"
 

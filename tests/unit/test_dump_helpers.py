@@ -5,8 +5,8 @@ from datetime import date, datetime, timedelta, timezone
 import pyarrow as pa
 import pytest
 
-from pipelines.framework.lake import PartitionError, partitioning_for
-from pipelines.framework.warehouse import SchemaDriftError, check_drift, is_compatible
+from pipelines.framework.storage.lake import PartitionError, partitioning_for
+from pipelines.framework.storage.warehouse import SchemaDriftError, check_drift, is_compatible
 from pipelines.utils.dump_db.dialects import dialect_for
 from pipelines.utils.dump_db.incremental import (
     Identity,
@@ -276,9 +276,9 @@ def test_artifact_key():
 
 
 def test_the_warehouse_is_chosen_by_one_setting(monkeypatch, tmp_path):
-    from pipelines.framework.settings import get_settings
-    from pipelines.framework.warehouse import UnknownWarehouseError, get_warehouse
-    from pipelines.framework.warehouse.duckdb import DuckDBWarehouse
+    from pipelines.framework.config.settings import get_settings
+    from pipelines.framework.storage.warehouse import UnknownWarehouseError, get_warehouse
+    from pipelines.framework.storage.warehouse.duckdb import DuckDBWarehouse
 
     monkeypatch.setenv("PIPELINES_HOME", str(tmp_path))
     monkeypatch.setenv("PIPELINES_ENV", "local")

@@ -1,9 +1,18 @@
-"""The lake's Parquet files on a local folder."""
+"""The lake's Parquet files on a local folder, and which filesystems are local."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
-from pipelines.framework.lake import Lake
+from pipelines.framework.storage import is_local_filesystem, lake
+from pipelines.framework.storage.lake import Lake
 
 
 def test_wide_rows_end_their_row_groups_by_size_not_by_count(tmp_path):
@@ -23,3 +32,78 @@ def test_wide_rows_end_their_row_groups_by_size_not_by_count(tmp_path):
     groups = [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
     assert groups == [8000] * 5
     assert parquet.read().equals(pa.Table.from_batches(batches))
+
+
+def test_a_run_past_the_rows_of_a_file_goes_on_in_a_new_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(lake, "_ROWS_PER_FILE", 25)
+    batches = [
+        pa.record_batch({"id": pa.array(range(i, i + 10), pa.int64())}) for i in range(0, 100, 10)
+    ]
+
+    staged = Lake(str(tmp_path)).write(
+        batches, batches[0].schema, run_id="r1", dataset_id="d", table_id="t", rows_per_group=10
+    )
+
+    assert [Path(f).name for f in staged.files] == [f"r1-{n}.parquet" for n in range(4)]
+    assert [pq.ParquetFile(f).metadata.num_rows for f in staged.files] == [30, 30, 30, 10]
+    assert pa.concat_tables(pq.read_table(f) for f in staged.files).equals(
+        pa.Table.from_batches(batches)
+    )
+    assert staged.rows == 100
+
+
+ALLOCATOR = """
+import os, sys
+import pyarrow as pa
+before = pa.default_memory_pool().backend_name
+from pipelines.framework.storage.lake import Lake
+imported = pa.default_memory_pool().backend_name
+batch = pa.record_batch({"id": pa.array([1, 2, 3])})
+Lake(sys.argv[1]).write([batch], batch.schema, run_id="r1", dataset_id="d", table_id="t")
+print(before, imported, pa.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.parametrize(("chosen", "writing"), [(None, "jemalloc"), ("system", "system")])
+def test_the_allocator_changes_when_a_dump_writes_not_on_import(tmp_path, chosen, writing):
+    """jemalloc returns freed memory to the system (BENCHMARKS.md); importing the lake leaves the
+    process's allocator alone, and `ARROW_DEFAULT_MEMORY_POOL` keeps the one it chose."""
+    if writing == "jemalloc" and not _has_jemalloc():
+        pytest.skip("this pyarrow is built without jemalloc")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    result = subprocess.run(
+        [sys.executable, "-c", ALLOCATOR, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    before, imported, after = result.stdout.split()
+
+    assert imported == before
+    assert after == writing
+
+
+def _has_jemalloc() -> bool:
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("fs", "local"),
+    [
+        (fsspec.filesystem("file"), True),
+        (fsspec.filesystem("memory"), False),
+        (SimpleNamespace(protocol=("gs", "gcs")), False),
+        (SimpleNamespace(protocol="s3"), False),
+        (SimpleNamespace(protocol="local"), True),
+    ],
+)
+def test_a_local_filesystem_is_told_by_its_protocols(fs, local):
+    assert is_local_filesystem(fs) is local

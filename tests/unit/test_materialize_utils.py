@@ -5,8 +5,8 @@
 import pytest
 from dbt.cli.main import dbtRunnerResult
 
-from pipelines.framework.environments import Environment
-from pipelines.framework.settings import get_settings
+from pipelines.framework.config.environments import Environment
+from pipelines.framework.config.settings import get_settings
 from pipelines.utils.materialize.utils import (
     MaterializationError,
     WarehouseLockedError,
@@ -84,7 +84,7 @@ def test_materialization_mode_picks_the_dbt_target(warehouse_kind, warehouse, en
 
 
 def test_an_unknown_materialization_mode_is_refused():
-    with pytest.raises(ValueError, match="materialization_mode 'test' inválido"):
+    with pytest.raises(ValueError, match="materialization_mode 'test' is not valid"):
         Environment("local").materialization_target("test")
 
 

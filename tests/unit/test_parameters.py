@@ -3,8 +3,8 @@ from typing import Annotated
 import pytest
 from pydantic import Field
 
-from pipelines.framework.discovery import find_flow
-from pipelines.framework.parameters import ParameterError, convert, parse_parameters
+from pipelines.framework.cli.parameters import ParameterError, convert, parse_parameters
+from pipelines.framework.deploy.discovery import find_flow
 
 
 @pytest.mark.parametrize(

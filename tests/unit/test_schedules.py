@@ -3,7 +3,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.framework.schedules import (
+from pipelines.framework.deploy import FlowInfo, next_run
+from pipelines.framework.runtime import flow
+from pipelines.framework.runtime.schedules import (
     CronClock,
     IntervalClock,
     Schedule,
@@ -77,8 +79,8 @@ def test_the_generator_staggers_one_clock_per_table():
 
 
 def test_every_day_at_four_in_sao_paulo_is_seven_utc_with_the_parameters():
-    from pipelines.framework.backfill import planned_runs
-    from pipelines.framework.discovery import find_flow
+    from pipelines.framework.deploy.backfill import planned_runs
+    from pipelines.framework.deploy.discovery import find_flow
 
     runs = planned_runs(
         find_flow("Users report"),
@@ -90,7 +92,7 @@ def test_every_day_at_four_in_sao_paulo_is_seven_utc_with_the_parameters():
 
 
 def test_daylight_saving_changes_keep_the_local_wall_clock_time():
-    from pipelines.framework.backfill import _dates
+    from pipelines.framework.deploy.backfill import _dates
 
     new_york = ZoneInfo("America/New_York")
     clock = IntervalClock(
@@ -101,3 +103,42 @@ def test_daylight_saving_changes_keep_the_local_wall_clock_time():
     )
     assert [d.astimezone(new_york).hour for d in dates] == [4, 4, 4, 4]
     assert {d.astimezone(timezone.utc).hour for d in dates} == {8, 9}  # the UTC time moved
+
+
+def _scheduled_flow(clock: IntervalClock) -> FlowInfo:
+    @flow(name="TST: testes - Agendado", code_owners=["paty"], schedule=Schedule(clocks=[clock]))
+    def scheduled() -> None:
+        """A flow with one clock."""
+
+    return FlowInfo(scheduled, "pipelines.rj_teste.agendado.flows", "scheduled")
+
+
+def test_the_next_run_is_found_on_29_february():
+    """`pipelines up` shows each flow's next run within a year; on 29 February the year after
+    has no such day, and the old `now.replace(year=now.year + 1)` raised."""
+    daily = IntervalClock(
+        interval=timedelta(days=1), start_date=datetime(2021, 1, 1, 4, tzinfo=SAO_PAULO)
+    )
+    leap_day = datetime(2028, 2, 29, 12, tzinfo=SAO_PAULO)
+
+    assert next_run(_scheduled_flow(daily), leap_day) == datetime(2028, 3, 1, 4, tzinfo=SAO_PAULO)
+
+
+def test_the_next_run_of_a_clock_every_five_minutes_is_the_next_five_minutes():
+    """A year of runs every 5 minutes is past what a backfill may plan; the next one is still
+    found."""
+    frequent = IntervalClock(
+        interval=timedelta(minutes=5), start_date=datetime(2021, 1, 1, tzinfo=SAO_PAULO)
+    )
+    now = datetime(2024, 6, 1, 10, 2, tzinfo=SAO_PAULO)
+
+    assert next_run(_scheduled_flow(frequent), now) == datetime(2024, 6, 1, 10, 5, tzinfo=SAO_PAULO)
+
+
+def test_a_flow_without_a_schedule_has_no_next_run():
+    @flow(name="TST: testes - Sem agenda", code_owners=["paty"])
+    def unscheduled() -> None:
+        """A flow run by hand only."""
+
+    info = FlowInfo(unscheduled, "pipelines.rj_teste.sem_agenda.flows", "unscheduled")
+    assert next_run(info, datetime(2024, 6, 1, tzinfo=SAO_PAULO)) is None

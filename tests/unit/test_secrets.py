@@ -5,8 +5,9 @@ import logging
 
 import pytest
 
-from pipelines.framework import masking
-from pipelines.framework.secrets import (
+from pipelines.framework.config.settings import Settings, get_settings
+from pipelines.framework.secrets import masking
+from pipelines.framework.secrets.store import (
     SecretAccessError,
     SecretError,
     SecretNotFoundError,
@@ -15,7 +16,6 @@ from pipelines.framework.secrets import (
     env_variable,
     read_secret,
 )
-from pipelines.framework.settings import Settings, get_settings
 from pipelines.utils.secrets import get_credentials, get_secret, get_vault_secret
 from tests.support.vault_api import VaultAPI
 

@@ -3,7 +3,7 @@ Helpers of the Prefect 1 compat layer: names as Prefect 3 accepts them.
 """
 
 from pipelines.compat.prefect1.constants import constants
-from pipelines.framework.environments import current_environment
+from pipelines.framework.config import current_environment
 
 _BANNED = str.maketrans(constants.BANNED_NAME_CHARACTERS.value)
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pipelines.constants import constants as global_constants
-from pipelines.framework.schedules import generate_dump_schedules
+from pipelines.framework.runtime import generate_dump_schedules
 from pipelines.rj_escritorio.dump_exemplo.constants import constants
 
 TABLES = {

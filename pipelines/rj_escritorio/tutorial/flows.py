@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from pipelines.framework.flows import flow
+from pipelines.framework.runtime import flow
 from pipelines.rj_escritorio.constants import constants as escritorio_constants
 from pipelines.rj_escritorio.tutorial.constants import constants
 from pipelines.rj_escritorio.tutorial.schedules import every_day_at_four_am

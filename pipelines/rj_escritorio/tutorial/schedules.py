@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pipelines.constants import constants
-from pipelines.framework.schedules import IntervalClock, Schedule
+from pipelines.framework.runtime import IntervalClock, Schedule
 
 every_day_at_four_am = Schedule(
     clocks=[

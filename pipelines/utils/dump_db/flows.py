@@ -2,24 +2,14 @@
 The generic "dump a database table" flow: source -> Arrow batches -> Parquet in the lake's
 staging -> one atomic warehouse load -> lake publish -> optional dbt materialization.
 
-Projects make their own scheduled copy with `pipelines.framework.flows.instantiate`.
+Projects make their own scheduled copy with `pipelines.framework.runtime.instantiate`.
 """
 
 from typing import Any, Literal
 
-from pipelines.framework.flows import flow
-from pipelines.framework.warehouse import TableBusyError
+from pipelines.framework.runtime import flow
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
-from pipelines.utils.loading.tasks import (
-    AfterLoad,
-    DumpRun,
-    LoadGuards,
-    find_committed_load,
-    finish_dump,
-    resume_dump,
-    skipped,
-    table_writer,
-)
+from pipelines.utils.loading.tasks import AfterLoad, DumpRun, LoadGuards, finish_dump, run_dump
 from pipelines.utils.utils import log
 
 
@@ -103,37 +93,34 @@ def dump_db(  # pylint: disable=too-many-locals
         after_load=AfterLoad(materialize_after_dump, materialization_mode, dbt_vars),
         guards=LoadGuards(allow_shrink, schema_change),
     )
-    try:
-        with table_writer(run):
-            committed = find_committed_load(run)
-            if committed is not None:
-                return resume_dump(run, committed)
-            previous_state = (
-                read_watermark(run.warehouse, run.dataset, table_id, incremental_column)
-                if incremental_column
-                else None
-            )
-            staged, state = extract_to_lake(
-                run.lake,
-                {
-                    "db_type": db_type,
-                    "host": db_host,
-                    "port": db_port,
-                    "database": db_database,
-                    "vault_secret_path": vault_secret_path,
-                },
-                execute_query=execute_query,
-                table=table,
-                run_id=run.run_id,
-                dataset=run.dataset,
-                table_id=table_id,
-                batch_size=batch_size,
-                read_parallelism=read_parallelism,
-                partition_columns=partition_columns,
-                incremental_column=incremental_column,
-                primary_key=primary_key,
-                previous_state=previous_state,
-            )
-            return finish_dump(run, staged, state, read_state=previous_state)
-    except TableBusyError as busy:
-        return skipped(run, busy)
+
+    def extract_and_load() -> dict[str, Any]:
+        previous_state = (
+            read_watermark(run.warehouse, run.dataset, table_id, incremental_column)
+            if incremental_column
+            else None
+        )
+        staged, state = extract_to_lake(
+            run.lake,
+            {
+                "db_type": db_type,
+                "host": db_host,
+                "port": db_port,
+                "database": db_database,
+                "vault_secret_path": vault_secret_path,
+            },
+            execute_query=execute_query,
+            table=table,
+            run_id=run.run_id,
+            dataset=run.dataset,
+            table_id=table_id,
+            batch_size=batch_size,
+            read_parallelism=read_parallelism,
+            partition_columns=partition_columns,
+            incremental_column=incremental_column,
+            primary_key=primary_key,
+            previous_state=previous_state,
+        )
+        return finish_dump(run, staged, state, read_state=previous_state)
+
+    return run_dump(run, extract_and_load)

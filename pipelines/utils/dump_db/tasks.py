@@ -8,8 +8,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.framework.lake import Lake, StagedTable
-from pipelines.framework.warehouse import Warehouse
+from pipelines.framework.storage import Lake, StagedTable
+from pipelines.framework.storage.warehouse import Warehouse
 from pipelines.utils.dump_db.dialects import Dialect, Extract, dialect_for
 from pipelines.utils.dump_db.incremental import (
     WatermarkTracker,

@@ -7,19 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pipelines.framework.flows import flow
-from pipelines.framework.warehouse import TableBusyError
+from pipelines.framework.runtime import flow
 from pipelines.utils.dump_url.tasks import convert_to_lake, download_file
-from pipelines.utils.loading.tasks import (
-    AfterLoad,
-    DumpRun,
-    LoadGuards,
-    find_committed_load,
-    finish_dump,
-    resume_dump,
-    skipped,
-    table_writer,
-)
+from pipelines.utils.loading.tasks import AfterLoad, DumpRun, LoadGuards, finish_dump, run_dump
 
 
 @flow(name="EMD: utils - Dump URL", code_owners=["pipeliners"])
@@ -52,7 +42,7 @@ def dump_url(  # pylint: disable=too-many-locals
     Cada tentativa de download espera no máximo `PIPELINES_HTTP_TIMEOUT` segundos para conectar
     e para cada leitura, e termina em `PIPELINES_HTTP_TIMEOUT` segundos mais 1 s a cada 64 KiB
     recebidos; com as 3 novas tentativas, uma fonte parada falha em cerca de
-    4 × `PIPELINES_HTTP_TIMEOUT` + 7 s. Um corpo cortado (Content-Length, chunked ou gzip
+    4 x `PIPELINES_HTTP_TIMEOUT` + 7 s. Um corpo cortado (Content-Length, chunked ou gzip
     incompletos) falha e mantém a tabela.
 
     Duas execuções da mesma tabela nunca gravam juntas: a segunda espera a primeira
@@ -94,30 +84,25 @@ def dump_url(  # pylint: disable=too-many-locals
         after_load=AfterLoad(materialize_after_dump, materialization_mode, dbt_vars),
         guards=LoadGuards(allow_shrink, schema_change),
     )
-    try:
-        with table_writer(run):
-            committed = find_committed_load(run)
-            if committed is not None:
-                return resume_dump(run, committed)
-            with tempfile.TemporaryDirectory(prefix="dump_url-") as folder:
-                path = download_file(
-                    url, Path(folder) / f"download.{file_format}", vault_secret_path
-                )
-                staged = convert_to_lake(
-                    run.lake,
-                    path,
-                    file_format=file_format,
-                    run_id=run.run_id,
-                    dataset=run.dataset,
-                    table_id=table_id,
-                    encoding=encoding,
-                    separator=separator,
-                    on_bad_lines=on_bad_lines,
-                    infer_types=infer_types,
-                    batch_size=batch_size,
-                    partition_columns=partition_columns,
-                    zip_member=zip_member,
-                )
-            return finish_dump(run, staged)
-    except TableBusyError as busy:
-        return skipped(run, busy)
+
+    def extract_and_load() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="dump_url-") as folder:
+            path = download_file(url, Path(folder) / f"download.{file_format}", vault_secret_path)
+            staged = convert_to_lake(
+                run.lake,
+                path,
+                file_format=file_format,
+                run_id=run.run_id,
+                dataset=run.dataset,
+                table_id=table_id,
+                encoding=encoding,
+                separator=separator,
+                on_bad_lines=on_bad_lines,
+                infer_types=infer_types,
+                batch_size=batch_size,
+                partition_columns=partition_columns,
+                zip_member=zip_member,
+            )
+        return finish_dump(run, staged)
+
+    return run_dump(run, extract_and_load)

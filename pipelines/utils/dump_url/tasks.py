@@ -8,7 +8,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.framework.lake import Lake, StagedTable
+from pipelines.framework.storage import Lake, StagedTable
 from pipelines.utils import http
 from pipelines.utils.dump_url.utils import (
     FILE_FORMATS,
@@ -25,6 +25,7 @@ from pipelines.utils.dump_url.utils import (
     unpacked,
 )
 from pipelines.utils.loading.utils import stage_batches
+from pipelines.utils.secrets import get_secret
 from pipelines.utils.utils import log
 
 
@@ -39,8 +40,6 @@ def download_file(url: str, target: Path, vault_secret_path: str | None = None) 
     end cannot be checked is kept, with a warning, for the load's volume guard to judge."""
     secret = None
     if vault_secret_path:
-        from pipelines.utils.secrets import get_secret
-
         secret = get_secret(vault_secret_path)
     source = download_url(url)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ijson
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.json as pjson
@@ -297,6 +298,8 @@ def json_schema(path: Path, chunk_bytes: int = _JSON_SCAN_CHUNK) -> pa.Schema:
 def _duckdb_json_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """JSON lines through DuckDB's reader, typed from every record (about 2.5x slower than
     pyarrow's, so only for files pyarrow cannot type)."""
+    # here: every `pipelines` command imports the flows, and duckdb (0.2 s) serves only files
+    # pyarrow cannot type
     import duckdb  # pylint: disable=import-outside-toplevel
 
     con = duckdb.connect()
@@ -412,8 +415,6 @@ def _decoded(path: Path, codec: codecs.CodecInfo, encoding: str) -> Iterator[str
 
 def json_array_to_lines(path: Path, target: Path) -> Path:
     """Rewrite a top-level JSON array as JSON lines, one item at a time (ijson), so it streams."""
-    import ijson
-
     with open(path, "rb") as source, open(target, "w", encoding="utf-8") as lines:
         try:
             for item in ijson.items(source, "item", use_float=True):

@@ -4,7 +4,7 @@ Tasks shared by the dump flows: atomic warehouse load, lake publish, summary, ma
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,17 +15,16 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
-from pipelines.framework.environments import current_environment
-from pipelines.framework.lake import Lake, StagedTable
-from pipelines.framework.settings import get_settings
-from pipelines.framework.warehouse import (
+from pipelines.framework.config import current_environment, get_settings
+from pipelines.framework.storage import Lake, StagedTable
+from pipelines.framework.storage.warehouse import (
     LoadRequest,
     LoadResult,
     TableBusyError,
     Warehouse,
+    WarehouseBusyError,
     get_warehouse,
 )
-from pipelines.framework.warehouse.duckdb import WarehouseBusyError
 from pipelines.utils.loading.utils import DumpSummary, artifact_key
 from pipelines.utils.utils import log
 
@@ -229,6 +228,8 @@ def materialize_table(
 ) -> Any:
     """Run the dbt materialize flow for the table just loaded (the guide's
     `materialize_after_dump`): its model, if one has its name, and every model built on it."""
+    # here, not at the top: materialize imports dbt (seconds), which a dump that does not
+    # materialize never needs
     from pipelines.utils.materialize.flows import materialize
 
     log(f"Materializando {dataset_id}.{table_id} ({materialization_mode})")
@@ -289,6 +290,23 @@ def resume_dump(run: DumpRun, committed: LoadResult) -> dict[str, Any]:
         "de ser interrompida; publicando o que ela gravou no lake, sem ler a origem de novo"
     )
     return _after_load(run, committed)
+
+
+def run_dump(
+    run: DumpRun, extract_and_load: Callable[[], dict[str, Any]]
+) -> dict[str, Any] | State:
+    """The life of every dump run, around its own part: hold the table's writer lease; if an
+    earlier attempt of this run committed its load, finish that one (`resume_dump`); otherwise
+    `extract_and_load()` (read the source, stage it, `finish_dump`). A run that cannot get the
+    table in time ends Skipped. Returns the flow's result."""
+    try:
+        with table_writer(run):
+            committed = find_committed_load(run)
+            if committed is not None:
+                return resume_dump(run, committed)
+            return extract_and_load()
+    except TableBusyError as busy:
+        return skipped(run, busy)
 
 
 def _after_load(run: DumpRun, loaded: LoadResult, **details: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipelines.framework.lake import Lake, StagedTable
+from pipelines.framework.storage import Lake, StagedTable
 from pipelines.utils.utils import log
 
 

@@ -19,7 +19,5 @@ class constants(Enum):  # pylint: disable=c0103
     WAREHOUSE_PATH_ENV = "PIPELINES_WAREHOUSE_PATH"
     # ... and for the BigQuery project of the prod target (the dumps' `Settings.gcp_project`).
     GCP_PROJECT_ENV = "PIPELINES_GCP_PROJECT"
-    # Targets of profiles.yml that run on the embedded DuckDB warehouse (the rest is BigQuery).
-    DUCKDB_TARGETS = ("dev", "local", "staging", "prod_duckdb")
     # Seconds between attempts while another program holds DuckDB's own lock on the file.
     LOCK_RETRY_DELAYS_SECONDS = (2, 5, 10, 20, 30)

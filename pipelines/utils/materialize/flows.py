@@ -5,8 +5,9 @@ The generic materialize flow: `dbt build` of one model of `queries/`, the guide'
 
 from typing import Any
 
-from pipelines.framework.environments import current_environment
-from pipelines.framework.flows import flow
+from pipelines.framework.config import current_environment
+from pipelines.framework.runtime import flow
+from pipelines.framework.storage.warehouse import get_warehouse
 from pipelines.utils.materialize.constants import constants
 from pipelines.utils.materialize.tasks import build_models
 from pipelines.utils.materialize.utils import dbt_variables, model_selector
@@ -40,4 +41,5 @@ def materialize(
     target = environment.materialization_target(materialization_mode)
     selector = model_selector(dataset_id, table_id, upstream, downstream)
     variables = dbt_variables(environment.dataset_suffix, dbt_vars)
-    return build_models(selector, target, variables, environment.warehouse_path)
+    warehouse = get_warehouse(environment)
+    return build_models(selector, target, variables, warehouse, environment.warehouse_path)

@@ -11,7 +11,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.framework.settings import get_settings
+from pipelines.framework.config import get_settings
+from pipelines.framework.storage.warehouse import Warehouse
 from pipelines.utils.materialize.constants import constants
 from pipelines.utils.materialize.utils import (
     WarehouseLockedError,
@@ -19,7 +20,6 @@ from pipelines.utils.materialize.utils import (
     check_result,
     dbt_run_dir,
     run_dbt,
-    warehouse_slot,
 )
 from pipelines.utils.utils import log
 
@@ -36,7 +36,11 @@ def _retry_when_locked(_task: Any, _task_run: Any, state: Any) -> bool:
     cache_policy=NO_CACHE,
 )
 def build_models(
-    selector: str, target: str, variables: Mapping[str, Any], warehouse_path: Path
+    selector: str,
+    target: str,
+    variables: Mapping[str, Any],
+    warehouse: Warehouse,
+    warehouse_path: Path,
 ) -> dict[str, str]:
     """
     Roda `dbt build --select <selector>` no target, com as linhas do dbt no log da execução.
@@ -45,6 +49,8 @@ def build_models(
         selector: seleção do dbt (`+fqn:pipelines.<dataset_id>.<table_id>+`).
         target: target do profiles.yml (dev, local, staging, prod).
         variables: vars do dbt, já com o sufixo de dataset do ambiente.
+        warehouse: o warehouse do ambiente; o build ocupa a vaga de escrita dele (no DuckDB, a
+            mesma das cargas dos dumps: builds e cargas esperam a vez um do outro).
         warehouse_path: arquivo DuckDB dos targets DuckDB.
 
     Returns:
@@ -58,7 +64,7 @@ def build_models(
         constants.GCP_PROJECT_ENV.value: settings.gcp_project or "",
     }
     log(f"dbt build --select {selector} --target {target}")
-    with warehouse_slot(target, warehouse_path):
+    with warehouse.writer_slot():
         result = run_dbt(args, env, emit=log)
     try:
         statuses = check_result(result, selector)

@@ -1,6 +1,6 @@
 """
 Helpers of the materialize flow: the dbt command line, dbt's Python runner with its log events
-streamed to the run log, the embedded warehouse's writer slot, and dbt's errors as exceptions.
+streamed to the run log, and dbt's errors as exceptions.
 """
 
 import json
@@ -9,14 +9,13 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 from dbt_common.events.base_types import EventMsg
 
-from pipelines.framework.warehouse.duckdb import warehouse_lock
 from pipelines.utils.materialize.constants import constants
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -137,16 +136,6 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def warehouse_slot(target: str, warehouse_path: Path):
-    """The embedded warehouse's single writer slot for a DuckDB target; nothing for BigQuery.
-
-    Dump loads hold the same slot (`<file>.lock`), so materializations and loads queue.
-    """
-    if target in constants.DUCKDB_TARGETS.value:
-        return warehouse_lock(warehouse_path)
-    return nullcontext()
 
 
 def node_statuses(result: dbtRunnerResult) -> dict[str, str]:

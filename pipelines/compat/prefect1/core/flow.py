@@ -36,8 +36,8 @@ from pipelines.compat.prefect1.core.task import Task
 from pipelines.compat.prefect1.tasks.core.constants import Constant
 from pipelines.compat.prefect1.utilities.tasks import as_task
 from pipelines.compat.prefect1.utils import prefect3_name
-from pipelines.framework.flows import flow as platform_flow
-from pipelines.framework.schedules import Schedule as PlatformSchedule
+from pipelines.framework.runtime import Schedule as PlatformSchedule
+from pipelines.framework.runtime import flow as platform_flow
 
 _SKIP_IF_RUNNING_HANDLER = "skip_if_running_handler"
 _logger = logging.getLogger("pipelines.compat")

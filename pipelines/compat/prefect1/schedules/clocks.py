@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from prefect.schedules import Cron
 
 from pipelines.compat.prefect1.constants import constants
-from pipelines.framework import schedules as platform
+from pipelines.framework import runtime as platform
 
 DEFAULT_INTERVAL_START = datetime.fromisoformat(constants.DEFAULT_INTERVAL_START.value).replace(
     tzinfo=ZoneInfo("UTC")

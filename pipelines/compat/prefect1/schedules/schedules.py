@@ -9,7 +9,7 @@ refused at registration with the reason (and `pipelines migrate` lists them).
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pipelines.framework import schedules as platform
+from pipelines.framework import runtime as platform
 
 
 class Schedule(platform.Schedule):

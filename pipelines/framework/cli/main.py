@@ -1,0 +1,351 @@
+"""
+The `pipelines` command: list, run, scaffold and check the repository's flows.
+"""
+
+import asyncio
+import json
+import signal
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from pipelines.framework import stack
+from pipelines.framework.cli.parameters import parse_parameters
+from pipelines.framework.cli.secrets import secrets_app
+from pipelines.framework.config import (
+    Environment,
+    UsageError,
+    current_branch,
+    environment_for_branch,
+    get_settings,
+)
+from pipelines.framework.deploy import (
+    DiscoveryError,
+    FlowInfo,
+    Outcome,
+    create_backfill,
+    create_project,
+    discover_flows,
+    find_flow,
+    next_run,
+    plan,
+    planned_runs,
+    register,
+    run_checks,
+)
+from pipelines.framework.stack import (
+    ServerError,
+    api_settings,
+    crash_orphaned_runs,
+    ensure_server,
+    run_flow,
+)
+
+app = typer.Typer(
+    help="The city's data pipelines: list, run, scaffold and check flows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+app.add_typer(secrets_app, name="secrets")
+EnvOption = Annotated[
+    str | None,
+    typer.Option("--env", help="local, staging or prod; default: from the git branch."),
+]
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def flow_summary(info: FlowInfo) -> dict[str, Any]:
+    """What `flows --json` says of one flow."""
+    schedule = info.schedule
+    return {
+        "name": info.name,
+        "module": info.module,
+        "function": info.function_name,
+        "orgao": info.orgao,
+        "project": info.project,
+        "code_owners": list(info.code_owners),
+        "parameters": [
+            {
+                "name": p.name,
+                "type": p.type_name,
+                "required": p.required,
+                "default": None if p.required else p.default,
+            }
+            for p in info.parameters.values()
+        ],
+        "labels": list(schedule.labels) if schedule else [],
+        "schedules": [
+            {
+                "description": clock.describe(),
+                "timezone": clock.timezone,
+                "labels": list(clock.labels),
+                "parameter_defaults": clock.parameter_defaults,
+            }
+            for clock in (schedule.clocks if schedule else ())
+        ],
+    }
+
+
+@app.command()
+def flows(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+):
+    """List every flow of the repository with its parameters, owners and schedules."""
+    try:
+        found = [flow_summary(info) for info in discover_flows()]
+    except DiscoveryError as exc:
+        raise fail(str(exc), 2) from None
+    if as_json:
+        typer.echo(json.dumps(found, indent=2, ensure_ascii=False, default=str))
+        return
+    table = Table("flow", "module", "parameters", "owners", "schedule")
+    for item in found:
+        params = ", ".join(
+            p["name"] if p["required"] else f"{p['name']}={p['default']!r}"
+            for p in item["parameters"]
+        )
+        schedule = "\n".join(s["description"] for s in item["schedules"]) or "-"
+        table.add_row(
+            item["name"], item["module"], params, ", ".join(item["code_owners"]), schedule
+        )
+    console.print(table)
+
+
+@app.command()
+def run(
+    flow: Annotated[str, typer.Argument(help="Flow name, a unique part of it, or its module.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="name=value; repeat for more.")
+    ] = None,
+):
+    """Run a flow here, with parameters converted to their declared types."""
+    try:
+        info = find_flow(flow)
+        parameters = parse_parameters(info, param or [])
+    except UsageError as exc:
+        raise fail(str(exc), 2) from None
+    try:
+        outcome = run_flow(info, parameters)
+    except ServerError as exc:
+        raise fail(str(exc), 1) from None
+    _print_crashed_orphans(outcome.crashed_orphans)
+    if not outcome.ok:
+        where = f"task {outcome.failed_task!r}" if outcome.failed_task else "the flow"
+        raise fail(f"{info.name!r} failed in {where}: {outcome.reason}", 1)
+    console.print(f"[green]{info.name!r} completed[/]", highlight=False)
+
+
+def _print_crashed_orphans(names: Sequence[str]) -> None:
+    """Say which runs of dead `pipelines run` processes this command marked Crashed."""
+    for name in names:
+        errors.print(
+            f"[yellow]run {name!r} of a `pipelines run` whose process died: marked Crashed[/]",
+            highlight=False,
+        )
+
+
+@app.command()
+def new(
+    orgao: Annotated[str, typer.Argument(help="Orgao folder, e.g. rj_escritorio.")],
+    projeto: Annotated[str, typer.Argument(help="Project folder, e.g. geolocator.")],
+    sigla: Annotated[
+        str | None, typer.Option(help="Flow-name prefix (the orgao's acronym).")
+    ] = None,
+    owner: Annotated[str, typer.Option(help="Code owner of the example flow.")] = "pipeliners",
+):
+    """Create a project in the guide's layout with an example flow, schedule and test."""
+    try:
+        created = create_project(orgao, projeto, sigla=sigla, owner=owner)
+    except UsageError as exc:
+        raise fail(str(exc), 2) from None
+    for path in created:
+        console.print(f"created {path}", highlight=False)
+
+
+@app.command()
+def check():
+    """Check the repository's conventions; one line per finding (file:line)."""
+    findings = run_checks()
+    for finding in findings:
+        typer.echo(str(finding))
+    if findings:
+        raise fail(f"{len(findings)} finding(s)", 1)
+    console.print("[green]all conventions hold[/]")
+
+
+def resolve_environment(env: str | None) -> Environment:
+    """`--env`, or the guide's rule on the git branch."""
+    return Environment(env) if env else environment_for_branch(current_branch())
+
+
+def _registration_table(outcomes: list[Outcome], dry_run: bool) -> Table:
+    table = Table("flow", "action", "detail", title="would register" if dry_run else "registered")
+    for outcome in outcomes:
+        table.add_row(outcome.flow, outcome.action, outcome.detail)
+    return table
+
+
+@app.command("register")
+def register_command(
+    env: EnvOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+):
+    """Upload every flow's code and create or update its deployment; pause deleted flows."""
+    try:
+        environment = resolve_environment(env)
+        total = len(plan(environment))
+    except UsageError as exc:
+        raise fail(str(exc), 2) from None
+    try:
+        with (
+            api_settings(ensure_server()),
+            Progress(console=errors, transient=True, disable=as_json) as progress,
+        ):
+            task = progress.add_task(f"registering in {environment.name}", total=total)
+            outcomes = asyncio.run(
+                register(environment, dry_run, on_outcome=lambda _: progress.advance(task))
+            )
+    except UsageError as exc:
+        raise fail(str(exc), 2) from None
+    except ServerError as exc:
+        raise fail(str(exc), 1) from None
+    if as_json:
+        typer.echo(json.dumps([o.__dict__ for o in outcomes], indent=2, ensure_ascii=False))
+        return
+    console.print(_registration_table(outcomes, dry_run))
+    counts = {
+        a: sum(o.action == a for o in outcomes) for a in ("created", "updated", "skipped", "paused")
+    }
+    console.print(", ".join(f"{n} {a}" for a, n in counts.items()), highlight=False)
+
+
+def _print_deployments(environment: Environment) -> None:
+    """Each deployment with its pool and its next run, as the scheduler will create it."""
+    table = Table("flow", "pool / queue", "next run")
+    now = datetime.now().astimezone()
+    for spec in plan(environment):
+        upcoming = next_run(spec.info, now)
+        shown = upcoming.isoformat(timespec="minutes") if upcoming else "-"
+        table.add_row(spec.info.name, f"{spec.label} / {environment.work_queue()}", shown)
+    console.print(table)
+
+
+def _wait_for_stop_signal() -> None:
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+
+
+@app.command()
+def up(
+    env: Annotated[
+        str, typer.Option("--env", help="Environment the local workers serve.")
+    ] = "local",
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Server port (default 4200).")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Start and return.")] = False,
+):
+    """Start the server + UI and a worker per label, register every flow, and stay up."""
+    settings = get_settings()
+    try:
+        environment = Environment(env)
+        state = stack.up(settings, environment, host or settings.host, port or settings.port)
+        with api_settings(state.url):
+            outcomes = asyncio.run(register(environment))
+    except UsageError as exc:
+        raise fail(str(exc), 2) from None
+    except ServerError as exc:
+        raise fail(str(exc), 1) from None
+    console.print(_registration_table(outcomes, dry_run=False))
+    _print_deployments(environment)
+    console.print(f"UI: [bold]{state.url.removesuffix('/api')}[/]", highlight=False)
+    console.print(f"workers: {', '.join(state.workers)} (queue {environment.work_queue()})")
+    if detach:
+        console.print("running in the background; `pipelines down` stops it")
+        return
+    console.print("Ctrl-C stops the server and the workers")
+    _wait_for_stop_signal()
+    stack.down(settings)
+    console.print("stopped")
+
+
+@app.command()
+def down():
+    """Stop the workers and the server started by `up` (or by a local run)."""
+    stack.down(get_settings())
+    console.print("stopped")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False):
+    """The local server and workers: address, health, pids."""
+    try:
+        current = stack.status(get_settings())
+    except ServerError as exc:
+        raise fail(str(exc), 1) from None
+    crashed: list[str] = []
+    if current["healthy"]:
+        with api_settings(str(current["server"])):
+            crashed = crash_orphaned_runs(str(current["server"]))
+    if as_json:
+        typer.echo(json.dumps({**current, "crashed_orphans": crashed}, indent=2))
+        return
+    _print_crashed_orphans(crashed)
+    console.print(f"server {current['server']} ({'healthy' if current['healthy'] else 'DOWN'})")
+    console.print(f"UI {current['ui']}")
+    for label, worker in current["workers"].items():
+        alive = "running" if worker["alive"] else "DEAD"
+        console.print(f"worker {label}: pid {worker['pid']} {alive}", highlight=False)
+
+
+@app.command()
+def backfill(
+    flow: Annotated[str, typer.Argument(help="Flow name, a unique part of it, or its module.")],
+    start: Annotated[datetime, typer.Option(help="Window start, ISO with timezone.")],
+    end: Annotated[datetime, typer.Option(help="Window end, ISO with timezone.")],
+    env: EnvOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+):
+    """Create the runs the flow's schedule would have created between START and END."""
+    try:
+        info = find_flow(flow)
+        environment = resolve_environment(env)
+        runs = planned_runs(info, start, end)
+        if not dry_run:
+            with api_settings(ensure_server()):
+                asyncio.run(create_backfill(info, environment, runs))
+    except UsageError as exc:
+        raise fail(str(exc), 2) from None
+    except ServerError as exc:
+        raise fail(str(exc), 1) from None
+    for planned in runs:
+        console.print(
+            f"{planned.scheduled_time.isoformat()} {json.dumps(planned.parameters)}",
+            highlight=False,
+        )
+    verb = "would create" if dry_run else "created"
+    console.print(f"{verb} {len(runs)} runs of {info.name!r} in {environment.name}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""
+From the repository to the server: discovery (every flow, by walking `pipelines/`), registration
+(one deployment per flow and environment, code uploaded under its fingerprint), the code closure
+it uploads, work pools (the guide's agents), backfills, the conventions `pipelines check` holds
+and the scaffold of `pipelines new`.
+"""
+
+from typing import TYPE_CHECKING
+
+from pipelines.framework import lazy_names
+from pipelines.framework.deploy.scaffold import ScaffoldError, create_project
+
+if TYPE_CHECKING:  # these import Prefect: imported on first use
+    from pipelines.framework.deploy.backfill import (
+        BackfillError,
+        PlannedRun,
+        create_backfill,
+        next_run,
+        planned_runs,
+    )
+    from pipelines.framework.deploy.checks import Finding, run_checks
+    from pipelines.framework.deploy.discovery import (
+        DiscoveryError,
+        FlowInfo,
+        FlowNotFoundError,
+        discover_flows,
+        find_flow,
+    )
+    from pipelines.framework.deploy.registration import DeploymentSpec, Outcome, plan, register
+    from pipelines.framework.deploy.work_pools import (
+        WorkPoolError,
+        agent_labels,
+        ensure_work_pools,
+    )
+
+__all__ = [
+    "BackfillError",
+    "DeploymentSpec",
+    "DiscoveryError",
+    "Finding",
+    "FlowInfo",
+    "FlowNotFoundError",
+    "Outcome",
+    "PlannedRun",
+    "ScaffoldError",
+    "WorkPoolError",
+    "agent_labels",
+    "create_backfill",
+    "create_project",
+    "discover_flows",
+    "ensure_work_pools",
+    "find_flow",
+    "next_run",
+    "plan",
+    "planned_runs",
+    "register",
+    "run_checks",
+]
+__getattr__ = lazy_names(__name__)

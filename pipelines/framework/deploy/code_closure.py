@@ -1,0 +1,87 @@
+"""
+The repository files a flow runs: its module and every `pipelines` module it imports, directly or
+not. Registration uploads exactly these and fingerprints them, so editing a shared helper
+re-registers the flows that import it, and only those.
+"""
+
+import ast
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from pipelines.framework.config import REPO_ROOT
+
+ROOT_PACKAGE = "pipelines"
+DATA_DIRS: dict[str, tuple[str, ...]] = {"pipelines.utils.materialize": ("queries",)}
+"""Folders outside `pipelines/` that a module needs at run time (the dbt project)."""
+
+
+@cache
+def module_path(module: str, root: Path = REPO_ROOT) -> Path | None:
+    """File of a dotted module name inside the repository, or None."""
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@cache
+def _imported_modules(path: Path) -> frozenset[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return frozenset(n for n in names if n == ROOT_PACKAGE or n.startswith(f"{ROOT_PACKAGE}."))
+
+
+def _with_parents(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+@cache
+def module_closure(module: str, root: Path = REPO_ROOT) -> frozenset[str]:
+    """Every repository module that importing `module` executes (packages included)."""
+    seen: set[str] = set()
+    pending = _with_parents(module)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        path = module_path(name, root)
+        if path is None:
+            continue
+        seen.add(name)
+        for imported in _imported_modules(path):
+            pending.extend(_with_parents(imported))
+    return frozenset(seen)
+
+
+@cache
+def file_digest(path: Path) -> bytes:
+    """SHA-256 of a file's bytes, read once per process however many flows share it."""
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
+@cache
+def closure_files(module: str, root: Path = REPO_ROOT) -> tuple[Path, ...]:
+    """Files, relative to `root`, that a flow in `module` needs to run."""
+    modules = module_closure(module, root)
+    files = {module_path(name, root).relative_to(root) for name in modules}  # type: ignore[union-attr]
+    project_dir = module_path(module, root).parent  # type: ignore[union-attr]
+    files.update(
+        p.relative_to(root) for p in project_dir.iterdir() if p.is_file() and p.suffix != ".pyc"
+    )
+    for prefix, folders in DATA_DIRS.items():
+        if any(name == prefix or name.startswith(f"{prefix}.") for name in modules):
+            for folder in folders:
+                files.update(
+                    p.relative_to(root)
+                    for p in (root / folder).rglob("*")
+                    if p.is_file() and not {"target", "logs", "__pycache__"} & set(p.parts)
+                )
+    return tuple(sorted(files))

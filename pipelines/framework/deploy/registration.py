@@ -1,0 +1,287 @@
+"""
+`pipelines register`: one deployment per flow and environment, with its code uploaded to storage.
+
+A deployment's `version` is the fingerprint of its code and settings, so an unchanged flow is
+skipped by comparing with the server, and a changed one always runs the new code: the code is
+stored under its fingerprint and never overwritten. Deployments of flows that no longer exist are
+paused and their future runs deleted, so deleted flows leave no ghost runs.
+"""
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import fsspec
+from prefect import get_client
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.actions import DeploymentScheduleCreate
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterTags,
+    FlowFilter,
+    FlowFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import (
+    ConcurrencyLimitConfig,
+    ConcurrencyOptions,
+    StateType,
+)
+from prefect.client.schemas.responses import DeploymentResponse
+
+from pipelines.constants import constants
+from pipelines.framework.config import REPO_ROOT, Environment
+from pipelines.framework.deploy.code_closure import closure_files, file_digest
+from pipelines.framework.deploy.discovery import FlowInfo, discover_flows
+from pipelines.framework.deploy.work_pools import ensure_work_pools
+from pipelines.framework.runtime import ScheduleError
+from pipelines.framework.storage import is_local_filesystem
+
+REGISTRY_TAG = "pipelines"
+PAGE = 200  # the server's largest page
+
+
+@dataclass(frozen=True)
+class RenderedDeployment:  # pylint: disable=too-many-instance-attributes
+    """One flow's deployment in one environment, as registration creates it, but the code."""
+
+    flow: str
+    deployment: str
+    """The deployment's name: the environment's."""
+    entrypoint: str
+    work_pool: str
+    work_queue: str
+    tags: list[str]
+    concurrency: ConcurrencyLimitConfig | None
+    env: dict[str, str]
+    """Environment variables of the flow's runs (the code location's are added at upload)."""
+    schedules: list[DeploymentScheduleCreate]
+
+    def as_dict(self) -> dict[str, Any]:
+        """As plain data: the reviewed snapshot and half of the fingerprint."""
+        return {
+            "flow": self.flow,
+            "deployment": self.deployment,
+            "entrypoint": self.entrypoint,
+            "work_pool": self.work_pool,
+            "work_queue": self.work_queue,
+            "tags": self.tags,
+            "concurrency": (
+                self.concurrency.model_dump(mode="json", exclude_none=True)
+                if self.concurrency
+                else None
+            ),
+            "job_variables": {"env": self.env},
+            "schedules": [
+                {
+                    "schedule": s.schedule.model_dump(mode="json", exclude_none=True),
+                    "parameters": s.parameters,
+                }
+                for s in self.schedules
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What registration creates for one flow in one environment."""
+
+    info: FlowInfo
+    env: Environment
+
+    @property
+    def label(self) -> str:
+        """The agent label (work pool) of the flow: its schedule's, or the default one."""
+        schedule = self.info.schedule
+        labels = schedule.labels if schedule else (constants.DEFAULT_AGENT_LABEL.value,)
+        if len(labels) != 1:
+            raise ScheduleError(f"{self.info.name!r}: a schedule names one label, got {labels}")
+        return labels[0]
+
+    @property
+    def tags(self) -> list[str]:
+        owners = [f"owner:{owner}" for owner in self.info.code_owners]
+        scope = [f"orgao:{self.info.orgao}", f"project:{self.info.project or '-'}"]
+        return [REGISTRY_TAG, f"env:{self.env.name}", *scope, *owners]
+
+    def schedules(self) -> list[DeploymentScheduleCreate]:
+        clocks = self.info.schedule.clocks if self.info.schedule else ()
+        return [DeploymentScheduleCreate.from_schedule(clock.to_prefect()) for clock in clocks]
+
+    def render(self) -> RenderedDeployment:
+        """Everything registration sends but the code."""
+        return RenderedDeployment(
+            flow=self.info.name,
+            deployment=self.env.name,
+            entrypoint=self.info.entrypoint,
+            work_pool=self.label,
+            work_queue=self.env.work_queue(),
+            tags=self.tags,
+            concurrency=self.info.deployment_concurrency,
+            env={"PIPELINES_ENV": self.env.name},
+            schedules=self.schedules(),
+        )
+
+    def fingerprint(self) -> str:
+        """The deployment's version: its rendering and its code files, hashed."""
+        rendered = self.render().as_dict()
+        digest = hashlib.sha256(json.dumps(rendered, sort_keys=True, default=str).encode())
+        for path in closure_files(self.info.module):
+            digest.update(str(path).encode())
+            digest.update(file_digest(REPO_ROOT / path))
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What registration did (or would do) for one flow."""
+
+    flow: str
+    action: str  # created, updated, skipped, paused
+    detail: str = ""
+
+
+def upload_code(spec: DeploymentSpec, fingerprint: str) -> str:
+    """Copy the flow's files to `<code_url>/<fingerprint>/` once; returns that location."""
+    target = f"{spec.env.code_url}/{fingerprint}"
+    fs, path = fsspec.core.url_to_fs(target)
+    if fs.exists(f"{path}/.complete"):
+        return target
+    files = closure_files(spec.info.module)
+    if is_local_filesystem(fs):
+        _copy_locally(files, Path(path))
+    else:
+        for relative in files:
+            fs.put_file(str(REPO_ROOT / relative), f"{path}/{relative}")
+        fs.pipe_file(f"{path}/.complete", b"")
+    return target
+
+
+def _copy_locally(files: tuple[Path, ...], target: Path) -> None:
+    """Build the snapshot beside its place and rename it in, so no reader sees half of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    for relative in files:
+        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / relative, staging / relative)
+    (staging / ".complete").touch()
+    try:
+        staging.rename(target)
+    except OSError:  # another registration stored the same fingerprint first
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def code_location(code: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Pull steps and environment that make a worker import the uploaded code."""
+    fs, path = fsspec.core.url_to_fs(code)
+    if is_local_filesystem(fs):
+        return [], {"PYTHONPATH": path}
+    return [{"prefect.deployments.steps.pull_from_remote_storage": {"url": code}}], {}
+
+
+async def _existing(client: PrefectClient, env: Environment) -> dict[str, DeploymentResponse]:
+    """This environment's registered deployments, by flow name (every page of them)."""
+    only_ours = DeploymentFilter(tags=DeploymentFilterTags(all_=[REGISTRY_TAG, f"env:{env.name}"]))
+    deployments: list[DeploymentResponse] = []
+    while page := await client.read_deployments(
+        deployment_filter=only_ours, limit=PAGE, offset=len(deployments)
+    ):
+        deployments.extend(page)
+    names: dict[UUID, str] = {}
+    for start in range(0, len(deployments), PAGE):
+        ids = [d.flow_id for d in deployments[start : start + PAGE]]
+        flows = await client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=ids)))
+        names.update((f.id, f.name) for f in flows)
+    return {names[d.flow_id]: d for d in deployments if d.flow_id in names}
+
+
+async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str) -> None:
+    rendered = spec.render()
+    concurrency = rendered.concurrency
+    pull_steps, code_env = code_location(upload_code(spec, fingerprint))
+    flow_id = await client.create_flow_from_name(rendered.flow)
+    await client.create_deployment(
+        flow_id=flow_id,
+        name=rendered.deployment,
+        version=fingerprint,
+        schedules=rendered.schedules,
+        concurrency_limit=concurrency.limit if concurrency else None,  # None lifts an old limit
+        concurrency_options=(
+            ConcurrencyOptions(collision_strategy=concurrency.collision_strategy)
+            if concurrency
+            else None
+        ),
+        work_pool_name=rendered.work_pool,
+        work_queue_name=rendered.work_queue,
+        entrypoint=rendered.entrypoint,
+        tags=rendered.tags,
+        parameter_openapi_schema=spec.info.flow.parameters.model_dump(),
+        description=(spec.info.flow.description or "").strip() or None,
+        pull_steps=pull_steps,
+        job_variables={"env": {**rendered.env, **code_env}},
+        paused=False,
+    )
+
+
+async def pause_deployment(client: PrefectClient, deployment: DeploymentResponse) -> int:
+    """Pause a deployment and delete its scheduled runs; returns how many were deleted."""
+    await client.pause_deployment(deployment.id)
+    runs = await client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id={"any_": [deployment.id]}),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+        ),
+    )
+    for run in runs:
+        await client.delete_flow_run(run.id)
+    return len(runs)
+
+
+def plan(env: Environment, flows: list[FlowInfo] | None = None) -> list[DeploymentSpec]:
+    """The deployments the repository defines for `env` (offline: no server needed)."""
+    return [DeploymentSpec(info, env) for info in (discover_flows() if flows is None else flows)]
+
+
+async def register(
+    env: Environment,
+    dry_run: bool = False,
+    on_outcome: Callable[[Outcome], None] = lambda _: None,
+) -> list[Outcome]:
+    """Create or update every flow's deployment in `env`; pause those of deleted flows."""
+    specs = plan(env)
+    outcomes: list[Outcome] = []
+
+    def report(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        on_outcome(outcome)
+
+    async with get_client() as client:
+        if not dry_run:
+            await ensure_work_pools(client, sorted({spec.label for spec in specs}))
+        existing = await _existing(client, env)
+        for spec in specs:
+            fingerprint = spec.fingerprint()
+            current = existing.get(spec.info.name)
+            if current and current.version == fingerprint and not current.paused:
+                report(Outcome(spec.info.name, "skipped", "unchanged"))
+                continue
+            if not dry_run:
+                await _deploy(client, spec, fingerprint)
+            report(Outcome(spec.info.name, "updated" if current else "created", fingerprint))
+        wanted = {spec.info.name for spec in specs}
+        for name, deployment in sorted(existing.items()):
+            if name in wanted or deployment.paused:
+                continue
+            deleted = 0 if dry_run else await pause_deployment(client, deployment)
+            report(
+                Outcome(name, "paused", f"flow no longer exists; {deleted} scheduled runs deleted")
+            )
+    return outcomes

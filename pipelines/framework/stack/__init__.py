@@ -1,0 +1,42 @@
+"""
+The platform on one machine: the local Prefect server (started once, found again), its security
+(encryption key, basic auth, retention), the services of `pipelines up` (a worker per label, the
+crash automation) and local runs of `pipelines run`.
+"""
+
+from typing import TYPE_CHECKING
+
+from pipelines.framework import lazy_names
+
+if TYPE_CHECKING:  # these import Prefect: imported on first use
+    from pipelines.framework.stack.local_run import RunOutcome, crash_orphaned_runs, run_flow
+    from pipelines.framework.stack.server import (
+        ServerError,
+        api_settings,
+        ensure_server,
+        free_port,
+        is_healthy,
+        start_server,
+        stop_process_group,
+        stop_server,
+    )
+    from pipelines.framework.stack.services import StackState, down, status, up
+
+__all__ = [
+    "RunOutcome",
+    "ServerError",
+    "StackState",
+    "api_settings",
+    "crash_orphaned_runs",
+    "down",
+    "ensure_server",
+    "free_port",
+    "is_healthy",
+    "run_flow",
+    "start_server",
+    "status",
+    "stop_process_group",
+    "stop_server",
+    "up",
+]
+__getattr__ = lazy_names(__name__)

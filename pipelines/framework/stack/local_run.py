@@ -1,0 +1,234 @@
+"""
+Runs a flow in this process against the local server (started once, then reused).
+
+A run whose process dies (SIGKILL, out of memory, the machine stopped) cannot report its end. Each
+`pipelines run` therefore tags its runs, leaves a record of its process in the state folder while
+it runs, and sends the heartbeats the server's crash automation expects; the next `pipelines run`
+or `pipelines status` marks the runs of a record whose process is gone Crashed.
+"""
+
+import contextvars
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+from prefect import get_client, tags
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+    TaskRunFilter,
+    TaskRunFilterState,
+    TaskRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.events import emit_event
+from prefect.exceptions import PrefectHTTPStatusError
+from prefect.states import Crashed, State
+
+from pipelines.framework.config import Settings, get_settings
+from pipelines.framework.deploy import FlowInfo
+from pipelines.framework.stack.server import api_settings, ensure_server
+from pipelines.framework.stack.services import HEARTBEAT_SECONDS
+from pipelines.framework.storage import atomic_write
+
+UNFINISHED = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+_logger = logging.getLogger("pipelines.local_run")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a local run ended, in the words a user needs."""
+
+    state: State
+    failed_task: str | None = None
+    reason: str | None = None
+    crashed_orphans: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.state.is_completed()
+
+
+@dataclass(frozen=True)
+class LocalRunRecord:
+    """A `pipelines run` process and the tag of its runs: enough to tell later that it died."""
+
+    tag: str
+    url: str
+    host: str
+    pid: int
+    started: str | None
+    """The process's start time (clock ticks since boot): a reused pid is another process."""
+
+    def is_alive(self) -> bool:
+        return self.host != socket.gethostname() or _process_start(self.pid) == self.started
+
+    def crash_message(self) -> str:
+        return (
+            f"The `pipelines run` process running this run (pid {self.pid} on {self.host}) "
+            "ended without reporting its end (killed, out of memory or its machine stopped): "
+            "marked Crashed by the next `pipelines` command."
+        )
+
+
+def run_flow(info: FlowInfo, parameters: dict[str, Any]) -> RunOutcome:
+    """Run `info` with `parameters`; on failure, name the failing task and why."""
+    settings = get_settings()
+    url = ensure_server(settings)
+    with api_settings(url):
+        orphans = tuple(crash_orphaned_runs(url, settings))
+        with _recorded(settings, url) as tag, tags(tag), _heartbeats(tag):
+            state = info.flow(**parameters, return_state=True)
+        if state.is_completed():
+            return RunOutcome(state, crashed_orphans=orphans)
+        failed_task = _failed_task_name(state.state_details.flow_run_id)
+    return RunOutcome(state, failed_task, _reason(state), orphans)
+
+
+def crash_orphaned_runs(url: str, settings: Settings | None = None) -> list[str]:
+    """Mark Crashed the unfinished runs of earlier `pipelines run` processes of this machine that
+    died, on the server at `url`; returns the runs' names. The server must be reachable: a record
+    it cannot be asked about is kept for a later command."""
+    crashed: list[str] = []
+    for path, record in _dead_records(settings or get_settings(), url):
+        try:
+            crashed += _crash_runs_of(record)
+        except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
+            _logger.warning("orphaned runs of %s not marked Crashed: %s", record.tag, exc)
+            continue
+        path.unlink(missing_ok=True)
+    return crashed
+
+
+def _records_dir(settings: Settings) -> Path:
+    return settings.home / "local-runs"
+
+
+@contextmanager
+def _recorded(settings: Settings, url: str) -> Iterator[str]:
+    """A record of this process for as long as its runs last; yields the tag they carry.
+
+    Without /proc (not Linux) a dead process cannot be told from a live one: no record then.
+    """
+    key = uuid4().hex[:12]
+    started = _process_start(os.getpid())
+    record = LocalRunRecord(f"pipelines-run:{key}", url, socket.gethostname(), os.getpid(), started)
+    path = _records_dir(settings) / f"{key}.json"
+    if started:
+        with atomic_write(path, encoding="utf-8") as handle:
+            json.dump(asdict(record), handle)
+    try:
+        yield record.tag
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _dead_records(settings: Settings, url: str) -> Iterator[tuple[Path, LocalRunRecord]]:
+    """Records of runs on `url` whose process is gone (records of other servers wait)."""
+    for path in sorted(_records_dir(settings).glob("*.json")):
+        try:
+            record = LocalRunRecord(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue
+        if record.url == url and not record.is_alive():
+            yield path, record
+
+
+def _process_start(pid: int) -> str | None:
+    """When `pid` started, from /proc; None when it is gone or a zombie (dead, not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # the command name in (...) may hold spaces
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _crash_runs_of(record: LocalRunRecord) -> list[str]:
+    """Crash the record's unfinished flow runs and their unfinished task runs."""
+    crashed = []
+    with get_client(sync_client=True) as client:
+        for run in _unfinished_runs(client, record.tag):
+            client.set_flow_run_state(run.id, Crashed(message=record.crash_message()), force=True)
+            tasks = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])),
+                task_run_filter=TaskRunFilter(
+                    state=TaskRunFilterState(type=TaskRunFilterStateType(any_=UNFINISHED))
+                ),
+            )
+            for task in tasks:
+                client.set_task_run_state(
+                    task.id, Crashed(message=record.crash_message()), force=True
+                )
+            crashed.append(run.name)
+    return crashed
+
+
+def _unfinished_runs(client: SyncPrefectClient, tag: str) -> list[FlowRun]:
+    return client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[tag]),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=UNFINISHED)),
+        )
+    )
+
+
+@contextmanager
+def _heartbeats(tag: str) -> Iterator[None]:
+    """Heartbeats of this process's runs, as a worker's runs send them: the server's crash
+    automation then neither crashes a live local run longer than its window nor misses a killed
+    one. Prefect's own heartbeat thread would add ~1 s to every run (joined after a 1 s sleep);
+    this one stops at once."""
+    stop = threading.Event()
+    context = contextvars.copy_context()  # the thread's clients talk to this server too
+    threading.Thread(target=context.run, args=(_beat, tag, stop), daemon=True).start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def _beat(tag: str, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            with get_client(sync_client=True) as client:
+                runs = _unfinished_runs(client, tag)
+        except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
+            _logger.debug("heartbeat not sent: %s", exc)
+            continue
+        for run in runs:
+            emit_event(
+                event="prefect.flow-run.heartbeat",
+                resource={"prefect.resource.id": f"prefect.flow-run.{run.id}"},
+            )
+
+
+def _reason(state: State) -> str:
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    return (state.message or state.name).splitlines()[0]
+
+
+def _failed_task_name(flow_run_id: UUID | None) -> str | None:
+    if flow_run_id is None:
+        return None
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    failed = [run for run in task_runs if run.state and run.state.is_failed()]
+    return failed[-1].task_key.rsplit("-", 1)[0] if failed else None

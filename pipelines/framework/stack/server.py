@@ -1,0 +1,223 @@
+"""
+The local Prefect server: started once in the background, found again by every later command.
+
+`pipelines run` and `pipelines up` share it through a state file, so only the first command of a
+session pays the server's start-up; a server named by `PREFECT_API_URL` is used as it is.
+"""
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+from pipelines.framework.config import Settings, get_settings
+from pipelines.framework.stack.security import (
+    client_environment,
+    exposure_refusal,
+    security_environment,
+)
+
+
+class ServerError(RuntimeError):
+    """The server could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What the state file remembers of a server this platform started."""
+
+    url: str
+    pid: int
+    log: str
+
+
+def api_url(host: str, port: int) -> str:
+    return f"http://{host}:{port}/api"
+
+
+def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    """True when the Prefect API at `url` answers its health check."""
+    try:
+        return httpx.get(f"{url}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on `host:port` yet."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def server_environment(settings: Settings) -> dict[str, str]:
+    """Environment of the server process: state under the home folder, telemetry off, secured."""
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    env.update(
+        PREFECT_HOME=str(settings.home / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_ENABLED="true",
+        # relative, so the UI calls the server that served it, whatever address the browser used
+        PREFECT_UI_API_URL="/api",
+    )
+    if settings.database_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.database_url
+    env.update(security_environment(settings))  # key file, basic auth, run retention
+    return env
+
+
+def read_state(settings: Settings) -> ServerState | None:
+    try:
+        return ServerState(**json.loads(settings.server_state_file.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def running_server(settings: Settings) -> ServerState | None:
+    """The server recorded in the state file, if it is alive and healthy."""
+    state = read_state(settings)
+    if state and pid_alive(state.pid) and is_healthy(state.url):
+        return state
+    return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True while `pid` is a live Prefect process: a pid reused by another program is not ours."""
+    try:
+        return b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+@contextmanager
+def state_lock(settings: Settings) -> Iterator[None]:
+    """Serialise start/stop so two commands never start two servers."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.home / "server.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def start_server(settings: Settings, host: str, port: int) -> ServerState:
+    """Start `prefect server start` in its own session and wait until it is healthy."""
+    if refusal := exposure_refusal(settings, host):
+        raise ServerError(refusal)
+    if not port_is_free(host, port):
+        raise ServerError(f"port {port} on {host} is in use; choose another with --port")
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.logs_dir / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=server_environment(settings),
+            start_new_session=True,
+        )
+    state = ServerState(url=api_url(host, port), pid=process.pid, log=str(log_path))
+    deadline = time.monotonic() + settings.server_start_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"the Prefect server exited ({process.returncode}); see {log_path}")
+        if is_healthy(state.url):
+            settings.server_state_file.write_text(json.dumps(asdict(state)))
+            return state
+        time.sleep(0.25)
+    stop_process_group(process.pid)
+    raise ServerError(
+        f"the Prefect server did not become healthy in {settings.server_start_timeout:.0f} s; "
+        f"see {log_path}"
+    )
+
+
+def ensure_server(settings: Settings | None = None) -> str:
+    """The API URL to use: `PREFECT_API_URL`, the running local server, or a new one."""
+    for name, value in client_environment(settings or get_settings()).items():
+        os.environ.setdefault(name, value)  # the basic-auth credential for this process's clients
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    settings = settings or get_settings()
+    with state_lock(settings):
+        state = running_server(settings)
+        if state:
+            return state.url
+        port = (
+            settings.port
+            if port_is_free(settings.host, settings.port)
+            else free_port(settings.host)
+        )
+        return start_server(settings, settings.host, port).url
+
+
+@contextmanager
+def api_settings(url: str) -> Iterator[None]:
+    """Point this process's Prefect clients at `url`, with the server's credential if it has one."""
+    updates = {PREFECT_API_URL: url}
+    credential = client_environment(get_settings()).get("PREFECT_API_AUTH_STRING")
+    if credential:
+        updates[PREFECT_API_AUTH_STRING] = credential
+    with temporary_settings(updates=updates):
+        yield
+
+
+def stop_server(settings: Settings | None = None) -> ServerState | None:
+    """Stop the server recorded in the state file; returns what was stopped."""
+    settings = settings or get_settings()
+    with state_lock(settings):
+        state = read_state(settings)
+        if state and pid_alive(state.pid):
+            stop_process_group(state.pid)
+        settings.server_state_file.unlink(missing_ok=True)
+        return state
+
+
+def stop_process_group(pid: int, timeout: float = 15.0) -> None:
+    """SIGTERM a process group, then SIGKILL whatever is left after `timeout` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):  # an exited child (zombie) has no command line left
+            return
+        time.sleep(0.1)
+    with suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,46 @@
+"""The `pipelines` command's exits: a user's mistake is one line and exit 2; a bug keeps its
+traceback and exits 1."""
+
+import subprocess
+import sys
+
+RUN = """
+import sys
+from pipelines.framework.cli import main
+{patch}
+main.app(sys.argv[1:])
+"""
+KEY_ERROR_BUG = """
+def find_flow(query):
+    return {}["a key the code forgot"]
+main.find_flow = find_flow
+"""
+
+
+def pipelines(*args: str, patch: str = "") -> subprocess.CompletedProcess:
+    """The command in a process of its own, with `patch` applied to the CLI module first."""
+    return subprocess.run(
+        [sys.executable, "-c", RUN.format(patch=patch), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_key_error_bug_shows_its_traceback_and_exits_1():
+    """A KeyError is a LookupError, once caught as a usage error: a bug then read as one line."""
+    result = pipelines("run", "Users report", patch=KEY_ERROR_BUG)
+
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "KeyError: 'a key the code forgot'" in result.stderr
+
+
+def test_an_unknown_flow_is_one_line_and_exit_2():
+    result = pipelines("run", "no flow has this name")
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: no flow matches 'no flow has this name'; `pipelines flows` lists them"
+    ]
