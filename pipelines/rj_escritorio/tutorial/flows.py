@@ -24,7 +24,13 @@ def users_report(
     api_url: str = constants.API_URL.value,
     output_path: str = constants.REPORT_PATH.value,
 ) -> str:
-    """Baixa `n_users` usuários da API e salva o relatório em `output_path`."""
+    """Baixa `n_users` usuários da API e salva o relatório em `output_path`.
+
+    Args:
+        n_users: Quantos usuários baixar da API (de 1 ao máximo do projeto).
+        api_url: Endereço da API de usuários (a randomuser, ou um substituto local).
+        output_path: Onde salvar o relatório CSV.
+    """
     data = download_data(n_users, api_url)
     dataframe = parse_data(data)
     return save_report(dataframe, output_path)
