@@ -216,6 +216,8 @@ def test_in_the_ui_a_user_finds_the_flow_runs_it_with_other_parameters_and_reads
             page.screenshot(path=ARTIFACTS / "1-deployment.png")
             page.get_by_role("button", name="Run", exact=True).click()
             page.get_by_text("Custom run").click()
+            # each parameter shows its description, from the flow's Args: docstring
+            expect(page.get_by_text("Quantos usuários baixar da API")).to_be_visible()
             page.get_by_role("textbox").nth(0).fill(run_name)
             page.get_by_role("spinbutton").fill("3")  # n_users
             page.get_by_role("textbox").nth(1).fill(api.url)  # api_url (no internet here)
