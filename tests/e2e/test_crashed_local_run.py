@@ -27,9 +27,9 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from pipelines.framework.config.environments import Environment
 from pipelines.framework.config.settings import Settings
 from pipelines.framework.deploy.discovery import FlowInfo
-from pipelines.framework.stack import local_run
+from pipelines.framework.stack import local_run, run_records
 from pipelines.framework.stack import services as stack
-from pipelines.framework.stack.local_run import LocalRunRecord
+from pipelines.framework.stack.run_records import LocalRunRecord
 from tests.conftest import pipelines_command, run_pipelines
 from tests.support.randomuser_api import RandomUserAPI
 
@@ -130,7 +130,7 @@ def test_a_record_is_alive_only_while_its_own_process_lives():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
     record = LocalRunRecord(
         "pipelines-run:test", "http://127.0.0.1:1/api", socket.gethostname(), child.pid,
-        local_run._process_start(child.pid),  # pylint: disable=protected-access
+        run_records.process_start(child.pid),
     )  # fmt: skip
     assert record.is_alive()
     assert not replace(record, started="1").is_alive()  # the same pid, another process

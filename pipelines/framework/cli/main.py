@@ -2,50 +2,28 @@
 The `pipelines` command: list, run, scaffold and check the repository's flows.
 """
 
-import asyncio
 import json
 import signal
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
-from pipelines.framework import stack
-from pipelines.framework.cli.parameters import parse_parameters
+from pipelines.framework import config, deploy, stack
 from pipelines.framework.cli.secrets import secrets_app
-from pipelines.framework.config import (
-    Environment,
-    UsageError,
-    current_branch,
-    environment_for_branch,
-    get_settings,
-)
-from pipelines.framework.deploy import (
-    DiscoveryError,
-    FlowInfo,
-    Outcome,
-    create_backfill,
-    create_project,
-    discover_flows,
-    find_flow,
-    next_run,
-    plan,
-    planned_runs,
-    register,
-    run_checks,
-)
-from pipelines.framework.stack import (
-    ServerError,
-    api_settings,
-    crash_orphaned_runs,
-    ensure_server,
-    run_flow,
-)
+from pipelines.framework.config import UsageError
+
+if TYPE_CHECKING:
+    from pipelines.framework.config import Environment
+    from pipelines.framework.deploy import FlowInfo, Outcome
+
+# The faces above import nothing heavy: each command reaches its machinery as `deploy.x` or
+# `stack.x`, so Prefect and the flows load only in the commands that need them, never for
+# `--help`, a usage error or `status` (tests/unit/test_cli_imports.py holds this).
 
 app = typer.Typer(
     help="The city's data pipelines: list, run, scaffold and check flows.",
@@ -68,7 +46,7 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def flow_summary(info: FlowInfo) -> dict[str, Any]:
+def flow_summary(info: "FlowInfo") -> dict[str, Any]:
     """What `flows --json` says of one flow."""
     schedule = info.schedule
     return {
@@ -106,8 +84,8 @@ def flows(
 ):
     """List every flow of the repository with its parameters, owners and schedules."""
     try:
-        found = [flow_summary(info) for info in discover_flows()]
-    except DiscoveryError as exc:
+        found = [flow_summary(info) for info in deploy.discover_flows()]
+    except deploy.DiscoveryError as exc:
         raise fail(str(exc), 2) from None
     if as_json:
         typer.echo(json.dumps(found, indent=2, ensure_ascii=False, default=str))
@@ -133,14 +111,16 @@ def run(
     ] = None,
 ):
     """Run a flow here, with parameters converted to their declared types."""
+    from pipelines.framework.cli.parameters import parse_parameters  # pydantic: for `run` alone
+
     try:
-        info = find_flow(flow)
+        info = deploy.find_flow(flow)
         parameters = parse_parameters(info, param or [])
     except UsageError as exc:
         raise fail(str(exc), 2) from None
     try:
-        outcome = run_flow(info, parameters)
-    except ServerError as exc:
+        outcome = stack.run_flow(info, parameters)
+    except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
     _print_crashed_orphans(outcome.crashed_orphans)
     if not outcome.ok:
@@ -169,7 +149,7 @@ def new(
 ):
     """Create a project in the guide's layout with an example flow, schedule and test."""
     try:
-        created = create_project(orgao, projeto, sigla=sigla, owner=owner)
+        created = deploy.create_project(orgao, projeto, sigla=sigla, owner=owner)
     except UsageError as exc:
         raise fail(str(exc), 2) from None
     for path in created:
@@ -179,7 +159,7 @@ def new(
 @app.command()
 def check():
     """Check the repository's conventions; one line per finding (file:line)."""
-    findings = run_checks()
+    findings = deploy.run_checks()
     for finding in findings:
         typer.echo(str(finding))
     if findings:
@@ -187,12 +167,14 @@ def check():
     console.print("[green]all conventions hold[/]")
 
 
-def resolve_environment(env: str | None) -> Environment:
+def resolve_environment(env: str | None) -> "Environment":
     """`--env`, or the guide's rule on the git branch."""
-    return Environment(env) if env else environment_for_branch(current_branch())
+    if env:
+        return config.Environment(env)
+    return config.environment_for_branch(config.current_branch())
 
 
-def _registration_table(outcomes: list[Outcome], dry_run: bool) -> Table:
+def _registration_table(outcomes: "list[Outcome]", dry_run: bool) -> Table:
     table = Table("flow", "action", "detail", title="would register" if dry_run else "registered")
     for outcome in outcomes:
         table.add_row(outcome.flow, outcome.action, outcome.detail)
@@ -206,23 +188,27 @@ def register_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ):
     """Upload every flow's code and create or update its deployment; pause deleted flows."""
+    import asyncio  # 30 ms each, paid by the commands that talk to the server alone
+
+    from rich.progress import Progress
+
     try:
         environment = resolve_environment(env)
-        total = len(plan(environment))
+        total = len(deploy.plan(environment))
     except UsageError as exc:
         raise fail(str(exc), 2) from None
     try:
         with (
-            api_settings(ensure_server()),
+            stack.api_settings(stack.ensure_server()),
             Progress(console=errors, transient=True, disable=as_json) as progress,
         ):
             task = progress.add_task(f"registering in {environment.name}", total=total)
             outcomes = asyncio.run(
-                register(environment, dry_run, on_outcome=lambda _: progress.advance(task))
+                deploy.register(environment, dry_run, on_outcome=lambda _: progress.advance(task))
             )
     except UsageError as exc:
         raise fail(str(exc), 2) from None
-    except ServerError as exc:
+    except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
     if as_json:
         typer.echo(json.dumps([o.__dict__ for o in outcomes], indent=2, ensure_ascii=False))
@@ -234,12 +220,12 @@ def register_command(
     console.print(", ".join(f"{n} {a}" for a, n in counts.items()), highlight=False)
 
 
-def _print_deployments(environment: Environment) -> None:
+def _print_deployments(environment: "Environment") -> None:
     """Each deployment with its pool and its next run, as the scheduler will create it."""
     table = Table("flow", "pool / queue", "next run")
     now = datetime.now().astimezone()
-    for spec in plan(environment):
-        upcoming = next_run(spec.info, now)
+    for spec in deploy.plan(environment):
+        upcoming = deploy.next_run(spec.info, now)
         shown = upcoming.isoformat(timespec="minutes") if upcoming else "-"
         table.add_row(spec.info.name, f"{spec.label} / {environment.work_queue()}", shown)
     console.print(table)
@@ -262,15 +248,17 @@ def up(
     detach: Annotated[bool, typer.Option("--detach", help="Start and return.")] = False,
 ):
     """Start the server + UI and a worker per label, register every flow, and stay up."""
-    settings = get_settings()
+    import asyncio  # 30 ms, paid by the commands that talk to the server alone
+
+    settings = config.get_settings()
     try:
-        environment = Environment(env)
+        environment = config.Environment(env)
         state = stack.up(settings, environment, host or settings.host, port or settings.port)
-        with api_settings(state.url):
-            outcomes = asyncio.run(register(environment))
+        with stack.api_settings(state.url):
+            outcomes = asyncio.run(deploy.register(environment))
     except UsageError as exc:
         raise fail(str(exc), 2) from None
-    except ServerError as exc:
+    except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
     console.print(_registration_table(outcomes, dry_run=False))
     _print_deployments(environment)
@@ -288,21 +276,23 @@ def up(
 @app.command()
 def down():
     """Stop the workers and the server started by `up` (or by a local run)."""
-    stack.down(get_settings())
+    stack.down(config.get_settings())
     console.print("stopped")
 
 
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False):
     """The local server and workers: address, health, pids."""
+    settings = config.get_settings()
     try:
-        current = stack.status(get_settings())
-    except ServerError as exc:
+        current = stack.status(settings)
+    except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
     crashed: list[str] = []
-    if current["healthy"]:
-        with api_settings(str(current["server"])):
-            crashed = crash_orphaned_runs(str(current["server"]))
+    url = str(current["server"])
+    if current["healthy"] and stack.dead_records(settings, url):  # only then is Prefect imported
+        with stack.api_settings(url):
+            crashed = stack.crash_orphaned_runs(url)
     if as_json:
         typer.echo(json.dumps({**current, "crashed_orphans": crashed}, indent=2))
         return
@@ -323,16 +313,18 @@ def backfill(
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
 ):
     """Create the runs the flow's schedule would have created between START and END."""
+    import asyncio  # 30 ms, paid by the commands that talk to the server alone
+
     try:
-        info = find_flow(flow)
+        info = deploy.find_flow(flow)
         environment = resolve_environment(env)
-        runs = planned_runs(info, start, end)
+        runs = deploy.planned_runs(info, start, end)
         if not dry_run:
-            with api_settings(ensure_server()):
-                asyncio.run(create_backfill(info, environment, runs))
+            with stack.api_settings(stack.ensure_server()):
+                asyncio.run(deploy.create_backfill(info, environment, runs))
     except UsageError as exc:
         raise fail(str(exc), 2) from None
-    except ServerError as exc:
+    except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
     for planned in runs:
         console.print(

@@ -5,12 +5,14 @@ Turns `-p name=value` from the command line into a flow's typed parameters.
 import inspect
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from pipelines.framework.config import UsageError
-from pipelines.framework.deploy import FlowInfo
+
+if TYPE_CHECKING:  # discovery imports Prefect
+    from pipelines.framework.deploy import FlowInfo
 
 
 class ParameterError(UsageError, ValueError):
@@ -48,7 +50,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{error['msg'].lower()} (got {error['input']!r})"
 
 
-def parse_parameters(info: FlowInfo, pairs: Iterable[str]) -> dict[str, Any]:
+def parse_parameters(info: "FlowInfo", pairs: Iterable[str]) -> dict[str, Any]:
     """Typed parameters for `info` from `name=value` strings; errors name the parameter."""
     values: dict[str, Any] = {}
     for pair in pairs:

@@ -17,16 +17,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.framework.secrets import (
-    MASK,
-    PrefectBlockBackend,
-    SecretError,
-    block_name,
-    list_block_secrets,
-    register_secret,
-    write_block_secret,
-)
-from pipelines.framework.stack import ServerError, api_settings, ensure_server
+from pipelines.framework import secrets, stack  # faces: Prefect loads on first use, not at --help
 
 secrets_app = typer.Typer(
     help="Secrets for local development (Prefect Secret blocks on the local server).",
@@ -43,10 +34,10 @@ def _fail(message: str, code: int) -> typer.Exit:
 def _local_server() -> Iterator[None]:
     """Talk to the local server (or `PREFECT_API_URL`); a server error is a one-line exit."""
     try:
-        url = ensure_server()
-    except ServerError as exc:
+        url = stack.ensure_server()
+    except stack.ServerError as exc:
         raise _fail(str(exc), 1) from None
-    with api_settings(url):
+    with stack.api_settings(url):
         yield
 
 
@@ -84,11 +75,11 @@ def set_secret(
     if bool(pairs) == stdin:
         raise _fail("give key=value pairs or --stdin (one of them)", 2)
     value = _read_stdin() if stdin else parse_pairs(pairs or [])
-    register_secret(value)
+    secrets.register_secret(value)
     with _local_server():
         try:
-            name = write_block_secret(path, value)
-        except SecretError as exc:
+            name = secrets.write_block_secret(path, value)
+        except secrets.SecretError as exc:
             raise _fail(str(exc), 2) from None
     typer.echo(f"stored {path!r} in Secret block {name!r} (keys: {', '.join(sorted(value))})")
 
@@ -101,12 +92,13 @@ def get_secret_command(
     """Show a secret's keys, values masked unless `--reveal`."""
     with _local_server():
         try:
-            value = PrefectBlockBackend().read(path)
-        except SecretError as exc:
+            value = secrets.PrefectBlockBackend().read(path)
+        except secrets.SecretError as exc:
             raise _fail(str(exc), 1) from None
     if value is None:
-        raise _fail(f"no secret {path!r} (Secret block {block_name(path)!r}) on the server", 1)
-    shown = value if reveal else dict.fromkeys(value, MASK)
+        block = secrets.block_name(path)
+        raise _fail(f"no secret {path!r} (Secret block {block!r}) on the server", 1)
+    shown = value if reveal else dict.fromkeys(value, secrets.MASK)
     typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
@@ -114,6 +106,6 @@ def get_secret_command(
 def list_secrets():
     """Every Secret block on the local server (the names secret paths map to)."""
     with _local_server():
-        names = list_block_secrets()
+        names = secrets.list_block_secrets()
     for name in names:
         typer.echo(name)

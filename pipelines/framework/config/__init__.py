@@ -4,16 +4,21 @@ prod) with everything that follows from it (datasets, warehouse file, lake and c
 target, work queue). Also `UsageError`, the base of every user mistake the packages above report.
 """
 
-from pipelines.framework.config.environments import (
-    ENVIRONMENTS,
-    Environment,
-    UnknownEnvironmentError,
-    current_branch,
-    current_environment,
-    environment_for_branch,
-)
+from typing import TYPE_CHECKING
+
+from pipelines.framework import lazy_names
 from pipelines.framework.config.errors import UsageError
-from pipelines.framework.config.settings import PACKAGE_ROOT, REPO_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:  # pydantic-settings (0.1 s), imported on first use: `pipelines --help` needs none
+    from pipelines.framework.config.environments import (
+        ENVIRONMENTS,
+        Environment,
+        UnknownEnvironmentError,
+        current_branch,
+        current_environment,
+        environment_for_branch,
+    )
+    from pipelines.framework.config.settings import PACKAGE_ROOT, REPO_ROOT, Settings, get_settings
 
 __all__ = [
     "ENVIRONMENTS",
@@ -28,3 +33,4 @@ __all__ = [
     "environment_for_branch",
     "get_settings",
 ]
+__getattr__ = lazy_names(__name__)

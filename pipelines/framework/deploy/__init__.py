@@ -8,9 +8,8 @@ and the scaffold of `pipelines new`.
 from typing import TYPE_CHECKING
 
 from pipelines.framework import lazy_names
-from pipelines.framework.deploy.scaffold import ScaffoldError, create_project
 
-if TYPE_CHECKING:  # these import Prefect: imported on first use
+if TYPE_CHECKING:  # imported on first use: most import Prefect, the scaffold the settings
     from pipelines.framework.deploy.backfill import (
         BackfillError,
         PlannedRun,
@@ -27,6 +26,7 @@ if TYPE_CHECKING:  # these import Prefect: imported on first use
         find_flow,
     )
     from pipelines.framework.deploy.registration import DeploymentSpec, Outcome, plan, register
+    from pipelines.framework.deploy.scaffold import ScaffoldError, create_project
     from pipelines.framework.deploy.work_pools import (
         WorkPoolError,
         agent_labels,

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 from pipelines.framework import lazy_names
 
-if TYPE_CHECKING:  # these import Prefect: imported on first use
+if TYPE_CHECKING:  # imported on first use; all but run_records, server and state import Prefect
     from pipelines.framework.stack.local_run import RunOutcome, crash_orphaned_runs, run_flow
+    from pipelines.framework.stack.run_records import dead_records
     from pipelines.framework.stack.server import (
         ServerError,
         api_settings,
@@ -20,7 +21,8 @@ if TYPE_CHECKING:  # these import Prefect: imported on first use
         stop_process_group,
         stop_server,
     )
-    from pipelines.framework.stack.services import StackState, down, status, up
+    from pipelines.framework.stack.services import down, up
+    from pipelines.framework.stack.state import StackState, status
 
 __all__ = [
     "RunOutcome",
@@ -28,6 +30,7 @@ __all__ = [
     "StackState",
     "api_settings",
     "crash_orphaned_runs",
+    "dead_records",
     "down",
     "ensure_server",
     "free_port",

@@ -8,17 +8,13 @@ or `pipelines status` marks the runs of a record whose process is gone Crashed.
 """
 
 import contextvars
-import json
 import logging
-import os
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
 from prefect import get_client, tags
@@ -40,9 +36,9 @@ from prefect.states import Crashed, State
 
 from pipelines.framework.config import Settings, get_settings
 from pipelines.framework.deploy import FlowInfo
+from pipelines.framework.stack.run_records import LocalRunRecord, dead_records, recorded
 from pipelines.framework.stack.server import api_settings, ensure_server
 from pipelines.framework.stack.services import HEARTBEAT_SECONDS
-from pipelines.framework.storage import atomic_write
 
 UNFINISHED = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 _logger = logging.getLogger("pipelines.local_run")
@@ -62,35 +58,13 @@ class RunOutcome:
         return self.state.is_completed()
 
 
-@dataclass(frozen=True)
-class LocalRunRecord:
-    """A `pipelines run` process and the tag of its runs: enough to tell later that it died."""
-
-    tag: str
-    url: str
-    host: str
-    pid: int
-    started: str | None
-    """The process's start time (clock ticks since boot): a reused pid is another process."""
-
-    def is_alive(self) -> bool:
-        return self.host != socket.gethostname() or _process_start(self.pid) == self.started
-
-    def crash_message(self) -> str:
-        return (
-            f"The `pipelines run` process running this run (pid {self.pid} on {self.host}) "
-            "ended without reporting its end (killed, out of memory or its machine stopped): "
-            "marked Crashed by the next `pipelines` command."
-        )
-
-
 def run_flow(info: FlowInfo, parameters: dict[str, Any]) -> RunOutcome:
     """Run `info` with `parameters`; on failure, name the failing task and why."""
     settings = get_settings()
     url = ensure_server(settings)
     with api_settings(url):
         orphans = tuple(crash_orphaned_runs(url, settings))
-        with _recorded(settings, url) as tag, tags(tag), _heartbeats(tag):
+        with recorded(settings, url) as tag, tags(tag), _heartbeats(tag):
             state = info.flow(**parameters, return_state=True)
         if state.is_completed():
             return RunOutcome(state, crashed_orphans=orphans)
@@ -103,7 +77,7 @@ def crash_orphaned_runs(url: str, settings: Settings | None = None) -> list[str]
     died, on the server at `url`; returns the runs' names. The server must be reachable: a record
     it cannot be asked about is kept for a later command."""
     crashed: list[str] = []
-    for path, record in _dead_records(settings or get_settings(), url):
+    for path, record in dead_records(settings or get_settings(), url):
         try:
             crashed += _crash_runs_of(record)
         except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
@@ -111,50 +85,6 @@ def crash_orphaned_runs(url: str, settings: Settings | None = None) -> list[str]
             continue
         path.unlink(missing_ok=True)
     return crashed
-
-
-def _records_dir(settings: Settings) -> Path:
-    return settings.home / "local-runs"
-
-
-@contextmanager
-def _recorded(settings: Settings, url: str) -> Iterator[str]:
-    """A record of this process for as long as its runs last; yields the tag they carry.
-
-    Without /proc (not Linux) a dead process cannot be told from a live one: no record then.
-    """
-    key = uuid4().hex[:12]
-    started = _process_start(os.getpid())
-    record = LocalRunRecord(f"pipelines-run:{key}", url, socket.gethostname(), os.getpid(), started)
-    path = _records_dir(settings) / f"{key}.json"
-    if started:
-        with atomic_write(path, encoding="utf-8") as handle:
-            json.dump(asdict(record), handle)
-    try:
-        yield record.tag
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _dead_records(settings: Settings, url: str) -> Iterator[tuple[Path, LocalRunRecord]]:
-    """Records of runs on `url` whose process is gone (records of other servers wait)."""
-    for path in sorted(_records_dir(settings).glob("*.json")):
-        try:
-            record = LocalRunRecord(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            continue
-        if record.url == url and not record.is_alive():
-            yield path, record
-
-
-def _process_start(pid: int) -> str | None:
-    """When `pid` started, from /proc; None when it is gone or a zombie (dead, not yet reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # the command name in (...) may hold spaces
-    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def _crash_runs_of(record: LocalRunRecord) -> list[str]:

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
-from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
 from pipelines.framework.config import Settings, get_settings
 from pipelines.framework.stack.security import (
@@ -189,6 +188,9 @@ def ensure_server(settings: Settings | None = None) -> str:
 @contextmanager
 def api_settings(url: str) -> Iterator[None]:
     """Point this process's Prefect clients at `url`, with the server's credential if it has one."""
+    # Prefect's settings import Prefect (1.2 s): `pipelines status` reads this module without it
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
     updates = {PREFECT_API_URL: url}
     credential = client_environment(get_settings()).get("PREFECT_API_AUTH_STRING")
     if credential:

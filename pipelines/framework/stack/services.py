@@ -5,13 +5,11 @@ label (the guide's agents) and every flow registered, on one machine with nothin
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,9 +26,7 @@ from pipelines.framework.deploy import agent_labels, discover_flows, ensure_work
 from pipelines.framework.runtime import crash_alert_action
 from pipelines.framework.stack.security import client_environment
 from pipelines.framework.stack.server import (
-    ServerError,
     api_settings,
-    is_healthy,
     pid_alive,
     running_server,
     start_server,
@@ -38,34 +34,12 @@ from pipelines.framework.stack.server import (
     stop_process_group,
     stop_server,
 )
+from pipelines.framework.stack.state import StackState
 
 HEARTBEAT_SECONDS = 30
 ZOMBIE_AFTER = timedelta(seconds=90)
 ZOMBIE_AUTOMATION = "pipelines: crash runs whose worker died"
 RUN_STOP_SECONDS = 20
-
-
-@dataclass
-class StackState:
-    """Workers started by `up`, kept beside the server's state so `down` can stop them."""
-
-    url: str
-    env: str
-    workers: dict[str, int] = field(default_factory=dict)
-
-    @staticmethod
-    def path(settings: Settings) -> Path:
-        return settings.home / "stack.json"
-
-    def save(self, settings: Settings) -> None:
-        self.path(settings).write_text(json.dumps(self.__dict__))
-
-    @classmethod
-    def load(cls, settings: Settings) -> "StackState | None":
-        try:
-            return cls(**json.loads(cls.path(settings).read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
 
 
 def worker_environment(settings: Settings, url: str) -> dict[str, str]:
@@ -215,22 +189,3 @@ def down(settings: Settings) -> StackState | None:
         StackState.path(settings).unlink(missing_ok=True)
     stop_server(settings)
     return state
-
-
-def status(settings: Settings) -> dict[str, object]:
-    """What runs: the server's URL and health, each worker's pid and whether it lives."""
-    state = StackState.load(settings)
-    server = running_server(settings)
-    if not state and not server:
-        raise ServerError("the local stack is not running; start it with `pipelines up`")
-    url = server.url if server else (state.url if state else "")
-    return {
-        "server": url,
-        "healthy": bool(url) and is_healthy(url),
-        "ui": url.removesuffix("/api"),
-        "env": state.env if state else None,
-        "workers": {
-            label: {"pid": pid, "alive": pid_alive(pid)}
-            for label, pid in (state.workers if state else {}).items()
-        },
-    }

@@ -1,0 +1,78 @@
+"""The `pipelines` command imports only what the command needs: `--help`, a usage error and
+`status` answer without Prefect (1.6 s to import) or the flows, so they are instant."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMAND = """
+import atexit, json, sys
+atexit.register(lambda: json.dump(sorted(sys.modules), open({report!r}, "w")))
+{before}
+from pipelines.framework.cli import app
+app(sys.argv[1:], prog_name="pipelines")
+"""
+HEAVY = ("prefect", "pyarrow", "duckdb", "pandas", "dbt")
+FRAMEWORK_MAY_IMPORT = ("pipelines", "pipelines.constants")
+
+
+def loaded_modules(tmp_path: Path, *args: str, before: str = "") -> tuple[int, list[str]]:
+    """Exit code and every module a `pipelines ARGS` process had imported when it ended."""
+    report = tmp_path / "modules.json"
+    result = subprocess.run(
+        [sys.executable, "-c", COMMAND.format(report=str(report), before=before), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PIPELINES_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+    )
+    return result.returncode, json.loads(report.read_text())
+
+
+def too_heavy(modules: list[str]) -> list[str]:
+    """Prefect, the data libraries and the flows (any `pipelines` module outside framework)."""
+    return [
+        name
+        for name in modules
+        if name.split(".")[0] in HEAVY
+        or (
+            name.startswith("pipelines.")
+            and not name.startswith("pipelines.framework")
+            and name not in FRAMEWORK_MAY_IMPORT
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--help"], 0),
+        ([], 2),  # no command: the help, as a usage error
+        (["run", "--help"], 0),
+        (["secrets", "--help"], 0),
+        (["no-such-command"], 2),
+        (["run"], 2),  # a missing argument
+        (["flows", "--no-such-option"], 2),
+        (["status"], 1),  # nothing runs in this empty home: one line, exit 1
+        (["status", "--json"], 1),
+    ],
+)
+def test_help_usage_errors_and_status_import_neither_prefect_nor_the_flows(tmp_path, args, code):
+    returncode, modules = loaded_modules(tmp_path, *args)
+
+    assert returncode == code
+    assert too_heavy(modules) == []
+
+
+def test_the_check_sees_a_top_level_prefect_import(tmp_path):
+    """What a top-level `from pipelines.framework.deploy import discover_flows` in the CLI would
+    do: the test above would then fail."""
+    before = "from pipelines.framework.deploy import discover_flows"
+
+    _, modules = loaded_modules(tmp_path, "--help", before=before)
+
+    assert "prefect" in too_heavy(modules)
