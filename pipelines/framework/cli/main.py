@@ -162,9 +162,11 @@ def check():
     findings = deploy.run_checks()
     for finding in findings:
         typer.echo(str(finding))
-    if findings:
-        raise fail(f"{len(findings)} finding(s)", 1)
-    console.print("[green]all conventions hold[/]")
+    broken = [finding for finding in findings if not finding.warning]
+    if broken:
+        raise fail(f"{len(broken)} finding(s)", 1)
+    warned = f" ({len(findings)} warning(s), in migrated folders)" if findings else ""
+    console.print(f"[green]all conventions hold[/]{warned}", highlight=False)
 
 
 def resolve_environment(env: str | None) -> "Environment":
