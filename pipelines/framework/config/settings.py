@@ -2,14 +2,44 @@
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import pipelines
 
 REPO_ROOT = Path(pipelines.__file__).resolve().parent.parent
 PACKAGE_ROOT = REPO_ROOT / "pipelines"
+
+
+class WorkerSettings(BaseModel):
+    """How one agent label's flow runs start (an entry of `PIPELINES_WORKERS`): a local process,
+    or a Kubernetes job with this image, resources, identity and placement."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key fails, not silently defaults
+
+    type: str = "process"
+    """`process` (a worker on this machine, started by `pipelines up`) or `kubernetes`."""
+    image: str | None = None
+    """The job's container image; `PIPELINES_IMAGE` when unset (`pipelines image` prints it)."""
+    cpu: str | None = None
+    """CPU request in Kubernetes quantities (`500m`, `2`)."""
+    cpu_limit: str | None = None
+    """CPU limit; none when unset (a limit throttles a load that bursts)."""
+    memory: str | None = None
+    """Memory request (`2Gi`); also the limit unless `memory_limit` says otherwise."""
+    memory_limit: str | None = None
+    service_account: str | None = None
+    """Kubernetes service account of the job's pod (e.g. bound to a cloud identity)."""
+    namespace: str = "default"
+    node_selector: dict[str, str] = {}
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    secret_env: str | None = None
+    """A Kubernetes Secret whose keys become the pod's environment variables: credentials
+    (Vault token, cloud keys) reach the run without passing through Prefect."""
+    finished_job_ttl: int | None = 86_400
+    """Seconds Kubernetes keeps a finished job (and its pod's logs) before deleting it."""
 
 
 class Settings(BaseSettings):
@@ -33,7 +63,15 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 2.0
     """How often local workers ask the server for due runs."""
     work_pool_types: dict[str, str] = {}
-    """Worker type per agent label, e.g. `{"rj-escritorio": "kubernetes"}`; `process` otherwise."""
+    """Worker type per agent label, e.g. `{"rj-escritorio": "kubernetes"}`; `process` otherwise.
+    Older form of `workers` (which wins for a label it names)."""
+    workers: dict[str, WorkerSettings] = {}
+    """Per agent label, how its runs start, e.g. `{"rj-escritorio": {"type": "kubernetes",
+    "cpu": "500m", "memory": "2Gi", "namespace": "pipelines"}}` (fields: `WorkerSettings`)."""
+    image: str | None = None
+    """Container image of every Kubernetes label that names none (`pipelines image`)."""
+    image_repository: str = "pipelines"
+    """Repository `pipelines image` tags the image in (e.g. `ghcr.io/org/pipelines`)."""
     http_timeout: float = 30.0
     """Seconds an HTTP attempt may wait to connect and for each read; one attempt of a download
     ends after this plus 1 s per 64 KiB received (a trickling source cannot hold a run)."""
@@ -52,6 +90,8 @@ class Settings(BaseSettings):
     """Google Cloud project of the BigQuery warehouse (default: the client's own)."""
     gcs_staging_url: str | None = None
     """`gs://bucket/prefix` where BigQuery loads stage Parquet when the lake is not on GCS."""
+    s3_endpoint_url: str | None = None
+    """Endpoint of `s3://` storage (MinIO, Ceph, a moto server); AWS's own when unset."""
     dbt_project_dir: Path = REPO_ROOT / "queries"
     """The dbt project (with its profiles.yml) that the materialize flow builds."""
     auth_string: SecretStr | None = Field(
@@ -81,6 +121,16 @@ class Settings(BaseSettings):
         if not self.storage_url:
             self.storage_url = str(self.home / "storage")
         return self
+
+    def worker(self, label: str) -> WorkerSettings:
+        """How `label`'s runs start: its `workers` entry (else `work_pool_types`' type), with
+        `image` as the image when it names none."""
+        worker = self.workers.get(label) or WorkerSettings(
+            type=self.work_pool_types.get(label, "process")
+        )
+        if worker.image is None and self.image:
+            worker = worker.model_copy(update={"image": self.image})
+        return worker
 
     @property
     def server_state_file(self) -> Path:

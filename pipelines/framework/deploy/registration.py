@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import fsspec
 from prefect import get_client
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate
@@ -43,7 +42,7 @@ from pipelines.framework.deploy.code_closure import closure_files, file_digest
 from pipelines.framework.deploy.discovery import FlowInfo, discover_flows
 from pipelines.framework.deploy.work_pools import ensure_work_pools
 from pipelines.framework.runtime import ScheduleError
-from pipelines.framework.storage import is_local_filesystem
+from pipelines.framework.storage import is_local_filesystem, storage_options, url_to_fs
 
 REGISTRY_TAG = "pipelines"
 PAGE = 200  # the server's largest page
@@ -152,7 +151,7 @@ class Outcome:
 def upload_code(spec: DeploymentSpec, fingerprint: str) -> str:
     """Copy the flow's files to `<code_url>/<fingerprint>/` once; returns that location."""
     target = f"{spec.env.code_url}/{fingerprint}"
-    fs, path = fsspec.core.url_to_fs(target)
+    fs, path = url_to_fs(target)
     if fs.exists(f"{path}/.complete"):
         return target
     files = closure_files(spec.info.module)
@@ -181,10 +180,11 @@ def _copy_locally(files: tuple[Path, ...], target: Path) -> None:
 
 def code_location(code: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Pull steps and environment that make a worker import the uploaded code."""
-    fs, path = fsspec.core.url_to_fs(code)
+    fs, path = url_to_fs(code)
     if is_local_filesystem(fs):
         return [], {"PYTHONPATH": path}
-    return [{"prefect.deployments.steps.pull_from_remote_storage": {"url": code}}], {}
+    pull = {"url": code, **storage_options(code)}  # the step runs before the flow's settings
+    return [{"prefect.deployments.steps.pull_from_remote_storage": pull}], {}
 
 
 async def _existing(client: PrefectClient, env: Environment) -> dict[str, DeploymentResponse]:

@@ -11,6 +11,8 @@ from pipelines.framework.storage.files import (
     NotARegularFileError,
     atomic_write,
     is_local_filesystem,
+    storage_options,
+    url_to_fs,
 )
 
 if TYPE_CHECKING:  # pyarrow, imported on first use
@@ -31,5 +33,7 @@ __all__ = [
     "StagedTable",
     "atomic_write",
     "is_local_filesystem",
+    "storage_options",
+    "url_to_fs",
 ]
 __getattr__ = lazy_names(__name__)

@@ -1,6 +1,7 @@
 """
-Files on this machine and on fsspec filesystems: which filesystems are local folders, and writing
-a local file atomically.
+Files on this machine and on fsspec filesystems: which filesystems are local folders, the
+platform's options for a URL's filesystem (`url_to_fs`: the S3 endpoint), and writing a local file
+atomically.
 """
 
 import os
@@ -11,7 +12,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import fsspec
+
+from pipelines.framework.config import get_settings
+
 LOCAL_PROTOCOLS = frozenset({"file", "local"})
+S3_PROTOCOLS = frozenset({"s3", "s3a"})
+
+
+def storage_options(url: str) -> dict[str, Any]:
+    """fsspec options the platform's settings give `url`'s filesystem: `PIPELINES_S3_ENDPOINT_URL`
+    for `s3://` (credentials stay with boto's own chain: variables, a pod's identity)."""
+    endpoint = get_settings().s3_endpoint_url
+    if endpoint and url.split("://", 1)[0] in S3_PROTOCOLS:
+        return {"endpoint_url": endpoint}
+    return {}
+
+
+def url_to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem of `url` with the platform's options, and the path inside it."""
+    return fsspec.core.url_to_fs(url, **storage_options(url))
 
 
 def is_local_filesystem(fs: Any) -> bool:

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.framework.storage.files import is_local_filesystem
+from pipelines.framework.storage.files import is_local_filesystem, url_to_fs
 
 STAGING_FOLDER = "_staging"
 TRASH_FOLDER = "_trash"
@@ -145,7 +144,7 @@ class Lake:
 
     def __init__(self, root_url: str):
         self.root_url = root_url.rstrip("/")
-        self.fs, self._root = fsspec.core.url_to_fs(self.root_url)
+        self.fs, self._root = url_to_fs(self.root_url)
 
     def table_url(self, dataset_id: str, table_id: str) -> str:
         return f"{self.root_url}/{dataset_id}/{table_id}"
@@ -154,7 +153,7 @@ class Lake:
         return f"{self.root_url}/{STAGING_FOLDER}/{run_id}/{dataset_id}/{table_id}"
 
     def _path(self, url: str) -> str:
-        return fsspec.core.url_to_fs(url)[1]
+        return url_to_fs(url)[1]
 
     def _url(self, path: str) -> str:
         if is_local_filesystem(self.fs):

@@ -21,6 +21,7 @@ import duckdb
 import fsspec
 
 from pipelines.framework.config import get_settings
+from pipelines.framework.storage.files import storage_options, url_to_fs
 from pipelines.framework.storage.warehouse.base import (
     LOADS_TABLE,
     STATE_TABLE,
@@ -238,7 +239,7 @@ def _full_message(path: Path, request: LoadRequest) -> str:
 def _staged_bytes(files: Sequence[str]) -> int:
     total = 0
     for file in files:
-        fs, fs_path = fsspec.core.url_to_fs(file)
+        fs, fs_path = url_to_fs(file)
         total += fs.size(fs_path)
     return total
 
@@ -259,7 +260,7 @@ def _register_filesystems(con: duckdb.DuckDBPyConnection, files: list[str] | Any
     """Let DuckDB read remote lake files (gs://, s3://, ...) through fsspec."""
     protocols = {f.split("://", 1)[0] for f in files if "://" in f}
     for protocol in protocols - {"file"}:
-        con.register_filesystem(fsspec.filesystem(protocol))
+        con.register_filesystem(fsspec.filesystem(protocol, **storage_options(f"{protocol}://")))
 
 
 def _table(dataset_id: str, table_id: str) -> str:
