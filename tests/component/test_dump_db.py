@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.framework.config.settings import get_settings
 from pipelines.framework.storage.lake import Lake
 from pipelines.utils.dump_db.dialects import dialect_for, postgres
 from pipelines.utils.dump_db.flows import dump_db
@@ -186,12 +187,11 @@ def test_mysql_types_survive_the_round_trip(prefect_api, mysql_server, mysql_tab
 
 @pytest.mark.parametrize("client", ["psql", "psycopg"])
 def test_a_table_read_in_parallel_slices_sees_one_snapshot(
-    postgres_server, pg_schema, monkeypatch, client
+    postgres_server, pg_schema, monkeypatch, client, small_slices
 ):
     """Four COPYs over block ranges return every row once, as of the moment the read began:
     rows committed or deleted while the slices are read are not seen."""
     _create_events(postgres_server, pg_schema, 50_000)
-    monkeypatch.setattr(postgres, "SLICE_BYTES", 8192)
     if client == "psycopg":
         monkeypatch.setattr(postgres.shutil, "which", lambda name: None)
     conn = connection_for(
@@ -214,10 +214,9 @@ def test_a_table_read_in_parallel_slices_sees_one_snapshot(
 
 
 def test_a_failing_slice_fails_the_whole_read_and_stops_the_others(
-    postgres_server, pg_schema, monkeypatch
+    postgres_server, pg_schema, small_slices
 ):
     _create_events(postgres_server, pg_schema, 20_000)
-    monkeypatch.setattr(postgres, "SLICE_BYTES", 8192)
     conn = connection_for(
         POSTGRES, postgres_server.host, postgres_server.port, postgres_server.database, None
     )
@@ -254,6 +253,15 @@ def test_postgres_and_mysql_quote_on_the_server_and_read_keys_from_their_catalog
     assert POSTGRES.primary_key(pg, f"{pg_schema}.chaves") == ["b", "a"]
     assert MYSQL.primary_key(my, mysql_table) == ["b", "a"]
     assert POSTGRES.primary_key(pg, f"{pg_schema}.nenhuma") == []
+
+
+@pytest.fixture
+def small_slices(monkeypatch):
+    """A slice per 8 KiB of heap (`PIPELINES_READ_SLICE_MB`), so small tables split too."""
+    monkeypatch.setenv("PIPELINES_READ_SLICE_MB", str(8192 / 2**20))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def _create_events(server, schema, rows, start=1):

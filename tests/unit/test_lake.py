@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -107,3 +108,76 @@ def _has_jemalloc() -> bool:
 )
 def test_a_local_filesystem_is_told_by_its_protocols(fs, local):
     assert is_local_filesystem(fs) is local
+
+
+def _ids(start: int, stop: int) -> list[pa.RecordBatch]:
+    return [pa.record_batch({"id": pa.array(range(start, stop), pa.int64())})]
+
+
+def test_parts_written_at_once_keep_each_others_files_and_combine_into_one_table(tmp_path):
+    """Slices of one table staged by writers in parallel: none clears another's files, a retried
+    part replaces only its own, and an empty part's file goes when the others have rows."""
+    store = Lake(str(tmp_path))
+    schema = pa.schema([("id", pa.int64())])
+    slices = [(0, 300), (300, 600), (600, 600), (600, 1000)]
+    parts: dict[int, object] = {}
+    barrier = threading.Barrier(len(slices))
+
+    def write(index: int) -> None:
+        barrier.wait()  # every writer enters `write` at the same instant
+        low, high = slices[index]
+        parts[index] = store.write(
+            _ids(low, high), schema, run_id="r1", dataset_id="d", table_id="t", part=f"s{index}"
+        )
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(slices))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    retried = store.write(
+        _ids(0, 300), schema, run_id="r1", dataset_id="d", table_id="t", part="s0"
+    )
+    combined = store.combine([retried, parts[1], parts[2], parts[3]])
+
+    assert combined.rows == 1000
+    assert [Path(f).name for f in combined.files] == [
+        "r1-s0-0.parquet",
+        "r1-s1-0.parquet",
+        "r1-s3-0.parquet",
+    ]
+    on_disk = sorted(p.name for p in Path(combined.url).iterdir())
+    assert on_disk == [Path(f).name for f in combined.files]  # the empty part's file is gone
+    ids = pa.concat_tables(pq.read_table(f) for f in combined.files)["id"].to_pylist()
+    assert sorted(ids) == list(range(1000))
+
+
+def test_parts_that_all_read_nothing_leave_one_empty_file(tmp_path):
+    store = Lake(str(tmp_path))
+    schema = pa.schema([("id", pa.int64())])
+    parts = [
+        store.write([], schema, run_id="r1", dataset_id="d", table_id="t", part=f"s{i}")
+        for i in range(3)
+    ]
+    combined = store.combine(parts)
+    assert (combined.rows, [Path(f).name for f in combined.files]) == (0, ["r1-s0-0.parquet"])
+    assert sorted(p.name for p in Path(combined.url).iterdir()) == ["r1-s0-0.parquet"]
+
+
+def test_discarding_one_table_of_a_run_keeps_a_sibling_that_is_staging(tmp_path):
+    """Tables of one run (dump_tables): one's cleanup never takes the folder another just made,
+    and the retention sweep leaves a run whose folders have no file yet."""
+    store = Lake(str(tmp_path))
+    schema = pa.schema([("id", pa.int64())])
+    store.write(_ids(0, 10), schema, run_id="r1", dataset_id="d", table_id="a")
+    sibling = Path(store.staging_url("r1", "d", "b"))
+    sibling.mkdir(parents=True)  # `b` is about to write its first file
+
+    store.discard_table("r1", "d", "a")
+    assert sibling.is_dir()
+    assert store.sweep_staging(older_than_seconds=3600) == []
+    assert sibling.is_dir()
+
+    sibling.rmdir()
+    store.discard_table("r1", "d", "b")
+    assert not (tmp_path / "_staging" / "r1").exists()

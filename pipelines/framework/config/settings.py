@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     """Google Cloud project of the BigQuery warehouse (default: the client's own)."""
     gcs_staging_url: str | None = None
     """`gs://bucket/prefix` where BigQuery loads stage Parquet when the lake is not on GCS."""
+    bigquery_location: str = "US"
+    """BigQuery location (`US`, `EU`, `southamerica-east1`) of the adapter's jobs and of every
+    dataset it creates; dbt's prod target reads the same `PIPELINES_BIGQUERY_LOCATION`."""
+    dask_address: str | None = None
+    """Scheduler (`tcp://host:8786`) of the dask.distributed cluster that runs the parallel
+    parts of a dump (tables of `dump_tables`, slices of a large table); threads when unset."""
+    dask_addresses: dict[str, str] = {}
+    """A scheduler per agent label, e.g. `{"rj-escritorio": "tcp://dask:8786"}`: runs of that
+    label's work pool use it instead of `dask_address`."""
+    read_slice_mb: float = 32
+    """A whole PostgreSQL table is read in one slice per this many MB of heap, up to the dump's
+    `read_parallelism`."""
     s3_endpoint_url: str | None = None
     """Endpoint of `s3://` storage (MinIO, Ceph, a moto server); AWS's own when unset."""
     dbt_project_dir: Path = REPO_ROOT / "queries"

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 from pipelines.framework import lazy_names
 
 if TYPE_CHECKING:  # both modules import Prefect: imported on first use
-    from pipelines.framework.secrets.masking import MASK, mask, mask_exception, register_secret
+    from pipelines.framework.secrets.masking import (
+        MASK,
+        mask,
+        mask_exception,
+        mask_in_this_process,
+        register_secret,
+        registered_secrets,
+    )
     from pipelines.framework.secrets.store import (
         PrefectBlockBackend,
         SecretAccessError,
@@ -32,8 +39,10 @@ __all__ = [
     "list_block_secrets",
     "mask",
     "mask_exception",
+    "mask_in_this_process",
     "read_secret",
     "register_secret",
+    "registered_secrets",
     "write_block_secret",
 ]
 __getattr__ = lazy_names(__name__)

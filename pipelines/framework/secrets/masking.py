@@ -6,6 +6,11 @@ with `****` wherever it would leave: log records (a filter on Prefect's loggers,
 handler that ships logs to the server, and on ours), the message of a failed or crashed state
 (Prefect builds it with `prefect.states.format_exception`, which is wrapped), the exception
 itself (masked in place, so the caller and the UI see the same text) and `sys.stdout`/`sys.stderr`.
+
+Other processes that run a flow's tasks (dask.distributed workers) know none of this process's
+secrets: `registered_secrets` is what they need to be told, and `mask_in_this_process` is what
+each of them runs with it (the dump task runner ships both in a worker plugin), so their logs
+are masked too.
 """
 
 import contextlib
@@ -30,6 +35,8 @@ MASKED_LOGGERS = ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.
 
 _lock = threading.RLock()
 _values: set[str] = set()
+_registered: set[str] = set()
+"""The values as registered (`_values` adds their escaped forms)."""
 _pattern: re.Pattern[str] | None = None
 _original_format_exception = prefect.states.format_exception
 
@@ -60,6 +67,7 @@ def register_secret(value: Any) -> None:
         return
     global _pattern  # pylint: disable=global-statement
     with _lock:
+        _registered.add(value)
         new = {v for v in _variants(value) if len(v) >= MIN_MASKED_LENGTH} - _values
         if new:
             _values.update(new)
@@ -73,7 +81,26 @@ def forget_secrets() -> None:
     global _pattern  # pylint: disable=global-statement
     with _lock:
         _values.clear()
+        _registered.clear()
         _pattern = None
+
+
+def registered_secrets() -> tuple[str, ...]:
+    """Every value registered in this process so far, for another process to mask as well."""
+    with _lock:
+        return tuple(sorted(_registered))
+
+
+def mask_in_this_process(values: Iterable[str]) -> None:
+    """What a process that runs another's tasks does first (a dask worker): mask `values`, and
+    put the filter on the handlers of every logger already configured, since such a process
+    logs through loggers of its own (`distributed.worker`'s "Compute Failed" line names a
+    task's arguments) besides Prefect's."""
+    register_secret(list(values))
+    install_masking()
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            _add_filter(logger)
 
 
 def mask(text: str) -> str:

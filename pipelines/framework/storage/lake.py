@@ -4,6 +4,11 @@ Hive-style partitions as the original system wrote them (`ano_particao=2024/mes_
 
 A run writes under its own staging prefix; `publish` moves the files into the table's folder only
 after the warehouse load succeeded, so a failed run never leaves half a table behind.
+
+Several writers may stage at once: the tables of one run (each under its own folder) and the
+slices of one large table (`write(part=...)`: each names its files after its part and replaces
+only those, in the table's folder), in threads or in other processes sharing the lake; `combine`
+makes the slices one staged table. Nothing a writer removes is another's.
 """
 
 # pyarrow.compute builds its functions at import time, out of pylint's sight.
@@ -161,7 +166,7 @@ class Lake:
         protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
         return f"{protocol}://{path}"
 
-    def write(
+    def write(  # pylint: disable=too-many-locals
         self,
         batches: Iterable[pa.RecordBatch],
         schema: pa.Schema,
@@ -172,18 +177,22 @@ class Lake:
         partition_columns: Sequence[str] | None = None,
         rows_per_group: int = 64 * 1024,
         group_bytes: int = _ROW_GROUP_BYTES,
+        part: str | None = None,
     ) -> StagedTable:
         """Stream `batches` into Parquet under the run's staging prefix (replacing any earlier
         attempt of the same run); memory holds about one row group per open file: a group ends
         at `rows_per_group` rows or `group_bytes` of Arrow data, whichever comes first, so wide
-        rows (long text, hundreds of columns) do not hold 64k rows in memory."""
+        rows (long text, hundreds of columns) do not hold 64k rows in memory.
+
+        With a `part` (one slice of a table written in parallel), the files are
+        `<run_id>-<part>-<n>.parquet` and only an earlier attempt of the same part is replaced:
+        the other parts, written at the same time, stay (`combine` joins them)."""
         use_returning_allocator()
         partitioning = partitioning_for(schema, partition_columns)
         url = self.staging_url(run_id, dataset_id, table_id)
         path = self._path(url)
-        if self.fs.exists(path):
-            self.fs.rm(path, recursive=True)
-        self.fs.makedirs(path, exist_ok=True)
+        stem = run_id if part is None else _part_prefix(run_id, part)[:-1]
+        self._clear_staging(path, None if part is None else _part_prefix(run_id, part))
         counter = _Counter()
         if partitioning.keys:
             written = self._write_partitioned(
@@ -194,15 +203,15 @@ class Lake:
                 path,
                 _with_folders(schema, partitioning),
                 partitioning.folder_schema(schema),
-                run_id,
+                stem,
             )
         else:
             written = self._write_unpartitioned(
-                counter.count(batches), f"{path}/{run_id}", schema, rows_per_group, group_bytes
+                counter.count(batches), f"{path}/{stem}", schema, rows_per_group, group_bytes
             )
         pa.default_memory_pool().release_unused()  # the writer's buffers (jemalloc: see above)
         if not written:  # no rows: one empty file with the columns a load of rows would have
-            written = [self._write_empty(f"{path}/{run_id}-0.parquet", schema, partitioning)]
+            written = [self._write_empty(f"{path}/{stem}-0.parquet", schema, partitioning)]
             partitioning = Partitioning()
         return StagedTable(
             run_id=run_id,
@@ -214,6 +223,47 @@ class Lake:
             bytes=sum(size for _, size in written),
             schema=schema,
             partitioning=partitioning,
+        )
+
+    def _clear_staging(self, path: str, own_prefix: str | None) -> None:
+        """Make the table's staging folder ready for a writer: empty for the table's only writer
+        (`own_prefix` None), or without the files named `own_prefix...` for one part of it. A
+        sibling's cleanup may remove an empty parent folder at the same instant (see
+        `discard_table`): making the folders is tried again then."""
+        if own_prefix is None and self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
+        elif own_prefix is not None and self.fs.exists(path):
+            own = [p for p in self.fs.find(path) if p.rsplit("/", 1)[-1].startswith(own_prefix)]
+            if own:
+                self.fs.rm(own)
+        for attempt in range(3):
+            try:
+                self.fs.makedirs(path, exist_ok=True)
+                return
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+
+    def combine(self, parts: Sequence[StagedTable]) -> StagedTable:
+        """One staged table from the parts its slices wrote in parallel (`write(part=...)`): their
+        files, rows and bytes. A part that read no rows wrote an empty file beside the others'
+        folders; it goes when another part has rows, so the load and the lake see only data."""
+        with_rows = [part for part in parts if part.rows]
+        kept = with_rows or list(parts[:1])
+        dropped = [f for part in parts if all(part is not k for k in kept) for f in part.files]
+        if dropped:
+            self.fs.rm([self._path(f) for f in dropped])
+        first = kept[0]
+        return StagedTable(
+            run_id=first.run_id,
+            dataset_id=first.dataset_id,
+            table_id=first.table_id,
+            url=first.url,
+            files=tuple(sorted(f for part in kept for f in part.files)),
+            rows=sum(part.rows for part in kept),
+            bytes=sum(part.bytes for part in kept),
+            schema=first.schema,
+            partitioning=first.partitioning,
         )
 
     def _write_empty(
@@ -344,14 +394,23 @@ class Lake:
         if self.fs.exists(run_root):
             self.fs.rm(run_root, recursive=True)
 
+    def discard_part(self, run_id: str, dataset_id: str, table_id: str, part: str) -> None:
+        """Remove the files one part of a table wrote (`write(part=...)`), none of the others'."""
+        path = self._path(self.staging_url(run_id, dataset_id, table_id))
+        self._clear_staging(path, _part_prefix(run_id, part))
+
     def discard_table(self, run_id: str, dataset_id: str, table_id: str) -> None:
-        """Remove what a run staged for one table, and the run's prefix once nothing is left."""
+        """Remove what a run staged for one table, and the run's prefix once nothing is left.
+        Other tables of the run may be staging meanwhile (`dump_tables`): only empty folders
+        go, each by a removal that fails when another writer has put something in it."""
         path = self._path(self.staging_url(run_id, dataset_id, table_id))
         if self.fs.exists(path):
             self.fs.rm(path, recursive=True)
         run_root = f"{self._root}/{STAGING_FOLDER}/{run_id}"
-        if self.fs.exists(run_root) and not self.fs.find(run_root):
-            self.fs.rm(run_root, recursive=True)
+        for folder in (f"{run_root}/{dataset_id}", run_root):
+            with contextlib.suppress(OSError):  # not empty, gone, or no folders (object storage)
+                if is_local_filesystem(self.fs):
+                    self.fs.rmdir(folder)
 
     def _staged_run_roots(self) -> list[str]:
         staging = f"{self._root}/{STAGING_FOLDER}"
@@ -374,11 +433,20 @@ class Lake:
         now = time.time()
         for run_root in self._staged_run_roots():
             files = self.fs.find(run_root)
-            newest = max((self.fs.modified(f).timestamp() for f in files), default=0.0)
+            newest = max((self.fs.modified(f).timestamp() for f in files), default=None)
+            if newest is None:  # only folders: a writer that is about to write, or was killed
+                newest = self._folder_time(run_root)
             if now - newest > older_than_seconds:
                 self.fs.rm(run_root, recursive=True)
                 removed.append(self._url(run_root))
         return removed
+
+    def _folder_time(self, path: str) -> float:
+        """When a folder was made (local), or now where folders have no time of their own."""
+        try:
+            return self.fs.modified(path).timestamp()
+        except (OSError, NotImplementedError, ValueError):
+            return time.time()
 
     def files(self, dataset_id: str, table_id: str) -> list[str]:
         """The published Parquet files of a table."""
@@ -386,6 +454,11 @@ class Lake:
         if not self.fs.exists(path):
             return []
         return sorted(self._url(p) for p in self.fs.find(path) if p.endswith(".parquet"))
+
+
+def _part_prefix(run_id: str, part: str) -> str:
+    """How the names of a part's files begin: `<run_id>-<part>-`."""
+    return f"{run_id}-{part}-"
 
 
 def dictionary_columns(schema: pa.Schema) -> list[str]:

@@ -9,11 +9,12 @@ from typing import Any, Literal
 
 from pipelines.framework.runtime import flow
 from pipelines.utils.dump_db.tasks import extract_to_lake, read_watermark
+from pipelines.utils.loading.parallel import DumpTaskRunner
 from pipelines.utils.loading.tasks import AfterLoad, DumpRun, LoadGuards, finish_dump, run_dump
 from pipelines.utils.utils import log
 
 
-@flow(name="EMD: utils - Dump database", code_owners=["pipeliners"])
+@flow(name="EMD: utils - Dump database", code_owners=["pipeliners"], task_runner=DumpTaskRunner())
 def dump_db(  # pylint: disable=too-many-locals
     db_type: Literal["postgres", "mysql", "sqlserver", "sql_server", "oracle"],
     db_host: str,

@@ -3,6 +3,7 @@ Tasks of the dump_db flow: read the last watermark, stream the source into the l
 """
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from prefect import task
@@ -10,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pipelines.framework.storage import Lake, StagedTable
 from pipelines.framework.storage.warehouse import Warehouse
-from pipelines.utils.dump_db.dialects import Dialect, Extract, dialect_for
+from pipelines.utils.dump_db.dialects import Dialect, Extract, SlicePlan, dialect_for
 from pipelines.utils.dump_db.incremental import (
     WatermarkTracker,
     comparison,
@@ -18,6 +19,7 @@ from pipelines.utils.dump_db.incremental import (
     row_identity,
 )
 from pipelines.utils.dump_db.utils import Connection, DumpConfigError, connection_for
+from pipelines.utils.loading.parallel import waiting_for_others
 from pipelines.utils.loading.tasks import WAREHOUSE_STEP
 from pipelines.utils.loading.utils import stage_batches
 from pipelines.utils.utils import log
@@ -72,7 +74,9 @@ def extract_to_lake(  # pylint: disable=too-many-locals
     with an `incremental_column`, also the incremental state to save with the load.
 
     `source` holds db_type, host, port, database and vault_secret_path (never a password);
-    `dataset` is the environment's name of the dataset (`DumpRun.dataset`).
+    `dataset` is the environment's name of the dataset (`DumpRun.dataset`). A whole table the
+    dialect splits (PostgreSQL's block ranges of one snapshot) is read by one task per slice,
+    on the flow's task runner (threads, or the dask cluster's workers).
     """
     details = dict(source)
     dialect = dialect_for(details.pop("db_type"))
@@ -81,6 +85,14 @@ def extract_to_lake(  # pylint: disable=too-many-locals
         execute_query, table, batch_size, read_parallelism, incremental_column, previous_state
     )
     name = f"{dataset}.{table_id}"
+    target = _Target(lake.root_url, run_id, dataset, table_id, partition_columns, batch_size)
+    if not incremental_column:  # an incremental read follows one watermark: one stream
+        with dialect.slices(conn, extract) as plan:
+            if plan is not None:
+                started = time.monotonic()
+                staged = _extract_slices(lake, source, plan, target)
+                _log_extracted(name, staged, time.monotonic() - started, None)
+                return staged, None
     with dialect.read(conn, extract) as stream:
         if stream.slices > 1:
             log(f"{name}: lendo {stream.slices} faixas da tabela em paralelo, num só snapshot")
@@ -98,6 +110,59 @@ def extract_to_lake(  # pylint: disable=too-many-locals
         )
     _log_extracted(name, staged, time.monotonic() - started, tracker)
     return staged, None if tracker is None else tracker.state()
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where and how a slice task stages its rows (plain values: it may run in another
+    process)."""
+
+    lake_url: str
+    run_id: str
+    dataset: str
+    table_id: str
+    partition_columns: list[str] | None
+    batch_size: int
+
+
+def _extract_slices(lake: Lake, source: dict, plan: SlicePlan, target: _Target) -> StagedTable:
+    """One `extract_slice` task per slice, all at once, while the caller holds the snapshot
+    open; their parts combined into one staged table. A failed slice removes every part."""
+    name = f"{target.dataset}.{target.table_id}"
+    log(f"{name}: lendo {len(plan.queries)} faixas da tabela em paralelo, num só snapshot")
+    futures = [
+        extract_slice.submit(source, plan, index, target) for index in range(len(plan.queries))
+    ]
+    with waiting_for_others():
+        for future in futures:
+            future.wait()
+    states = [future.state for future in futures]
+    failed = [state for state in states if not state.is_completed()]
+    if failed:
+        lake.discard_table(target.run_id, target.dataset, target.table_id)
+        failed[0].result()  # raises the slice's own error
+    return lake.combine([state.result() for state in states])
+
+
+@task(cache_policy=NO_CACHE, task_run_name="faixa {index} de {target.dataset}.{target.table_id}")
+def extract_slice(source: dict, plan: SlicePlan, index: int, target: _Target) -> StagedTable:
+    """Stage one slice of a table, read in the snapshot its table's task holds open, as that
+    slice's part of the run's staging. `source` names the login by its secret path: the task
+    reads it where it runs."""
+    details = dict(source)
+    dialect = dialect_for(details.pop("db_type"))
+    conn = connection_for(dialect, **details)
+    return stage_batches(
+        Lake(target.lake_url),
+        dialect.read_slice(conn, plan, index),
+        plan.schema,
+        run_id=target.run_id,
+        dataset=target.dataset,
+        table_id=target.table_id,
+        partition_columns=target.partition_columns,
+        every_rows=target.batch_size,
+        part=f"s{index}",
+    )
 
 
 def _tracker(  # pylint: disable=too-many-arguments

@@ -67,11 +67,14 @@ def stage_batches(  # pylint: disable=too-many-arguments
     table_id: str,
     partition_columns: Sequence[str] | None,
     every_rows: int,
+    part: str | None = None,
 ) -> StagedTable:
     """Stream `batches` into the run's staging prefix, logging progress every `every_rows` rows;
-    a failure (source, disk, partitioning) removes what the run had staged. `dataset` is the
+    a failure (source, disk, partitioning) removes what the run had staged (with a `part`, one
+    slice of a table written in parallel, only that part's files). `dataset` is the
     environment's name of the dataset (`DumpRun.dataset`)."""
-    progress = Progress(f"{dataset}.{table_id}", every_rows=every_rows)
+    name = f"{dataset}.{table_id}" if part is None else f"{dataset}.{table_id} [{part}]"
+    progress = Progress(name, every_rows=every_rows)
     try:
         return lake.write(
             progress.track(batches),
@@ -80,9 +83,13 @@ def stage_batches(  # pylint: disable=too-many-arguments
             dataset_id=dataset,
             table_id=table_id,
             partition_columns=partition_columns,
+            part=part,
         )
     except BaseException:
-        lake.discard_table(run_id, dataset, table_id)
+        if part is None:
+            lake.discard_table(run_id, dataset, table_id)
+        else:
+            lake.discard_part(run_id, dataset, table_id, part)
         raise
 
 

@@ -5,14 +5,14 @@ and oracle. Everything that differs between them lives in their modules here; no
 this package tests `db_type`.
 """
 
-from pipelines.utils.dump_db.dialects.base import Dialect, Extract, Stream
+from pipelines.utils.dump_db.dialects.base import Dialect, Extract, SlicePlan, Stream
 from pipelines.utils.dump_db.dialects.mysql import MySQL
 from pipelines.utils.dump_db.dialects.oracle import Oracle
 from pipelines.utils.dump_db.dialects.postgres import Postgres
 from pipelines.utils.dump_db.dialects.sqlserver import SqlServer
 from pipelines.utils.dump_db.utils import DumpConfigError
 
-__all__ = ["DB_TYPES", "Dialect", "Extract", "Stream", "dialect_for"]
+__all__ = ["DB_TYPES", "Dialect", "Extract", "SlicePlan", "Stream", "dialect_for"]
 
 _DIALECTS: dict[str, Dialect] = {
     dialect.name: dialect for dialect in (Postgres(), MySQL(), SqlServer(), Oracle())

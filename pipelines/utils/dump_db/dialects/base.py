@@ -5,7 +5,7 @@ quoting of names and literals, and (in its module) the mapping of its types to A
 """
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any, ClassVar, NamedTuple
@@ -36,6 +36,15 @@ class Stream(NamedTuple):
     schema: pa.Schema
     batches: Iterator[pa.RecordBatch]
     slices: int = 1
+
+
+class SlicePlan(NamedTuple):
+    """A table split for reads that may run anywhere (other threads, other processes): its
+    columns, one query per slice, and the snapshot every slice reads (all see one instant)."""
+
+    schema: pa.Schema
+    queries: tuple[str, ...]
+    snapshot: str | None = None
 
 
 def quote_identifier(name: str, mark: str = '"') -> str:
@@ -130,6 +139,17 @@ class Dialect:
 
     def read(self, conn: Connection, extract: Extract) -> AbstractContextManager[Stream]:
         """The rows of `extract`, streaming while the block is open."""
+        raise NotImplementedError
+
+    def slices(
+        self, conn: Connection, extract: Extract
+    ) -> AbstractContextManager[SlicePlan | None]:
+        """`extract` split into slices that separate tasks read (`read_slice`) while the block
+        is open, or None when this dialect, or this extract, reads as one stream."""
+        return nullcontext(None)
+
+    def read_slice(self, conn: Connection, plan: SlicePlan, index: int) -> Iterator[pa.RecordBatch]:
+        """The rows of one slice of `plan`, in a snapshot another connection holds open."""
         raise NotImplementedError
 
     def primary_key(self, conn: Connection, table: str) -> list[str]:

@@ -31,12 +31,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from psycopg import sql
 
-from pipelines.utils.dump_db.dialects.base import Dialect, Extract, Stream, quote_identifier
+from pipelines.framework.config import get_settings
+from pipelines.utils.dump_db.dialects.base import (
+    Dialect,
+    Extract,
+    SlicePlan,
+    Stream,
+    quote_identifier,
+)
 from pipelines.utils.dump_db.utils import Connection, SourceError
 
 BLOCK_SIZE = 1 << 20
-# A table is split in one slice per this many bytes of heap, up to the dump's read_parallelism.
-SLICE_BYTES = 32 << 20
 _TID_RANGE_SCANS = 140000  # server_version_num
 _SESSION = {"TimeZone": "UTC", "DateStyle": "ISO, YMD", "IntervalStyle": "iso_8601"}
 _SIMPLE_TYPES = {
@@ -126,7 +131,8 @@ def table_slices(
             yield [None], None
             return
         version, kind, size, block = found
-        count = min(parallelism, size // SLICE_BYTES + 1)
+        # one slice per `PIPELINES_READ_SLICE_MB` of heap, up to the dump's read_parallelism
+        count = min(parallelism, size // max(1, int(get_settings().read_slice_mb * 2**20)) + 1)
         if version < _TID_RANGE_SCANS or kind not in ("r", "m") or count <= 1:
             yield [None], None
             return
@@ -412,3 +418,19 @@ class Postgres(Dialect):
             queries = self.queries(conn, extract, slices)
             schema = describe(conn, queries[0])
             yield Stream(schema, read_batches(conn, queries, schema, snapshot), len(queries))
+
+    @contextmanager
+    def slices(self, conn: Connection, extract: Extract) -> Iterator[SlicePlan | None]:
+        """A whole table large enough for more than one slice: its block ranges, read in the
+        snapshot the block holds open; None for a query, a small table or a parallelism of 1."""
+        # `slices` is a context manager itself: the caller's block closes the snapshot
+        # pylint: disable-next=contextmanager-generator-missing-cleanup
+        with table_slices(conn, extract.table, extract.parallelism) as (wheres, snapshot):
+            if len(wheres) < 2:
+                yield None
+                return
+            queries = self.queries(conn, extract, wheres)
+            yield SlicePlan(describe(conn, queries[0]), tuple(queries), snapshot)
+
+    def read_slice(self, conn: Connection, plan: SlicePlan, index: int) -> Iterator[pa.RecordBatch]:
+        return _read_one(conn, plan.queries[index], plan.schema, plan.snapshot)
