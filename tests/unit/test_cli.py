@@ -11,7 +11,7 @@ from pipelines.framework.cli import main
 main.app(sys.argv[1:])
 """
 KEY_ERROR_BUG = """
-def find_flow(query):
+def find_flow(query, flows=None):
     return {}["a key the code forgot"]
 main.deploy.find_flow = find_flow  # the CLI reaches discovery through its face
 """

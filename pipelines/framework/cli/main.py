@@ -19,7 +19,7 @@ from pipelines.framework.config import UsageError
 
 if TYPE_CHECKING:
     from pipelines.framework.config import Environment
-    from pipelines.framework.deploy import FlowInfo, Outcome
+    from pipelines.framework.deploy import ImportFailure, Outcome
 
 # The faces above import nothing heavy: each command reaches its machinery as `deploy.x` or
 # `stack.x`, so Prefect and the flows load only in the commands that need them, never for
@@ -46,36 +46,11 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def flow_summary(info: "FlowInfo") -> dict[str, Any]:
-    """What `flows --json` says of one flow."""
-    schedule = info.schedule
-    return {
-        "name": info.name,
-        "module": info.module,
-        "function": info.function_name,
-        "orgao": info.orgao,
-        "project": info.project,
-        "code_owners": list(info.code_owners),
-        "parameters": [
-            {
-                "name": p.name,
-                "type": p.type_name,
-                "required": p.required,
-                "default": None if p.required else p.default,
-            }
-            for p in info.parameters.values()
-        ],
-        "labels": list(schedule.labels) if schedule else [],
-        "schedules": [
-            {
-                "description": clock.describe(),
-                "timezone": clock.timezone,
-                "labels": list(clock.labels),
-                "parameter_defaults": clock.parameter_defaults,
-            }
-            for clock in (schedule.clocks if schedule else ())
-        ],
-    }
+def _print_failures(failures: "Sequence[ImportFailure]", level: str = "error") -> None:
+    """One line per flows module that did not import: where, and why."""
+    color = "bold red" if level == "error" else "yellow"
+    for failure in failures:
+        errors.print(f"[{color}]{level}:[/] {failure}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -83,13 +58,18 @@ def flows(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ):
     """List every flow of the repository with its parameters, owners and schedules."""
-    try:
-        found = [flow_summary(info) for info in deploy.discover_flows()]
-    except deploy.DiscoveryError as exc:
-        raise fail(str(exc), 2) from None
+    discovery = deploy.discover()
+    found = [info.summary() for info in discovery.flows]
+    _print_failures(discovery.failures)
     if as_json:
         typer.echo(json.dumps(found, indent=2, ensure_ascii=False, default=str))
-        return
+    else:
+        _print_flows_table(found)
+    if discovery.failures:
+        raise fail(f"{len(discovery.failures)} flows module(s) do not import (above)", 1)
+
+
+def _print_flows_table(found: list[dict[str, Any]]) -> None:
     table = Table("flow", "module", "parameters", "owners", "schedule")
     for item in found:
         params = ", ".join(
@@ -114,7 +94,9 @@ def run(
     from pipelines.framework.cli.parameters import parse_parameters  # pydantic: for `run` alone
 
     try:
-        info = deploy.find_flow(flow)
+        discovery = deploy.discover()
+        _print_failures(discovery.failures, "warning")
+        info = deploy.find_flow(flow, discovery.flows)
         parameters = parse_parameters(info, param or [])
     except UsageError as exc:
         raise fail(str(exc), 2) from None
@@ -214,12 +196,27 @@ def register_command(
         raise fail(str(exc), 1) from None
     if as_json:
         typer.echo(json.dumps([o.__dict__ for o in outcomes], indent=2, ensure_ascii=False))
+        _exit_on_failures(outcomes)
         return
     console.print(_registration_table(outcomes, dry_run))
-    counts = {
-        a: sum(o.action == a for o in outcomes) for a in ("created", "updated", "skipped", "paused")
-    }
-    console.print(", ".join(f"{n} {a}" for a, n in counts.items()), highlight=False)
+    _print_counts(outcomes)
+    _exit_on_failures(outcomes)
+
+
+def _print_counts(outcomes: "list[Outcome]") -> None:
+    actions = ("created", "updated", "skipped", "paused", "failed", "kept")
+    counts = {a: sum(o.action == a for o in outcomes) for a in actions}
+    shown = [f"{n} {a}" for a, n in counts.items() if n or a in actions[:4]]
+    console.print(", ".join(shown), highlight=False)
+
+
+def _exit_on_failures(outcomes: "list[Outcome]") -> None:
+    """Exit 1 after the rest registered when a flows module did not import (each named)."""
+    failed = [o for o in outcomes if o.action == "failed"]
+    for outcome in failed:
+        errors.print(f"[bold red]error:[/] {outcome.detail}", highlight=False, soft_wrap=True)
+    if failed:
+        raise fail(f"{len(failed)} flows module(s) do not import; the others registered", 1)
 
 
 def _print_deployments(environment: "Environment") -> None:

@@ -19,9 +19,12 @@ if TYPE_CHECKING:  # imported on first use: most import Prefect, the scaffold th
     )
     from pipelines.framework.deploy.checks import Finding, run_checks
     from pipelines.framework.deploy.discovery import (
+        Discovery,
         DiscoveryError,
         FlowInfo,
         FlowNotFoundError,
+        ImportFailure,
+        discover,
         discover_flows,
         find_flow,
     )
@@ -36,10 +39,12 @@ if TYPE_CHECKING:  # imported on first use: most import Prefect, the scaffold th
 __all__ = [
     "BackfillError",
     "DeploymentSpec",
+    "Discovery",
     "DiscoveryError",
     "Finding",
     "FlowInfo",
     "FlowNotFoundError",
+    "ImportFailure",
     "Outcome",
     "PlannedRun",
     "ScaffoldError",
@@ -47,6 +52,7 @@ __all__ = [
     "agent_labels",
     "create_backfill",
     "create_project",
+    "discover",
     "discover_flows",
     "ensure_work_pools",
     "find_flow",

@@ -184,7 +184,9 @@ def check_flows(repo: Repository | None = None) -> Iterator[Finding]:
             found: list[FlowInfo] = flows_in(module)
         except DiscoveryError as exc:
             if not isinstance(exc.__cause__, SyntaxError):  # check_syntax names the line
-                yield Finding(Path(*module.split(".")).with_suffix(".py"), 1, str(exc))
+                failure = exc.failure  # where it broke: the module's line, or its helper's
+                message = f"{failure.module} does not import: {failure.error}"
+                yield Finding(failure.path, failure.line, message)
             continue
         yield from flow_findings(found, repo)
 

@@ -1,28 +1,55 @@
 """
 Finds every flow of the repository by walking `pipelines/`: nobody keeps a list by hand.
+
+A flows module that does not import is reported (file:line and the error) and the others are
+still found: one broken project never hides the rest, and registration keeps the deployments of
+a module it could not read instead of pausing them as deleted.
 """
 
 import importlib
 import inspect
-import pkgutil
-from dataclasses import dataclass
+import os
+import traceback
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
-import pipelines
-from pipelines.framework.config import UsageError
+from pipelines.framework.config import PACKAGE_ROOT, REPO_ROOT, UsageError
 from pipelines.framework.runtime import Schedule
 
 FLOW_MODULE = "flows"
-_SKIPPED_PACKAGES = ("pipelines.framework",)
+_SKIPPED_FOLDERS = ("framework",)
+"""Folders of `pipelines/` that hold no flows modules (the platform itself)."""
+_PLATFORM_FOLDERS = (PACKAGE_ROOT / "framework", PACKAGE_ROOT / "compat")
+"""Code that flows call: an error raised there is reported at the flow's line that called it."""
+
+
+@dataclass(frozen=True)
+class ImportFailure:
+    """A flows module that does not import, and where it broke."""
+
+    module: str
+    path: Path
+    """The file of the error: the module's own, or the helper it imports that broke."""
+    line: int
+    error: str
+    """One line: the exception's type and message; a missing package is named as such."""
+
+    def __str__(self) -> str:
+        return f"{_shown(self.path)}:{self.line}: {self.module} does not import: {self.error}"
 
 
 class DiscoveryError(UsageError, RuntimeError):
     """A flows module that does not import."""
+
+    def __init__(self, failure: ImportFailure) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
 
 
 @dataclass(frozen=True)
@@ -75,7 +102,10 @@ class FlowInfo:
 
     @property
     def line(self) -> int:
-        return inspect.getsourcelines(self.flow.fn)[1]
+        """The flow's first line: its decorator, or the `with Flow(...)` of a Prefect 1 flow
+        (whose function getsourcelines would walk up from, to an unrelated def above)."""
+        code = getattr(self.flow.fn, "__code__", None)
+        return code.co_firstlineno if code else inspect.getsourcelines(self.flow.fn)[1]
 
     @property
     def code_owners(self) -> tuple[str, ...]:
@@ -96,8 +126,9 @@ class FlowInfo:
 
     @property
     def project(self) -> str:
-        parts = self.module.split(".")
-        return parts[2] if len(parts) > 3 else ""
+        """The folders between the orgao and the module: `projeto`, or `area.projeto` in the
+        deeper layout of `pipelines/orgao/area/projeto/flows.py`."""
+        return ".".join(self.module.split(".")[2:-1])
 
     @cached_property
     def parameters(self) -> dict[str, Parameter]:
@@ -111,24 +142,80 @@ class FlowInfo:
         """Parameters that have a default, with it."""
         return {p.name: p.default for p in self.parameters.values() if not p.required}
 
+    def summary(self) -> dict[str, Any]:
+        """What `pipelines flows` shows of the flow, as plain data (`--json` prints it)."""
+        schedule = self.schedule
+        return {
+            "name": self.name,
+            "module": self.module,
+            "function": self.function_name,
+            "orgao": self.orgao,
+            "project": self.project,
+            "code_owners": list(self.code_owners),
+            "parameters": [
+                {
+                    "name": p.name,
+                    "type": p.type_name,
+                    "required": p.required,
+                    "default": None if p.required else p.default,
+                }
+                for p in self.parameters.values()
+            ],
+            "labels": list(schedule.labels) if schedule else [],
+            "schedules": [
+                {
+                    "description": clock.describe(),
+                    "timezone": clock.timezone,
+                    "labels": list(clock.labels),
+                    "parameter_defaults": clock.parameter_defaults,
+                }
+                for clock in (schedule.clocks if schedule else ())
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What a walk of the repository found: the flows, and the modules that did not import."""
+
+    flows: list[FlowInfo]
+    failures: list[ImportFailure] = field(default_factory=list)
+
+    @property
+    def failed_modules(self) -> frozenset[str]:
+        """Modules whose flows are unknown this time: not deleted, only unreadable."""
+        return frozenset(failure.module for failure in self.failures)
+
 
 def flow_modules() -> list[str]:
-    """Dotted names of every `flows` module under `pipelines/`, framework excluded."""
+    """Dotted names of every `flows` module under `pipelines/`, framework excluded.
+
+    Read from the folders, importing nothing: a package is a folder with an `__init__.py`, as
+    for Python's import, so a virtualenv or data folder inside the repository is never entered.
+    """
     names = []
-    for module in pkgutil.walk_packages(pipelines.__path__, prefix="pipelines."):
-        if module.name.startswith(_SKIPPED_PACKAGES):
-            continue
-        if module.name.rsplit(".", 1)[-1] == FLOW_MODULE:
-            names.append(module.name)
-    return sorted(names)
+    for folder, subfolders, files in os.walk(PACKAGE_ROOT):
+        here = Path(folder)
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if (here / name / "__init__.py").is_file()
+            and not (here == PACKAGE_ROOT and name in _SKIPPED_FOLDERS)
+        )
+        package = ".".join(here.relative_to(PACKAGE_ROOT.parent).parts)
+        if f"{FLOW_MODULE}.py" in files:
+            names.append(f"{package}.{FLOW_MODULE}")
+        if FLOW_MODULE in subfolders:
+            names.append(f"{package}.{FLOW_MODULE}")
+    return sorted(set(names))
 
 
 def flows_in(module_name: str) -> list[FlowInfo]:
     """The flows defined (not merely imported) in one module."""
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # a broken module must name itself, whatever it raised
-        raise DiscoveryError(f"{module_name}: cannot import: {exc!r}") from exc
+    except (Exception, SystemExit) as exc:  # a broken module names itself, whatever it raised
+        raise DiscoveryError(import_failure(module_name, exc)) from exc
     return [
         FlowInfo(flow=obj, module=module_name, attribute=attribute)
         for attribute, obj in vars(module).items()
@@ -136,18 +223,81 @@ def flows_in(module_name: str) -> list[FlowInfo]:
     ]
 
 
+def import_failure(module_name: str, exc: BaseException) -> ImportFailure:
+    """Where and why `module_name` did not import, in the words a flow author acts on."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return ImportFailure(
+            module_name, Path(exc.filename), exc.lineno or 1, f"SyntaxError: {exc.msg}"
+        )
+    path, line = _failing_line(exc.__traceback__) or (_module_file(module_name), 1)
+    return ImportFailure(module_name, path, line, _one_line(exc))
+
+
+def _one_line(exc: BaseException) -> str:
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    if missing and not missing.startswith("pipelines"):
+        package = missing.split(".")[0]
+        return f"No module named {missing!r}: install the package {package!r} (a dependency)"
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+
+
+def _failing_line(tb: TracebackType | None) -> tuple[Path, int] | None:
+    """The innermost frame in the flows' own code (not the platform's, not a library's)."""
+    found = None
+    for frame in traceback.extract_tb(tb):
+        path = Path(frame.filename)
+        if path.is_relative_to(PACKAGE_ROOT) and not any(
+            path.is_relative_to(platform) for platform in _PLATFORM_FOLDERS
+        ):
+            found = (path, frame.lineno or 1)
+    return found
+
+
+def _module_file(module_name: str) -> Path:
+    base = PACKAGE_ROOT.parent.joinpath(*module_name.split("."))
+    package = base / "__init__.py"
+    return package if package.is_file() else base.with_suffix(".py")
+
+
+def _shown(path: Path) -> Path:
+    """A path as a user reads it: relative to the repository when inside it."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        return path
+
+
 def _belongs_to(flow: Flow, module_name: str) -> bool:
-    """Defined in the module, or a copy made there with `instantiate` (not a plain import)."""
+    """Defined in the module, or a copy made there with `instantiate` (not a plain import).
+
+    A Prefect 1 flow (pipelines.compat) records the module that built or deep-copied it: an
+    imported generic flow is then listed once, where it is defined.
+    """
+    defined_in = getattr(flow, "definition_module", None)
+    if defined_in:
+        return defined_in == module_name
     if flow.fn.__module__ == module_name:
         return True
     origin = importlib.import_module(flow.fn.__module__)
     return getattr(origin, flow.fn.__name__, None) is not flow
 
 
+def discover() -> Discovery:
+    """Every flow of the repository, sorted by name, and every flows module that did not import."""
+    flows: list[FlowInfo] = []
+    failures: list[ImportFailure] = []
+    for name in flow_modules():
+        try:
+            flows.extend(flows_in(name))
+        except DiscoveryError as exc:
+            failures.append(exc.failure)
+    return Discovery(sorted(flows, key=lambda info: info.name), failures)
+
+
 def discover_flows() -> list[FlowInfo]:
-    """Every flow of the repository, sorted by name."""
-    found = [info for name in flow_modules() for info in flows_in(name)]
-    return sorted(found, key=lambda info: info.name)
+    """Every flow of the repository that imports, sorted by name (`discover` says which did not)."""
+    return discover().flows
 
 
 class FlowNotFoundError(UsageError, LookupError):

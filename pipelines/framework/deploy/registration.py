@@ -39,7 +39,7 @@ from prefect.client.schemas.responses import DeploymentResponse
 from pipelines.constants import constants
 from pipelines.framework.config import REPO_ROOT, Environment
 from pipelines.framework.deploy.code_closure import closure_files, file_digest
-from pipelines.framework.deploy.discovery import FlowInfo, discover_flows
+from pipelines.framework.deploy.discovery import FlowInfo, discover, discover_flows
 from pipelines.framework.deploy.work_pools import ensure_work_pools
 from pipelines.framework.runtime import ScheduleError
 from pipelines.framework.storage import is_local_filesystem, storage_options, url_to_fs
@@ -144,7 +144,7 @@ class Outcome:
     """What registration did (or would do) for one flow."""
 
     flow: str
-    action: str  # created, updated, skipped, paused
+    action: str  # created, updated, skipped, paused; failed (a module), kept (its deployments)
     detail: str = ""
 
 
@@ -255,14 +255,20 @@ async def register(
     dry_run: bool = False,
     on_outcome: Callable[[Outcome], None] = lambda _: None,
 ) -> list[Outcome]:
-    """Create or update every flow's deployment in `env`; pause those of deleted flows."""
-    specs = plan(env)
+    """Create or update every flow's deployment in `env`; pause those of deleted flows.
+
+    A flows module that does not import is reported ("failed") and its deployments are kept as
+    they are ("kept"): its flows are unreadable this time, not deleted."""
+    found = discover()
+    specs = plan(env, found.flows)
     outcomes: list[Outcome] = []
 
     def report(outcome: Outcome) -> None:
         outcomes.append(outcome)
         on_outcome(outcome)
 
+    for failure in found.failures:
+        report(Outcome(failure.module, "failed", str(failure)))
     async with get_client() as client:
         if not dry_run:
             await ensure_work_pools(client, sorted({spec.label for spec in specs}))
@@ -279,6 +285,9 @@ async def register(
         wanted = {spec.info.name for spec in specs}
         for name, deployment in sorted(existing.items()):
             if name in wanted or deployment.paused:
+                continue
+            if (deployment.entrypoint or "").partition(":")[0] in found.failed_modules:
+                report(Outcome(name, "kept", "its module does not import: left as registered"))
                 continue
             deleted = 0 if dry_run else await pause_deployment(client, deployment)
             report(
