@@ -172,7 +172,9 @@ async def _due_to_first_task(api_url: str, output: Path, runs: int) -> list[floa
 
     delays = []
     async with get_client() as client:
-        deployment = await client.read_deployment_by_name("EMD: escritorio - Users report/local")
+        deployment = await client.read_deployment_by_name(
+            "EMD: escritorio - Users report/EMD: escritorio - Users report (local)"
+        )
         for _ in range(runs):
             due = datetime.now(timezone.utc)
             run = await client.create_flow_run_from_deployment(

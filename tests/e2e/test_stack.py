@@ -47,10 +47,10 @@ from tests.support.randomuser_api import RandomUserAPI, users_csv
 from tests.support.webhook_api import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
-USERS_REPORT = "EMD: escritorio - Users report/local"
-DUMP_EXEMPLO = "EMD: escritorio - Dump exemplo/local"
-DUMP_URL = "EMD: utils - Dump URL/local"
-MATERIALIZE = "EMD: utils - Materializar com dbt/local"
+USERS_REPORT = "EMD: escritorio - Users report/EMD: escritorio - Users report (local)"
+DUMP_EXEMPLO = "EMD: escritorio - Dump exemplo/EMD: escritorio - Dump exemplo (local)"
+DUMP_URL = "EMD: utils - Dump URL/EMD: utils - Dump URL (local)"
+MATERIALIZE = "EMD: utils - Materializar com dbt/EMD: utils - Materializar com dbt (local)"
 PATY = "<@100000000000000001>"  # constants.CODE_OWNERS_MENTIONS of the escritorio's owner
 
 
@@ -210,9 +210,8 @@ def test_in_the_ui_a_user_finds_the_flow_runs_it_with_other_parameters_and_reads
         try:
             page.goto(f"{stack['url'].removesuffix('/api')}/deployments", wait_until="networkidle")
             page.get_by_placeholder("Search deployments...").fill("Users report")
-            page.locator("tr", has_text="EMD: escritorio - Users report").get_by_text(
-                "local", exact=True
-            ).click()
+            # each row is named for its flow and environment, not "local" on every row
+            page.get_by_text("EMD: escritorio - Users report (local)", exact=True).click()
             page.screenshot(path=ARTIFACTS / "1-deployment.png")
             page.get_by_role("button", name="Run", exact=True).click()
             page.get_by_text("Custom run").click()
@@ -276,7 +275,7 @@ def test_a_failing_run_on_the_worker_alerts_its_owners_once(stack, alerts, tmp_p
     assert text.startswith(
         f"[local] **EMD: escritorio - Users report**: run `{finished.name}` failed"
     )
-    assert "deployment: `local`" in text
+    assert "deployment: `EMD: escritorio - Users report (local)`" in text
     assert "failing task: `download_data`" in text
     assert "ValueError: a API devolveu 2 usuários, esperados 3" in text
     assert f"run: http://127.0.0.1:{stack['port']}/runs/flow-run/{finished.id}" in text
@@ -436,7 +435,8 @@ def test_a_killed_worker_leaves_a_crashed_run_and_the_next_run_succeeds(stack, a
     assert text.startswith(
         f"[local] **EMD: escritorio - Users report**: run `{crashed.name}` crashed"
     ), text
-    assert "deployment: `local`" in text and "failing task: `unknown`" in text
+    assert "deployment: `EMD: escritorio - Users report (local)`" in text
+    assert "failing task: `unknown`" in text
     assert "```\nNo heartbeat for 90 s: its worker or machine died.\n```" in text, text
     assert f"run: http://127.0.0.1:{stack['port']}/runs/flow-run/{crashed.id}" in text
     assert f"owners: {PATY}" in text

@@ -36,8 +36,20 @@ errors = Console(stderr=True)
 app.add_typer(secrets_app, name="secrets")
 EnvOption = Annotated[
     str | None,
-    typer.Option("--env", help="local, staging or prod; default: from the git branch."),
+    typer.Option("--env", help="local, staging or prod; default: PIPELINES_ENV, else local."),
 ]
+
+
+PIPED_WIDTH = 10_000
+"""Output that is not a terminal is not wrapped at 80 columns: one table row, one line."""
+
+
+def _print_table(table: Table) -> None:
+    """A table on stdout: in a terminal, long cells wrap (never cut to `…`); in a pipe or a
+    file, each row is one line however wide, as grep and a log need it."""
+    for column in table.columns:
+        column.overflow = "fold"
+    (console if console.is_terminal else Console(width=PIPED_WIDTH)).print(table)
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -80,7 +92,7 @@ def _print_flows_table(found: list[dict[str, Any]]) -> None:
         table.add_row(
             item["name"], item["module"], params, ", ".join(item["code_owners"]), schedule
         )
-    console.print(table)
+    _print_table(table)
 
 
 @app.command()
@@ -151,15 +163,11 @@ def check():
     console.print(f"[green]all conventions hold[/]{warned}", highlight=False)
 
 
-def resolve_environment(env: str | None) -> "Environment":
-    """`--env`, or the guide's rule on the git branch."""
-    if env:
-        return config.Environment(env)
-    return config.environment_for_branch(config.current_branch())
-
-
-def _registration_table(outcomes: "list[Outcome]", dry_run: bool) -> Table:
-    table = Table("flow", "action", "detail", title="would register" if dry_run else "registered")
+def _registration_table(
+    outcomes: "list[Outcome]", dry_run: bool, environment: "Environment"
+) -> Table:
+    title = f"{'would register' if dry_run else 'registered'} in {environment.name}"
+    table = Table("flow", "action", "detail", title=title)
     for outcome in outcomes:
         table.add_row(outcome.flow, outcome.action, outcome.detail)
     return table
@@ -177,7 +185,7 @@ def register_command(
     from rich.progress import Progress
 
     try:
-        environment = resolve_environment(env)
+        environment = config.resolve_environment(env)
         total = len(deploy.plan(environment))
     except UsageError as exc:
         raise fail(str(exc), 2) from None
@@ -198,7 +206,7 @@ def register_command(
         typer.echo(json.dumps([o.__dict__ for o in outcomes], indent=2, ensure_ascii=False))
         _exit_on_failures(outcomes)
         return
-    console.print(_registration_table(outcomes, dry_run))
+    _print_table(_registration_table(outcomes, dry_run, environment))
     _print_counts(outcomes)
     _exit_on_failures(outcomes)
 
@@ -221,27 +229,45 @@ def _exit_on_failures(outcomes: "list[Outcome]") -> None:
 
 def _print_deployments(environment: "Environment") -> None:
     """Each deployment with its pool and its next run, as the scheduler will create it."""
-    table = Table("flow", "pool / queue", "next run")
+    table = Table("deployment", "pool / queue", "next run", title=f"in {environment.name}")
     now = datetime.now().astimezone()
     for spec in deploy.plan(environment):
         upcoming = deploy.next_run(spec.info, now)
         shown = upcoming.isoformat(timespec="minutes") if upcoming else "-"
-        table.add_row(spec.info.name, f"{spec.label} / {environment.work_queue()}", shown)
-    console.print(table)
+        name = deploy.deployment_name(spec.info.name, environment)
+        table.add_row(name, f"{spec.label} / {environment.work_queue()}", shown)
+    _print_table(table)
 
 
-def _wait_for_stop_signal() -> None:
+STOP_POLL_SECONDS = 0.5
+
+
+def _wait_until_stopped(settings: "config.Settings") -> bool:
+    """Wait for Ctrl-C or SIGTERM (True), or for `pipelines down` run elsewhere (False): it
+    removes the stack's state file, and a foreground `up` (`make up`) then returns too."""
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    stopped.wait()
+    while not stopped.wait(STOP_POLL_SECONDS):
+        if not stack.StackState.path(settings).exists():
+            return False
+    return True
+
+
+def _running_stack(settings: "config.Settings") -> dict[str, Any] | None:
+    """The local stack's status when its server is healthy and every worker alive, else None."""
+    try:
+        current = stack.status(settings)
+    except stack.ServerError:
+        return None
+    workers = current["workers"]
+    alive = bool(workers) and all(worker["alive"] for worker in workers.values())
+    return current if current["healthy"] and alive else None
 
 
 @app.command()
 def up(
-    env: Annotated[
-        str, typer.Option("--env", help="Environment the local workers serve.")
-    ] = "local",
+    env: EnvOption = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Server port (default 4200).")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Start and return.")] = False,
@@ -251,7 +277,8 @@ def up(
 
     settings = config.get_settings()
     try:
-        environment = config.Environment(env)
+        environment = config.resolve_environment(env)
+        running = _running_stack(settings)
         state = stack.up(settings, environment, host or settings.host, port or settings.port)
         with stack.api_settings(state.url):
             outcomes = asyncio.run(deploy.register(environment))
@@ -259,17 +286,25 @@ def up(
         raise fail(str(exc), 2) from None
     except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
-    console.print(_registration_table(outcomes, dry_run=False))
+    _print_table(_registration_table(outcomes, False, environment))
     _print_deployments(environment)
     console.print(f"UI: [bold]{state.url.removesuffix('/api')}[/]", highlight=False)
     console.print(f"workers: {', '.join(state.workers)} (queue {environment.work_queue()})")
+    if running:
+        console.print(
+            "already running (server and workers kept; `pipelines down` stops them)",
+            highlight=False,
+        )
     if detach:
-        console.print("running in the background; `pipelines down` stops it")
+        if not running:
+            console.print("running in the background; `pipelines down` stops it")
         return
-    console.print("Ctrl-C stops the server and the workers")
-    _wait_for_stop_signal()
-    stack.down(settings)
-    console.print("stopped")
+    console.print("Ctrl-C (or `pipelines down` in another terminal) stops the server and workers")
+    if _wait_until_stopped(settings):
+        stack.down(settings)
+        console.print("stopped")
+    else:
+        console.print("stopped by `pipelines down`")
 
 
 @app.command()
@@ -316,22 +351,28 @@ def backfill(
 
     try:
         info = deploy.find_flow(flow)
-        environment = resolve_environment(env)
+        environment = config.resolve_environment(env)
         runs = deploy.planned_runs(info, start, end)
+        new = None
         if not dry_run:
             with stack.api_settings(stack.ensure_server()):
-                asyncio.run(deploy.create_backfill(info, environment, runs))
+                new = asyncio.run(deploy.create_backfill(info, environment, runs))
     except UsageError as exc:
         raise fail(str(exc), 2) from None
     except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
-    for planned in runs:
-        console.print(
-            f"{planned.scheduled_time.isoformat()} {json.dumps(planned.parameters)}",
-            highlight=False,
-        )
-    verb = "would create" if dry_run else "created"
-    console.print(f"{verb} {len(runs)} runs of {info.name!r} in {environment.name}")
+    title = f"{'would backfill' if new is None else 'backfilled'} in {environment.name}"
+    table = Table("due", "parameters", "run", title=title)
+    for i, planned in enumerate(runs):
+        shown = "-" if new is None else ("created" if new[i] else "already there")
+        table.add_row(planned.scheduled_time.isoformat(), json.dumps(planned.parameters), shown)
+    _print_table(table)
+    where = f"of {info.name!r} in {environment.name}"
+    if new is None:
+        console.print(f"would create {len(runs)} run(s) {where} (less any already there)")
+    else:
+        already = f"; {len(runs) - sum(new)} already there" if not all(new) else ""
+        console.print(f"created {sum(new)} new run(s) {where}{already}", highlight=False)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ the local server (started if needed), encrypted with the key in `<home>/encrypti
     echo '{"username": "sme_reader", "password": "..."}' | pipelines secrets set db/sme --stdin
     pipelines secrets get db/sme            # keys, values masked
     pipelines secrets get db/sme --reveal   # the values
-    pipelines secrets list
+    pipelines secrets list                  # every secret; `list db/` those under db/
 """
 
 import json
@@ -103,9 +103,17 @@ def get_secret_command(
 
 
 @secrets_app.command("list")
-def list_secrets():
-    """Every Secret block on the local server (the names secret paths map to)."""
+def list_secrets(
+    prefix: Annotated[
+        str, typer.Argument(help="Only the paths that start with this, e.g. db/.")
+    ] = "",
+):
+    """Every Secret block on the local server (the names secret paths map to), or those under
+    a path prefix."""
     with _local_server():
-        names = secrets.list_block_secrets()
+        try:
+            names = secrets.list_block_secrets(prefix)
+        except secrets.SecretError as exc:
+            raise _fail(str(exc), 2) from None
     for name in names:
         typer.echo(name)

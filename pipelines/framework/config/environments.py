@@ -4,13 +4,12 @@ where data is written, which dbt target runs, which work queue and storage prefi
 Staging never resolves to a prod location.
 """
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.constants import constants
 from pipelines.framework.config.errors import UsageError
-from pipelines.framework.config.settings import REPO_ROOT, get_settings
+from pipelines.framework.config.settings import get_settings
 
 ENVIRONMENTS = (constants.ENV_LOCAL.value, constants.ENV_STAGING.value, constants.ENV_PROD.value)
 MATERIALIZATION_MODES = ("dev", "prod")
@@ -91,32 +90,15 @@ class Environment:
 
 def current_environment() -> Environment:
     """The environment of this process (`PIPELINES_ENV`, set on workers by registration)."""
-    return Environment(get_settings().env)
+    return resolve_environment()
 
 
-def environment_for_branch(branch: str | None) -> Environment:
-    """The guide's rule: `staging/*` -> staging, `main`/`master` -> prod, anything else -> local."""
-    if branch and branch.startswith("staging/"):
-        return Environment(constants.ENV_STAGING.value)
-    if branch in ("main", "master"):
-        return Environment(constants.ENV_PROD.value)
-    return Environment(constants.ENV_LOCAL.value)
+def resolve_environment(name: str | None = None) -> Environment:
+    """The environment a command acts in, by one rule for every command (`up`, `register`,
+    `backfill`, a run): the one it was given (`--env`), else `PIPELINES_ENV`, else local.
 
-
-def current_branch(repo: Path = REPO_ROOT) -> str | None:
-    """The checked-out git branch (CI's `GITHUB_REF_NAME` wins), or None outside git."""
-    ci_branch = get_settings().git_branch
-    if ci_branch:
-        return ci_branch
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
+    Nothing is guessed from git: a fresh clone of `main` is local like any other checkout. CI
+    names the environment it registers in (.github/workflows/register.yml sets `PIPELINES_ENV`
+    from the branch: `staging/*` -> staging, main -> prod).
+    """
+    return Environment(name or get_settings().env)

@@ -52,11 +52,10 @@ class Settings(BaseSettings):
     home: Path = REPO_ROOT / ".pipelines"
     """State folder: the local server's database, logs, code storage and warehouse."""
     env: str = "local"
-    """Environment of this process: local, staging or prod (workers get it from registration)."""
+    """Environment of this process and of the commands run without `--env`: local, staging or
+    prod (workers get it from registration, CI's registration from the branch)."""
     storage_url: str = ""
     """Root for code and lake files: a folder (default `<home>/storage`) or `gs://`, `s3://`."""
-    git_branch: str | None = Field(default=None, validation_alias="GITHUB_REF_NAME")
-    """Branch that decides the registration environment; CI's `GITHUB_REF_NAME` when set."""
     host: str = "127.0.0.1"
     port: int = 4200
     server_start_timeout: float = 120.0

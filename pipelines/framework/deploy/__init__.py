@@ -28,7 +28,13 @@ if TYPE_CHECKING:  # imported on first use: most import Prefect, the scaffold th
         discover_flows,
         find_flow,
     )
-    from pipelines.framework.deploy.registration import DeploymentSpec, Outcome, plan, register
+    from pipelines.framework.deploy.registration import (
+        DeploymentSpec,
+        Outcome,
+        deployment_name,
+        plan,
+        register,
+    )
     from pipelines.framework.deploy.scaffold import ScaffoldError, create_project
     from pipelines.framework.deploy.work_pools import (
         WorkPoolError,
@@ -52,6 +58,7 @@ __all__ = [
     "agent_labels",
     "create_backfill",
     "create_project",
+    "deployment_name",
     "discover",
     "discover_flows",
     "ensure_work_pools",

@@ -1,24 +1,35 @@
 """
 `pipelines backfill`: the runs a schedule would have created in a past window (Prefect only
-schedules forward), each with its clock's parameters, created once however often it is asked.
+schedules forward), each with its clock's parameters, created once however often it is asked:
+a second backfill of the same window creates nothing and says so.
 """
 
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from prefect import get_client
+from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterIdempotencyKey,
+)
+from prefect.exceptions import ObjectNotFound
 from prefect.server.schemas import schedules as server_schedules
 from prefect.states import Scheduled
 
 from pipelines.framework.config import Environment, UsageError
 from pipelines.framework.deploy.discovery import FlowInfo
+from pipelines.framework.deploy.registration import deployment_name
 from pipelines.framework.runtime import Clock
 
 MAX_RUNS = 1000
+PAGE = 200  # the server's largest page
 NEXT_RUN_WITHIN = timedelta(days=366)
 """How far `next_run` looks: a year from any day, 29 February included."""
 
@@ -73,23 +84,51 @@ def next_run(info: FlowInfo, now: datetime) -> datetime | None:
     )
 
 
-async def create_backfill(info: FlowInfo, env: Environment, runs: list[PlannedRun]) -> int:
-    """Create the runs on the flow's deployment; an idempotency key makes repeats harmless."""
+async def create_backfill(info: FlowInfo, env: Environment, runs: list[PlannedRun]) -> list[bool]:
+    """Create the runs on the flow's deployment in `env`; returns, per run, whether it is new.
+
+    A run an earlier backfill created (found by its idempotency key, `backfill:<deployment>:<due
+    time>`) is kept as it is, however often the window is asked for.
+    """
     async with get_client() as client:
-        deployments = await client.read_deployments(
-            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[env.name])),
-        )
-        flow = await client.read_flow_by_name(info.name)
-        matching = [d for d in deployments if d.flow_id == flow.id]
-        if not matching:
-            raise BackfillError(f"{info.name!r} is not registered in {env.name}; run register")
-        deployment = matching[0]
-        for run in runs:
+        try:
+            deployment = await client.read_deployment_by_name(
+                f"{info.name}/{deployment_name(info.name, env)}"
+            )
+        except ObjectNotFound:
+            raise BackfillError(
+                f"{info.name!r} is not registered in {env.name}; run `pipelines register"
+                f" --env {env.name}` (or `pipelines up`) first"
+            ) from None
+        keys = [_idempotency_key(deployment.id, run) for run in runs]
+        existing = await _existing_keys(client, deployment.id, keys)
+        for run, key in zip(runs, keys, strict=True):
+            if key in existing:
+                continue
             await client.create_flow_run_from_deployment(
                 deployment.id,
                 parameters=run.parameters,
                 state=Scheduled(scheduled_time=run.scheduled_time),
-                idempotency_key=f"backfill:{deployment.id}:{run.scheduled_time.isoformat()}",
+                idempotency_key=key,
                 tags=["backfill"],
             )
-    return len(runs)
+    return [key not in existing for key in keys]
+
+
+def _idempotency_key(deployment_id: UUID, run: PlannedRun) -> str:
+    return f"backfill:{deployment_id}:{run.scheduled_time.isoformat()}"
+
+
+async def _existing_keys(client: PrefectClient, deployment_id: UUID, keys: list[str]) -> set[str]:
+    """Which of `keys` name runs the deployment already has."""
+    found: set[str] = set()
+    for start in range(0, len(keys), PAGE):
+        runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            flow_run_filter=FlowRunFilter(
+                idempotency_key=FlowRunFilterIdempotencyKey(any_=keys[start : start + PAGE])
+            ),
+            limit=PAGE,
+        )
+        found.update(run.idempotency_key for run in runs if run.idempotency_key)
+    return found

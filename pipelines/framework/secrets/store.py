@@ -281,8 +281,10 @@ def write_block_secret(path: str, value: dict[str, str]) -> str:
     return name
 
 
-def list_block_secrets() -> list[str]:
-    """Names of the Secret blocks on the current server."""
+def list_block_secrets(prefix: str = "") -> list[str]:
+    """Names of the Secret blocks on the current server; with `prefix`, those of the paths that
+    start with it (`db/` lists `db/sme` and `db/exemplo`, as blocks `db-sme` and `db-exemplo`)."""
     with get_client(sync_client=True) as client:
         documents = client.read_block_documents_by_type(SECRET_BLOCK_TYPE, include_secrets=False)
-    return sorted(d.name for d in documents if d.name)
+    start = block_name(prefix) + ("-" if prefix.endswith("/") else "") if prefix else ""
+    return sorted(d.name for d in documents if d.name and d.name.startswith(start))
