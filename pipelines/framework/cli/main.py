@@ -3,6 +3,7 @@ The `pipelines` command: list, run, scaffold and check the repository's flows.
 """
 
 import json
+import shlex
 import signal
 import threading
 from collections.abc import Sequence
@@ -339,6 +340,30 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False):
 
 
 @app.command()
+@app.command()
+def image(
+    repository: Annotated[
+        str | None,
+        typer.Option(help="Image repository (default: PIPELINES_IMAGE_REPOSITORY)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+):
+    """Print the Kubernetes runs' image tag for this commit and the commands that build it."""
+    from pipelines.framework.deploy import image_build  # no Prefect: git and the version
+
+    build = image_build(repository)
+    if as_json:
+        typer.echo(json.dumps(build.as_dict(), indent=2))
+        return
+    console.print(f"image: {build.tag}", highlight=False)
+    if build.tag.endswith("-dirty"):
+        errors.print("warning: tracked files differ from the commit; commit before building")
+    console.print(f"build: {shlex.join(build.build)}", highlight=False, soft_wrap=True)
+    console.print(f"push:  {shlex.join(build.push)}", highlight=False, soft_wrap=True)
+    then = f"then:  PIPELINES_IMAGE={build.tag} pipelines register --env prod"
+    console.print(then, highlight=False, soft_wrap=True)
+
+
 def backfill(
     flow: Annotated[str, typer.Argument(help="Flow name, a unique part of it, or its module.")],
     start: Annotated[datetime, typer.Option(help="Window start, ISO with timezone.")],
@@ -376,6 +401,32 @@ def backfill(
 
 
 def main() -> None:
+@app.command("migrate")
+def migrate_command(
+    sources: Annotated[list[Path], typer.Argument(help="A Prefect 1 checkout, or folders of one.")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if something is unsupported.")
+    ] = False,
+):
+    """Bring Prefect 1 folders into this repository, rewriting their import lines and only those."""
+    # The one framework import of compat (docs/architecture.md): libcst and the compat layer
+    # load for this command alone.
+    from pipelines.compat.migrate import migrate
+
+    missing = [str(source) for source in sources if not source.is_dir()]
+    if missing:
+        raise fail(f"not a folder: {', '.join(missing)}", 2)
+    report = migrate(sources, config.REPO_ROOT, check)
+    for line in report.lines():
+        typer.echo(line)
+    if check and not report.ok:
+        raise fail(
+            f"{len(report.findings)} unsupported construct(s): docs/migrating-from-prefect-1.md "
+            "says what to do instead",
+            1,
+        )
+
+
     app()
 
 

@@ -14,10 +14,17 @@ if TYPE_CHECKING:  # pydantic-settings (0.1 s), imported on first use: `pipeline
         ENVIRONMENTS,
         Environment,
         UnknownEnvironmentError,
+        current_branch,
         current_environment,
-        resolve_environment,
+        environment_for_branch,
     )
-    from pipelines.framework.config.settings import PACKAGE_ROOT, REPO_ROOT, Settings, get_settings
+    from pipelines.framework.config.settings import (
+        PACKAGE_ROOT,
+        REPO_ROOT,
+        Settings,
+        WorkerSettings,
+        get_settings,
+    )
 
 __all__ = [
     "ENVIRONMENTS",
@@ -27,8 +34,10 @@ __all__ = [
     "Settings",
     "UnknownEnvironmentError",
     "UsageError",
+    "WorkerSettings",
+    "current_branch",
     "current_environment",
+    "environment_for_branch",
     "get_settings",
-    "resolve_environment",
 ]
 __getattr__ = lazy_names(__name__)

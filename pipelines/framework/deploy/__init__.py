@@ -28,18 +28,14 @@ if TYPE_CHECKING:  # imported on first use: most import Prefect, the scaffold th
         discover_flows,
         find_flow,
     )
-    from pipelines.framework.deploy.registration import (
-        DeploymentSpec,
-        Outcome,
-        deployment_name,
-        plan,
-        register,
-    )
+    from pipelines.framework.deploy.image import ImageBuild, image_build
+    from pipelines.framework.deploy.registration import DeploymentSpec, Outcome, plan, register
     from pipelines.framework.deploy.scaffold import ScaffoldError, create_project
     from pipelines.framework.deploy.work_pools import (
         WorkPoolError,
         agent_labels,
         ensure_work_pools,
+        pool_type,
     )
 
 __all__ = [
@@ -50,6 +46,7 @@ __all__ = [
     "Finding",
     "FlowInfo",
     "FlowNotFoundError",
+    "ImageBuild",
     "ImportFailure",
     "Outcome",
     "PlannedRun",
@@ -58,14 +55,15 @@ __all__ = [
     "agent_labels",
     "create_backfill",
     "create_project",
-    "deployment_name",
     "discover",
     "discover_flows",
     "ensure_work_pools",
     "find_flow",
+    "image_build",
     "next_run",
     "plan",
     "planned_runs",
+    "pool_type",
     "register",
     "run_checks",
 ]

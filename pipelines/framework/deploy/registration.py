@@ -12,7 +12,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -40,19 +40,16 @@ from pipelines.constants import constants
 from pipelines.framework.config import REPO_ROOT, Environment
 from pipelines.framework.deploy.code_closure import closure_files, file_digest
 from pipelines.framework.deploy.discovery import FlowInfo, discover, discover_flows
-from pipelines.framework.deploy.work_pools import ensure_work_pools
+from pipelines.framework.deploy.work_pools import (
+    check_labels,
+    ensure_work_pools,
+    worker_job_variables,
+)
 from pipelines.framework.runtime import ScheduleError
 from pipelines.framework.storage import is_local_filesystem, storage_options, url_to_fs
 
 REGISTRY_TAG = "pipelines"
 PAGE = 200  # the server's largest page
-
-
-def deployment_name(flow_name: str, env: Environment) -> str:
-    """A deployment's name: its flow's and its environment's, e.g. `EMD: escritorio - Users report
-    (local)`. The UI lists deployments by name in bold (the flow below it): the environment's name
-    alone made every row read the same."""
-    return f"{flow_name} ({env.name})"
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ class RenderedDeployment:  # pylint: disable=too-many-instance-attributes
 
     flow: str
     deployment: str
-    """The deployment's name (`deployment_name`): its flow's and its environment's."""
+    """The deployment's name: the environment's."""
     entrypoint: str
     work_pool: str
     work_queue: str
@@ -70,6 +67,8 @@ class RenderedDeployment:  # pylint: disable=too-many-instance-attributes
     env: dict[str, str]
     """Environment variables of the flow's runs (the code location's are added at upload)."""
     schedules: list[DeploymentScheduleCreate]
+    job_variables: dict[str, Any] = field(default_factory=dict)
+    """Job variables besides `env` (a Kubernetes label's image, resources and placement)."""
 
     def as_dict(self) -> dict[str, Any]:
         """As plain data: the reviewed snapshot and half of the fingerprint."""
@@ -85,7 +84,7 @@ class RenderedDeployment:  # pylint: disable=too-many-instance-attributes
                 if self.concurrency
                 else None
             ),
-            "job_variables": {"env": self.env},
+            "job_variables": {**self.job_variables, "env": self.env},
             "schedules": [
                 {
                     "schedule": s.schedule.model_dump(mode="json", exclude_none=True),
@@ -124,16 +123,19 @@ class DeploymentSpec:
 
     def render(self) -> RenderedDeployment:
         """Everything registration sends but the code."""
+        variables = worker_job_variables(self.label)
+        extra = {k: v for k, v in variables.items() if k != "env"}
         return RenderedDeployment(
             flow=self.info.name,
-            deployment=deployment_name(self.info.name, self.env),
+            deployment=self.env.name,
             entrypoint=self.info.entrypoint,
             work_pool=self.label,
             work_queue=self.env.work_queue(),
             tags=self.tags,
             concurrency=self.info.deployment_concurrency,
-            env={"PIPELINES_ENV": self.env.name},
+            env={**variables.get("env", {}), "PIPELINES_ENV": self.env.name},
             schedules=self.schedules(),
+            job_variables=extra,
         )
 
     def fingerprint(self) -> str:
@@ -194,10 +196,8 @@ def code_location(code: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     return [{"prefect.deployments.steps.pull_from_remote_storage": pull}], {}
 
 
-async def _existing(
-    client: PrefectClient, env: Environment
-) -> list[tuple[str, DeploymentResponse]]:
-    """This environment's registered deployments with their flow's name (every page of them)."""
+async def _existing(client: PrefectClient, env: Environment) -> dict[str, DeploymentResponse]:
+    """This environment's registered deployments, by flow name (every page of them)."""
     only_ours = DeploymentFilter(tags=DeploymentFilterTags(all_=[REGISTRY_TAG, f"env:{env.name}"]))
     deployments: list[DeploymentResponse] = []
     while page := await client.read_deployments(
@@ -209,23 +209,7 @@ async def _existing(
         ids = [d.flow_id for d in deployments[start : start + PAGE]]
         flows = await client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=ids)))
         names.update((f.id, f.name) for f in flows)
-    return [(names[d.flow_id], d) for d in deployments if d.flow_id in names]
-
-
-def _by_flow(
-    ours: list[tuple[str, DeploymentResponse]], env: Environment
-) -> dict[str, DeploymentResponse]:
-    """Each flow's deployment: the one named as registration names it, else an older one."""
-    current = sorted(ours, key=lambda pair: pair[1].name == deployment_name(pair[0], env))
-    return dict(current)
-
-
-def _renamed(
-    ours: list[tuple[str, DeploymentResponse]], env: Environment, wanted: set[str]
-) -> list[DeploymentResponse]:
-    """Deployments of existing flows under an older name (the environment's alone): replaced by
-    one under the current name, they are deleted with their scheduled runs (not their history)."""
-    return [d for flow, d in ours if flow in wanted and d.name != deployment_name(flow, env)]
+    return {names[d.flow_id]: d for d in deployments if d.flow_id in names}
 
 
 async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str) -> None:
@@ -251,7 +235,7 @@ async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str)
         parameter_openapi_schema=spec.info.flow.parameters.model_dump(),
         description=(spec.info.flow.description or "").strip() or None,
         pull_steps=pull_steps,
-        job_variables={"env": {**rendered.env, **code_env}},
+        job_variables={**rendered.job_variables, "env": {**rendered.env, **code_env}},
         paused=False,
     )
 
@@ -286,6 +270,7 @@ async def register(
     they are ("kept"): its flows are unreadable this time, not deleted."""
     found = discover()
     specs = plan(env, found.flows)
+    check_labels(sorted({spec.label for spec in specs}), env)
     outcomes: list[Outcome] = []
 
     def report(outcome: Outcome) -> None:
@@ -297,8 +282,7 @@ async def register(
     async with get_client() as client:
         if not dry_run:
             await ensure_work_pools(client, sorted({spec.label for spec in specs}))
-        ours = await _existing(client, env)
-        existing = _by_flow(ours, env)
+        existing = await _existing(client, env)
         for spec in specs:
             fingerprint = spec.fingerprint()
             current = existing.get(spec.info.name)
@@ -307,12 +291,8 @@ async def register(
                 continue
             if not dry_run:
                 await _deploy(client, spec, fingerprint)
-            renamed = current and current.name != deployment_name(spec.info.name, env)
-            detail = f"{fingerprint}; renamed from {current.name!r}" if renamed else fingerprint
-            report(Outcome(spec.info.name, "updated" if current else "created", detail))
+            report(Outcome(spec.info.name, "updated" if current else "created", fingerprint))
         wanted = {spec.info.name for spec in specs}
-        for deployment in [] if dry_run else _renamed(ours, env, wanted):
-            await client.delete_deployment(deployment.id)
         for name, deployment in sorted(existing.items()):
             if name in wanted or deployment.paused:
                 continue

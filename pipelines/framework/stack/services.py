@@ -22,7 +22,7 @@ from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectNotFound
 
 from pipelines.framework.config import Environment, Settings
-from pipelines.framework.deploy import agent_labels, discover_flows, ensure_work_pools
+from pipelines.framework.deploy import agent_labels, discover_flows, ensure_work_pools, pool_type
 from pipelines.framework.runtime import crash_alert_action
 from pipelines.framework.stack.security import client_environment
 from pipelines.framework.stack.server import (
@@ -171,8 +171,10 @@ def up(settings: Settings, env: Environment, host: str, port: int) -> StackState
         labels = agent_labels()
         with api_settings(server.url):
             asyncio.run(prepare_server(labels, env))
-        for label in labels:
-            if label not in workers:
+        for label in labels:  # a Kubernetes pool's worker runs in its cluster, not here
+            if pool_type(label) != "process" and label in workers:
+                stop_worker(workers.pop(label))
+            elif pool_type(label) == "process" and label not in workers:
                 workers[label] = start_worker(settings, server.url, label, env)
         state = StackState(url=server.url, env=env.name, workers=workers)
         state.save(settings)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.framework import lazy_names
 from pipelines.framework.storage.files import (
+    LOCAL_PROTOCOLS,
     NotARegularFileError,
     atomic_write,
     is_local_filesystem,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # pyarrow, imported on first use
     )
 
 __all__ = [
+    "LOCAL_PROTOCOLS",
     "STAGING_FOLDER",
     "TRASH_FOLDER",
     "Lake",
