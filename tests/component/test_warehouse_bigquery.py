@@ -4,6 +4,7 @@
 REST stand-in (tests/support/bigquery_api.py), loading files the real Lake staged on a local GCS
 emulator. Every check reads the data back through the client."""
 
+import dataclasses
 import datetime as dt
 import decimal
 import json
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
-from google.api_core.exceptions import BadRequest
+from google.api_core.exceptions import BadRequest, NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
@@ -228,14 +229,14 @@ def test_a_retyped_or_removed_column_stops_the_load(gcs, client, warehouse, chan
 def test_a_failure_inside_the_swap_keeps_the_previous_table_and_state(gcs, api, client, warehouse):
     first = make_table(40)
     state = {"column": "id", "value": "39", "type": "int", "boundary": None}
-    warehouse.load(request(stage(gcs, first, "run-1"), state=state))
-    # the overwrite's DELETE and INSERT into the target run; the run record's INSERT fails
+    warehouse.load(request(stage(gcs, first, "run-1"), "append", state=state))
+    # the append's INSERT into the target runs; the run record's INSERT fails
     api.inject_failure(r"^INSERT INTO `[\w-]+\._pipelines\._pipelines_loads`")
     newer = request(
         stage(gcs, make_table(25, 100), "run-2"),
+        "append",
         state={**state, "value": "124"},
         read_state=state,
-        allow_shrink=True,
     )
     with pytest.raises(BadRequest, match="injected failure"):
         warehouse.load(newer)
@@ -244,9 +245,132 @@ def test_a_failure_inside_the_swap_keeps_the_previous_table_and_state(gcs, api, 
     assert [t.table_id for t in client.list_tables(f"{client.project}.br")] == ["t"]
 
     api.failures.clear()  # the retry of the same run goes through
-    assert warehouse.load(newer).table_rows == 25
-    assert read_rows(client) == expected_rows(make_table(25, 100))
+    assert warehouse.load(newer).table_rows == 65
+    assert read_rows(client) == expected_rows(pa.concat_tables([first, make_table(25, 100)]))
     assert warehouse.read_state("br", "t")["value"] == "124"
+
+
+def test_an_overwrite_replaces_the_table_in_one_statement_labelled_with_its_run(
+    gcs, api, client, warehouse
+):
+    """No DML over the whole table: CREATE OR REPLACE ... AS SELECT, whose run label commits
+    with the rows. A failed replacement keeps the previous table; a failure after it (the run
+    record) leaves a load the label says is committed, which a retry does not load again."""
+    first = make_table(40)
+    warehouse.load(request(stage(gcs, first, "run-1")))
+    assert client.get_table(f"{client.project}.br.t").labels == {"pipelines_run": "run-1"}
+
+    api.inject_failure(r"^CREATE OR REPLACE TABLE `[\w-]+\.br\.t`", times=1)
+    second = request(stage(gcs, make_table(38, 100), "run-2"))
+    with pytest.raises(BadRequest, match="injected failure"):
+        warehouse.load(second)
+    assert read_rows(client) == expected_rows(first)
+    assert warehouse.committed_load("br", "t", "run-2") is None
+
+    api.inject_failure(r"^INSERT INTO `[\w-]+\._pipelines\._pipelines_loads`", times=1)
+    with pytest.raises(BadRequest, match="injected failure"):
+        warehouse.load(second)
+    assert read_rows(client) == expected_rows(make_table(38, 100))
+    committed = warehouse.committed_load("br", "t", "run-2")
+    assert (committed.rows_loaded, committed.mode, committed.already_loaded) == (
+        38,
+        "overwrite",
+        True,
+    )
+    assert warehouse.load(second).already_loaded  # the retry loads nothing again
+    statements = [" ".join(s.split()) for s in api.statements]
+    assert not any(s.startswith(("DELETE", "UPDATE `test-project.br")) for s in statements)
+
+
+def test_an_incremental_overwrite_is_refused(gcs, warehouse):
+    state = {"column": "id", "value": "9", "type": "int", "boundary": None}
+    with pytest.raises(ValueError, match="incremental anexa"):
+        warehouse.load(request(stage(gcs, make_table(10), "run-1"), state=state))
+
+
+def layout(client: bigquery.Client, table: str = "br.t") -> dict:
+    found = client.get_table(f"{client.project}.{table}")
+    timed, ranged = found.time_partitioning, found.range_partitioning
+    return {
+        "time": None if timed is None else (timed.type_, timed.field),
+        "range": None
+        if ranged is None
+        else (ranged.field, ranged.range_.start, ranged.range_.end, ranged.range_.interval),
+        "cluster": found.clustering_fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ({"partition_column": "dia"}, {"time": ("DAY", "dia"), "range": None, "cluster": None}),
+        (
+            {"partition_column": "criado_em", "cluster_columns": ("nome", "ativo")},
+            {"time": ("DAY", "criado_em"), "range": None, "cluster": ["nome", "ativo"]},
+        ),
+        (
+            {"partition_column": "id", "partition_range": (0, 1000, 10)},
+            {"time": None, "range": ("id", 0, 1000, 10), "cluster": None},
+        ),
+        ({"partition_column": "id"}, {"time": None, "range": None, "cluster": ["id"]}),
+        ({"partition_column": "nome"}, {"time": None, "range": None, "cluster": ["nome"]}),
+    ],
+    ids=["date", "timestamp-clustered", "integer-range", "integer-no-range", "text"],
+)
+@pytest.mark.parametrize("mode", ["overwrite", "append"])
+def test_a_table_is_partitioned_and_clustered_as_declared(
+    gcs, client, warehouse, declared, expected, mode
+):
+    source = make_table(60)
+    warehouse.load(request(stage(gcs, source, "run-1"), mode, **declared))
+    assert layout(client) == expected
+    warehouse.load(request(stage(gcs, make_table(60, 60), "run-2"), mode, **declared))
+    assert layout(client) == expected
+    assert len(read_rows(client)) == (120 if mode == "append" else 60)
+
+
+def test_a_table_made_unpartitioned_keeps_its_partitioning_when_one_is_declared(
+    gcs, client, warehouse, caplog
+):
+    """BigQuery refuses to replace a table with another partitioning: the overwrite keeps the
+    table's own and says how to change it."""
+    warehouse.load(request(stage(gcs, make_table(40), "run-1")))
+    with caplog.at_level("WARNING"):
+        warehouse.load(request(stage(gcs, make_table(40, 40), "run-2"), partition_column="dia"))
+    assert layout(client) == {"time": None, "range": None, "cluster": None}
+    assert read_rows(client) == expected_rows(make_table(40, 40))
+    assert "apague a tabela" in caplog.text
+
+
+def test_too_many_or_unknown_cluster_columns_stop_the_load_before_it(gcs, client, warehouse):
+    first = make_table(20)
+    warehouse.load(request(stage(gcs, first, "run-1")))
+    five = ("id", "nome", "dia", "ativo", "valor")
+    with pytest.raises(ValueError, match="até 4 colunas"):
+        warehouse.load(request(stage(gcs, make_table(20), "run-2"), cluster_columns=five))
+    with pytest.raises(ValueError, match="ausentes: \\['nenhuma'\\]"):
+        warehouse.load(request(stage(gcs, make_table(20), "run-3"), cluster_columns=("nenhuma",)))
+    assert read_rows(client) == expected_rows(first)
+
+
+def test_datasets_are_made_in_the_configured_location_and_jobs_run_there(gcs, api, client):
+    eu = BigQueryWarehouse(client=client, location="EU")
+    eu.load(request(stage(gcs, make_table(10), "run-1")))
+    assert client.get_dataset(f"{client.project}.br").location == "EU"
+    assert client.get_dataset(f"{client.project}._pipelines").location == "EU"
+    assert {job["jobReference"]["location"] for job in api.jobs()} == {"EU"}
+
+    legacy = bigquery.Dataset(f"{client.project}.legado")
+    legacy.location = "US"
+    client.create_dataset(legacy)  # made before, elsewhere
+    elsewhere = dataclasses.replace(
+        request(stage(gcs, make_table(10), "run-2")), dataset_id="legado"
+    )
+    with pytest.raises(ValueError, match="legado está em US, não em EU"):
+        eu.load(elsewhere)
+    us = BigQueryWarehouse(client=client, location="US")  # BigQuery's own answer to a job there
+    with pytest.raises(NotFound, match="was not found in location US"):
+        us.load(request(stage(gcs, make_table(10), "run-3")))
 
 
 def test_hive_partitioned_files_load_with_their_folder_columns(gcs, client, warehouse):
@@ -391,17 +515,17 @@ def test_a_transaction_aborted_by_a_concurrent_one_is_run_again(gcs, api, client
     concurrent transactions, and the cancelled one changed nothing, so it is run again."""
     first = make_table(40)
     state = {"column": "id", "value": "39", "type": "int", "boundary": None}
-    warehouse.load(request(stage(gcs, first, "run-1"), state=state))
+    warehouse.load(request(stage(gcs, first, "run-1"), "append", state=state))
     conflict = "Transaction is aborted due to concurrent update against table _pipelines_state"
     api.inject_failure(r"^MERGE", conflict, times=2)
     newer = make_table(25, 100)
     newer_state = {**state, "value": "124"}
     result = warehouse.load(
-        request(stage(gcs, newer, "run-2"), state=newer_state, read_state=state, allow_shrink=True)
+        request(stage(gcs, newer, "run-2"), "append", state=newer_state, read_state=state)
     )
 
-    assert (result.rows_loaded, result.table_rows, result.already_loaded) == (25, 25, False)
-    assert read_rows(client) == expected_rows(newer)
+    assert (result.rows_loaded, result.table_rows, result.already_loaded) == (25, 65, False)
+    assert read_rows(client) == expected_rows(pa.concat_tables([first, newer]))
     assert warehouse.read_state("br", "t")["value"] == "124"
     loads = client.list_rows(f"{client.project}._pipelines._pipelines_loads")
     assert sorted((row["run_id"], row["rows"]) for row in loads) == [("run-1", 40), ("run-2", 25)]
@@ -412,14 +536,17 @@ def test_a_transaction_aborted_every_time_is_busy_which_the_load_task_retries(
 ):
     """Concurrent loads aborting this one's transaction on every attempt: the warehouse is busy
     (the load task tries again later), and nothing was loaded."""
-    monkeypatch.setattr(adapter, "_CONFLICT_DELAYS_SECONDS", (0, 0))
-    warehouse.load(request(stage(gcs, make_table(40), "run-1")))
+    monkeypatch.setattr(adapter, "_CONFLICT_RETRY_SECONDS", 1.0)
+    monkeypatch.setattr(adapter, "_CONFLICT_FIRST_WAIT_SECONDS", 0.1)
+    warehouse.load(request(stage(gcs, make_table(40), "run-1"), "append"))
     conflict = "Transaction is aborted due to concurrent update against table _pipelines_loads"
-    api.inject_failure(r"^INSERT INTO `[^`]+_pipelines_loads`", conflict, times=3)
+    api.inject_failure(r"^INSERT INTO `[^`]+_pipelines_loads`", conflict)
 
-    with pytest.raises(WarehouseBusyError, match="3 tentativas abortadas"):
-        warehouse.load(request(stage(gcs, make_table(25, 100), "run-2"), allow_shrink=True))
+    with pytest.raises(WarehouseBusyError, match="transações concorrentes abortaram esta carga"):
+        warehouse.load(request(stage(gcs, make_table(25, 100), "run-2"), "append"))
     assert read_rows(client) == expected_rows(make_table(40))
+    attempts = [s for s in api.statements if "_pipelines_loads` VALUES" in s]
+    assert len(attempts) >= 3  # the client's job retry ran the script again, then gave up
 
 
 def test_a_state_table_of_before_boundaries_gets_the_column(gcs, client, warehouse):
@@ -430,7 +557,7 @@ def test_a_state_table_of_before_boundaries_gets_the_column(gcs, client, warehou
         "watermark_type STRING, updated_at TIMESTAMP)"
     ).result()
     state = {"column": "id", "value": "9", "type": "int", "boundary": ["e5f6"]}
-    warehouse.load(request(stage(gcs, make_table(10), "run-1"), state=state))
+    warehouse.load(request(stage(gcs, make_table(10), "run-1"), "append", state=state))
     assert warehouse.read_state("br", "t") == state
 
 

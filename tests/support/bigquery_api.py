@@ -20,6 +20,16 @@ else gets BigQuery's error shape (HTTP 400/404 with `{"error": {"code", "message
     at a time, so mutating statements are serialized as BigQuery serializes them on a table).
     `SELECT IF(condition, TRUE, ERROR('message'))` fails the job with the message unless the
     condition is TRUE.
+    `PARTITION BY` (a DATE column, `DATE(<timestamp or datetime column>)`, or
+    `RANGE_BUCKET(<int64 column>, GENERATE_ARRAY(start, end, interval))`) and `CLUSTER BY` (up
+    to 4 columns of clusterable types) on `CREATE OR REPLACE TABLE ... AS SELECT` and `CREATE
+    TABLE ... LIKE`, reported by tables.get as `timePartitioning` / `rangePartitioning` /
+    `clustering`; `OPTIONS(labels=[...])` as `labels`. Replacing a table with another
+    partitioning is refused ("Cannot replace a table with a different partitioning spec"), as
+    BigQuery refuses it. The rows are not stored by partition: only the declarations are kept.
+  - locations: a dataset keeps the location it was created with (default US); a job runs in
+    its `jobReference.location` (default US) and fails with notFound for a dataset of another
+    location it loads into or names in its SQL.
     `inject_failure` makes statements matching a regex fail (failure injection).
 """
 
@@ -43,10 +53,12 @@ from tests.support.bigquery_sql import (
     LEGACY,
     BigQueryError,
     Statement,
+    clustering_spec,
     encode_rows,
     invalid,
     parameters,
     parse_script,
+    partition_spec,
     rest_field,
 )
 from tests.support.loopback import LoopbackServer, QuietHandler
@@ -75,6 +87,10 @@ class BigQueryAPI(LoopbackServer):
         self._jobs: dict[str, dict] = {}
         self._results: dict[str, tuple[list[dict], list[tuple]]] = {}
         self.expirations: dict[tuple[str, str], str] = {}  # (dataset, table) -> ms since epoch
+        self.layouts: dict[tuple[str, str], dict] = {}  # partitioning, clustering, labels
+        self.locations: dict[str, str] = {}  # dataset -> its location
+        self.statements: list[str] = []
+        """Every statement of every query job, as sent (what the adapter asked BigQuery)."""
         super().__init__()
 
     def handler(self):
@@ -148,6 +164,7 @@ class BigQueryAPI(LoopbackServer):
                 409, "duplicate", f"Already Exists: Dataset {self.project}:{dataset}"
             )
         self.db.execute(f'CREATE SCHEMA "{dataset}"').fetchall()
+        self.locations[dataset] = body.get("location") or "US"
         return 200, self._dataset_resource(dataset)
 
     def _get_dataset(self, dataset: str) -> tuple[int, dict]:
@@ -161,7 +178,7 @@ class BigQueryAPI(LoopbackServer):
             "kind": "bigquery#dataset",
             "id": f"{self.project}:{dataset}",
             "datasetReference": reference,
-            "location": "US",
+            "location": self.locations.get(dataset, "US"),
         }
 
     def _dataset_exists(self, dataset: str) -> bool:
@@ -179,7 +196,8 @@ class BigQueryAPI(LoopbackServer):
             "schema": {"fields": schema},
             "numRows": str(rows),
             "type": "TABLE",
-            "location": "US",
+            "location": self.locations.get(dataset, "US"),
+            **self.layouts.get((dataset, table), {}),
             **(
                 {"expirationTime": self.expirations[dataset, table]}
                 if (dataset, table) in self.expirations
@@ -218,6 +236,7 @@ class BigQueryAPI(LoopbackServer):
         self.schema(dataset, table)  # 404 when missing
         self.db.execute(f'DROP TABLE "{dataset}"."{table}"').fetchall()
         self.expirations.pop((dataset, table), None)
+        self.layouts.pop((dataset, table), None)
         return 204, None
 
     def _list_rows(self, dataset: str, table: str, query: dict) -> tuple[int, dict]:
@@ -250,18 +269,24 @@ class BigQueryAPI(LoopbackServer):
         if job_id in self._jobs:
             raise BigQueryError(409, "duplicate", f"Already Exists: Job {self.project}:{job_id}")
         config = body.get("configuration", {})
+        location = reference.get("location") or "US"
         if "query" in config:
             script = parse_script(config["query"], self.project)  # unsupported SQL: 400 here
+            datasets = re.findall(
+                rf"`{re.escape(self.project)}\.([^.`]+)\.", config["query"]["query"]
+            )
             run = functools.partial(self._run_script, job_id, script, config["query"])
         elif "load" in config:
+            datasets = [config["load"]["destinationTable"]["datasetId"]]
             run = functools.partial(self._run_load, config["load"])
         else:
             raise BigQueryError(400, "invalid", f"not supported by the stand-in: job {config}")
+        run = functools.partial(self._in_location, location, datasets, run)
         now = str(int(time.time() * 1000))
         job = {
             "kind": "bigquery#job",
             "id": f"{self.project}:US.{job_id}",
-            "jobReference": {"projectId": self.project, "jobId": job_id, "location": "US"},
+            "jobReference": {"projectId": self.project, "jobId": job_id, "location": location},
             "configuration": config,
             "statistics": {"creationTime": now, "startTime": now},
             "status": {"state": "DONE"},
@@ -277,6 +302,24 @@ class BigQueryAPI(LoopbackServer):
         job["statistics"]["endTime"] = str(int(time.time() * 1000))
         self._jobs[job_id] = job
         return 200, job
+
+    def _in_location(self, location: str, datasets: list[str], run: Callable[[], dict]) -> dict:
+        """`run()`, unless a dataset the job names is in another location than the job's."""
+        for dataset in datasets:
+            found = self.locations.get(dataset)
+            if found is not None and found.lower() != location.lower():
+                raise BigQueryError(
+                    404,
+                    "notFound",
+                    f"Not found: Dataset {self.project}:{dataset} was not found in location "
+                    f"{location}",
+                )
+        return run()
+
+    def jobs(self) -> list[dict]:
+        """Every job inserted so far, as jobs.get returns it."""
+        with self.lock:
+            return list(self._jobs.values())
 
     def _job(self, job_id: str) -> dict:
         if job_id not in self._jobs:
@@ -305,6 +348,7 @@ class BigQueryAPI(LoopbackServer):
         in_transaction = False
         try:
             for statement in script:
+                self.statements.append(statement.text)
                 self._maybe_fail(statement)
                 if statement.kind == "BEGIN":
                     if in_transaction:
@@ -351,7 +395,11 @@ class BigQueryAPI(LoopbackServer):
                 raise invalid(statement.error)
             return
         if statement.kind != "SELECT":
+            layout = self._check_layout(statement)
             self.db.execute(statement.duckdb, used).fetchall()
+            if layout is not None:
+                target = statement.replaced or statement.like[0]  # type: ignore[index]
+                self.layouts[target] = layout
             if statement.like:
                 target, source, cleared = statement.like
                 if source in self.expirations and not cleared:
@@ -362,6 +410,35 @@ class BigQueryAPI(LoopbackServer):
         result = self.db.sql(statement.duckdb, params=used)
         fields = [rest_field(n, str(k)) for n, k in zip(result.columns, result.types, strict=True)]
         self._results[job_id] = (fields, result.fetchall())
+
+    def _check_layout(self, statement: Statement) -> dict | None:
+        """The REST partitioning, clustering and labels a CREATE gives its table, checked as
+        BigQuery checks them; a replacement keeps the table's partitioning or fails."""
+        if statement.layout is None:
+            return None
+        layout = statement.layout
+        fields = self.schema(*layout["source"])
+        types = {f["name"]: ("REPEATED" if f["mode"] == "REPEATED" else f["type"]) for f in fields}
+        if layout["columns"] is not None:
+            types = {name: types[name] for name in layout["columns"] if name in types}
+        spec = partition_spec(layout["partition"], types)
+        spec |= clustering_spec(layout["cluster"], types)
+        target = statement.replaced
+        if target is not None and self._table_exists(*target):
+            current = self.layouts.get(target, {})
+            new_part = {k: v for k, v in spec.items() if k.endswith("Partitioning")}
+            old_part = {k: v for k, v in current.items() if k.endswith("Partitioning")}
+            if new_part != old_part:
+                raise invalid(
+                    "Cannot replace a table with a different partitioning spec. Instead, DROP "
+                    "the table, and then recreate it. New partitioning spec is "
+                    f"{new_part or 'none'} and existing spec is {old_part or 'none'}."
+                )
+        return spec | ({"labels": layout["labels"]} if layout["labels"] else {})
+
+    def _table_exists(self, dataset: str, table: str) -> bool:
+        found = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?"
+        return self.db.execute(found, [dataset, table]).fetchall()[0][0] > 0
 
     def _run_load(self, config: dict) -> dict:
         unknown = set(config) - LOAD_OPTIONS

@@ -91,6 +91,9 @@ class Statement:
         """CREATE OR REPLACE TABLE ... AS SELECT: the new table (it has no expiration)."""
         self.error: str | None = None
         """SELECT IF(condition, TRUE, ERROR('message')): the job's error unless it holds."""
+        self.layout: dict[str, Any] | None = None
+        """CREATE (OR REPLACE) TABLE's `partition` expression, `cluster` columns, `labels` and
+        the `source` table whose `columns` it takes (None: all)."""
 
     def __str__(self) -> str:
         return self.text
@@ -102,9 +105,15 @@ _SHAPES = [  # (kind, GoogleSQL statement the adapter sends, after names became 
     ("DDL", r"CREATE TABLE (?:IF NOT EXISTS )?\S+ \((?P<columns>[^()]+)\)"),
     (
         "DDL",
-        r"CREATE TABLE (?P<target>\S+) LIKE (?P<source>\S+)(?: OPTIONS ?\((?P<options>[^()]*)\))?",
+        r"CREATE TABLE (?P<target>\S+) LIKE (?P<source>\S+)(?: PARTITION BY (?P<partition>.+?))?"
+        r"(?: CLUSTER BY (?P<cluster>[^()]+?))?(?: OPTIONS ?\((?P<options>[^()]*)\))?",
     ),
-    ("DDL", r"CREATE OR REPLACE TABLE (?P<replaced>\S+) AS SELECT \* FROM \S+"),
+    (
+        "DDL",
+        r"CREATE OR REPLACE TABLE (?P<replaced>\S+)(?: PARTITION BY (?P<partition>.+?))?"
+        r"(?: CLUSTER BY (?P<cluster>[^()]+?))?(?: OPTIONS ?\((?P<roptions>.*?)\))?"
+        r" AS SELECT (?P<columns_of>.+?) FROM (?P<rsource>\S+)",
+    ),
     ("DDL", r"ALTER TABLE \S+ ADD COLUMN (?:IF NOT EXISTS )?\S+ (?P<type>\w+|ARRAY<\w+>)"),
     ("DELETE", r"DELETE FROM \S+ WHERE .+"),
     ("INSERT", r"INSERT INTO \S+ (?:\([^()]+\) )?(?:SELECT .+ FROM \S+|VALUES \(.+\))"),
@@ -152,9 +161,13 @@ def _translate(tokens: list[str], project: str) -> Statement:
             groups = found.groupdict()
             if groups.get("target"):
                 statement.like = _like(found)
+                statement.layout = _layout(found, groups["source"], None, None)
             if groups.get("replaced"):
                 dataset, table = groups["replaced"].replace('"', "").split(".")
                 statement.replaced = (dataset, table)
+                statement.layout = _layout(
+                    found, groups["rsource"], groups["columns_of"], groups.get("roptions")
+                )
             statement.error = groups.get("error")
             return statement
     raise invalid(f"statement not supported by the stand-in: {text}")
@@ -181,6 +194,70 @@ def _name(quoted: str, project: str) -> str:
     return f'"{parts[1]}"."{parts[2]}"'
 
 
+def _layout(found: re.Match, source: str, columns: str | None, options: str | None) -> dict:
+    """The partitioning, clustering and labels a CREATE declares (checked against the source's
+    columns when it runs)."""
+    labels: dict[str, str] = {}
+    if options:
+        listed = re.fullmatch(r"labels ?= ?\[(?P<pairs>.*)\]", " ".join(options.split()), re.I)
+        if not listed:
+            raise invalid(f"the stand-in supports OPTIONS(labels=[...]) only here: {options}")
+        labels = dict(
+            re.findall(r"\('([a-z0-9_-]{1,63})', ?'([a-z0-9_-]{0,63})'\)", listed["pairs"])
+        )
+    cluster = [c.strip().strip('"') for c in (found.group("cluster") or "").split(",") if c.strip()]
+    selected = (
+        None if columns in (None, "*") else [c.strip().strip('"') for c in columns.split(",")]
+    )
+    return {
+        "partition": found.group("partition"),
+        "cluster": cluster,
+        "labels": labels,
+        "source": tuple(source.replace('"', "").split(".")),
+        "columns": selected,
+    }
+
+
+def partition_spec(expression: str | None, types: dict[str, str]) -> dict:
+    """The REST partitioning of a PARTITION BY expression over columns of `types` (REST type
+    names), or BigQuery's error for one it does not take."""
+    if expression is None:
+        return {}
+    column = re.fullmatch(r'"(\w+)"', expression)
+    day = re.fullmatch(r'DATE\("(\w+)"\)', expression, re.I)
+    ranged = re.fullmatch(
+        r'RANGE_BUCKET\("(\w+)", ?GENERATE_ARRAY\((-?\d+), ?(-?\d+), ?(\d+)\)\)', expression, re.I
+    )
+    if column and types.get(column[1]) == "DATE":
+        return {"timePartitioning": {"type": "DAY", "field": column[1]}}
+    if day and types.get(day[1]) in ("TIMESTAMP", "DATETIME"):
+        return {"timePartitioning": {"type": "DAY", "field": day[1]}}
+    if ranged and types.get(ranged[1]) == "INTEGER":
+        bounds = {"start": ranged[2], "end": ranged[3], "interval": ranged[4]}
+        return {"rangePartitioning": {"field": ranged[1], "range": bounds}}
+    raise invalid(
+        "PARTITION BY expression must be DATE(<timestamp_column>), DATE(<datetime_column>), "
+        "DATETIME_TRUNC(<datetime_column>, DAY/HOUR/MONTH/YEAR), a DATE column, "
+        "TIMESTAMP_TRUNC(<timestamp_column>, DAY/HOUR/MONTH/YEAR), DATE_TRUNC(<date_column>, "
+        "MONTH/YEAR), or RANGE_BUCKET(<int64_column>, GENERATE_ARRAY(<int64_value>, "
+        f"<int64_value>[, <int64_value>])): {expression}"
+    )
+
+
+def clustering_spec(columns: list[str], types: dict[str, str]) -> dict:
+    """The REST clustering of CLUSTER BY `columns`, or BigQuery's error."""
+    if not columns:
+        return {}
+    if len(columns) > 4:
+        raise invalid(f"Too many clustering columns: {len(columns)}, limit is 4")
+    for name in columns:
+        if name not in types:
+            raise invalid(f"Unrecognized name: {name}")
+        if types[name] in ("FLOAT", "JSON", "REPEATED"):
+            raise invalid(f"Clustering is not supported on fields of type {types[name]}")
+    return {"clustering": {"fields": list(columns)}}
+
+
 def _like(found: re.Match) -> tuple[tuple[str, str], tuple[str, str], bool]:
     """LIKE copies the source's table options, its expiration included (BigQuery's
     documentation); the stand-in supports only `OPTIONS(expiration_timestamp = NULL)`."""
@@ -205,6 +282,11 @@ def _adapt(found: re.Match, duck: str) -> str:
         return duck[: found.start("columns")] + ", ".join(definitions) + ")"
     if groups.get("target"):
         return f"CREATE TABLE {groups['target']} AS SELECT * FROM {groups['source']} LIMIT 0"
+    if groups.get("replaced"):
+        return (
+            f"CREATE OR REPLACE TABLE {groups['replaced']} AS SELECT {groups['columns_of']} "
+            f"FROM {groups['rsource']}"
+        )
     if groups.get("type"):
         return duck[: found.start("type")] + ddl_type(groups["type"])
     if groups.get("merge"):

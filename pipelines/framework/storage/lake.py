@@ -76,6 +76,11 @@ class Partitioning:
     hive_types: dict[str, str] = field(default_factory=dict)
     date_column: str | None = None
 
+    @property
+    def declared_column(self) -> str | None:
+        """The first partition column the dump declared (the warehouse may partition by it)."""
+        return self.date_column or (self.keys[0] if self.keys else None)
+
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """Add the derived `ano/mes/data_particao` columns the folders are named after."""
         if self.date_column is None:

@@ -9,7 +9,14 @@ from typing import Any, Literal
 
 from pipelines.framework.runtime import flow
 from pipelines.utils.dump_url.tasks import convert_to_lake, download_file
-from pipelines.utils.loading.tasks import AfterLoad, DumpRun, LoadGuards, finish_dump, run_dump
+from pipelines.utils.loading.tasks import (
+    AfterLoad,
+    DumpRun,
+    LoadGuards,
+    TableLayout,
+    finish_dump,
+    run_dump,
+)
 
 
 @flow(name="EMD: utils - Dump URL", code_owners=["pipeliners"])
@@ -29,6 +36,8 @@ def dump_url(  # pylint: disable=too-many-locals
     zip_member: str | None = None,
     allow_shrink: bool = False,
     schema_change: Literal["error", "replace"] = "error",
+    cluster_columns: list[str] | None = None,
+    partition_range: dict[str, int] | None = None,
     materialize_after_dump: bool = False,
     materialization_mode: str = "dev",
     dbt_vars: dict[str, Any] | None = None,
@@ -71,6 +80,10 @@ def dump_url(  # pylint: disable=too-many-locals
             consulta cortados) falha e a tabela anterior fica.
         schema_change: `error` recusa colunas removidas ou com tipo mudado; `replace` (só em
             `overwrite`) troca a tabela pela nova forma. Colunas novas entram sempre.
+        cluster_columns: Colunas (até 4) pelas quais o BigQuery agrupa a tabela (clustering).
+        partition_range: `{"start", "end", "interval"}` das faixas de uma primeira coluna de
+            partição inteira no BigQuery (uma de data particiona por dia, sem isto); sem ele,
+            a coluna inteira agrupa (clustering) em vez de particionar.
         materialize_after_dump: Roda o dbt da tabela (e dos modelos que dependem dela) depois
             da carga.
         materialization_mode: Alvo do dbt na materialização (`dev`, `prod`).
@@ -83,6 +96,7 @@ def dump_url(  # pylint: disable=too-many-locals
         source=url,
         after_load=AfterLoad(materialize_after_dump, materialization_mode, dbt_vars),
         guards=LoadGuards(allow_shrink, schema_change),
+        layout=TableLayout(tuple(cluster_columns or ()), partition_range),
     )
 
     def extract_and_load() -> dict[str, Any]:

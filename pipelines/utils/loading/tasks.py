@@ -48,6 +48,23 @@ class LoadGuards:
 
 
 @dataclass(frozen=True)
+class TableLayout:
+    """How the warehouse lays the table out (BigQuery; DuckDB ignores it): clustered by
+    `cluster_columns`, and an integer partition column split by `partition_range`."""
+
+    cluster_columns: tuple[str, ...] = ()
+    partition_range: Mapping[str, int] | None = None
+    """`{"start": ..., "end": ..., "interval": ...}` of an integer partition column."""
+
+    def range_tuple(self) -> tuple[int, int, int] | None:
+        """(start, end, interval), as the load request takes it."""
+        if not self.partition_range:
+            return None
+        bounds = self.partition_range
+        return int(bounds["start"]), int(bounds["end"]), int(bounds["interval"])
+
+
+@dataclass(frozen=True)
 class DumpRun:  # pylint: disable=too-many-instance-attributes
     """One dump run: this environment's lake and warehouse, the run's id, how it loads and what
     follows the load."""
@@ -65,6 +82,7 @@ class DumpRun:  # pylint: disable=too-many-instance-attributes
     source: str
     after_load: AfterLoad
     guards: LoadGuards = LoadGuards()
+    layout: TableLayout = TableLayout()
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
@@ -77,6 +95,7 @@ class DumpRun:  # pylint: disable=too-many-instance-attributes
         source: str,
         after_load: AfterLoad,
         guards: LoadGuards = LoadGuards(),
+        layout: TableLayout = TableLayout(),
     ) -> "DumpRun":
         """The current flow run's dump of `source` into `dataset_id.table_id`."""
         environment = current_environment()
@@ -91,6 +110,7 @@ class DumpRun:  # pylint: disable=too-many-instance-attributes
             source=source,
             after_load=after_load,
             guards=guards,
+            layout=layout,
         )
 
 
@@ -192,6 +212,9 @@ def load_to_warehouse(
             read_state=read_state,
             allow_shrink=run.guards.allow_shrink,
             schema_change=run.guards.schema_change,
+            partition_column=staged.partitioning.declared_column,
+            partition_range=run.layout.range_tuple(),
+            cluster_columns=tuple(run.layout.cluster_columns),
         )
     )
     if result.already_loaded:

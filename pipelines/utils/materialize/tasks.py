@@ -62,6 +62,7 @@ def build_models(
     env = {
         constants.WAREHOUSE_PATH_ENV.value: str(warehouse_path),
         constants.GCP_PROJECT_ENV.value: settings.gcp_project or "",
+        constants.BIGQUERY_LOCATION_ENV.value: settings.bigquery_location,
     }
     log(f"dbt build --select {selector} --target {target}")
     with warehouse.writer_slot():

@@ -81,6 +81,14 @@ class LoadRequest:  # pylint: disable=too-many-instance-attributes
     """Fraction of its rows an overwrite may remove without `allow_shrink`."""
     schema_change: str = "error"
     """Overwrite only: `replace` takes the new columns when some were dropped or retyped."""
+    partition_column: str | None = None
+    """The dump's declared partition column (the first of `partition_columns`): BigQuery
+    partitions the table by it, by day for a date or time, by `partition_range` for an integer;
+    other warehouses ignore it."""
+    partition_range: tuple[int, int, int] | None = None
+    """(start, end, interval) of an integer partition column's ranges."""
+    cluster_columns: tuple[str, ...] = ()
+    """Columns BigQuery clusters the table by (at most 4, in order)."""
 
     def __post_init__(self) -> None:
         if self.mode not in LOAD_MODES:

@@ -1,17 +1,23 @@
 """
 The production warehouse: BigQuery, loading Parquet staged on GCS.
 
-A load job fills a run-specific temporary table; one multi-statement transaction then moves its
-rows into the target (DELETE + INSERT for overwrite, INSERT for append) together with the run
-record and the watermark, so readers see the old table or the new one, never half; it checks
-first that the watermark is still the one the run read. A dump holds the table's writer lease, a
+A load job fills a run-specific temporary table. An overwrite then replaces the target in one
+statement (`CREATE OR REPLACE TABLE ... AS SELECT`, partitioned and clustered as declared) that
+also labels it with the run's id, so the run's record commits with its rows; an append moves the
+rows in by one multi-statement transaction (INSERT) together with the run record and the
+watermark, after checking that the watermark is still the one the run read. Readers see the old
+table or the new one, never half. Jobs run in `Settings.bigquery_location`, the location of every
+dataset the adapter creates; a transaction aborted by a concurrent one is run again by the
+client's own job retry. A dump holds the table's writer lease, a
 row of the meta dataset's lease table that it renews while it runs, from its watermark read to its
 publish. The Google libraries (`pip install -e '.[gcp]'`) are imported by this module only, which
 `get_warehouse` imports when this adapter is chosen.
 """
 
+import hashlib
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +31,9 @@ try:  # the optional `gcp` extra
     from google.api_core.exceptions import (  # pylint: disable=import-error,no-name-in-module
         BadRequest,
         NotFound,
+        RetryError,
     )
+    from google.api_core.retry import Retry  # pylint: disable=import-error,no-name-in-module
     from google.cloud import bigquery  # pylint: disable=import-error,no-name-in-module
 except ImportError as exc:  # pragma: no cover - depends on the optional extra
     raise ImportError(
@@ -62,7 +70,20 @@ _logger = logging.getLogger(__name__)
 # state table, for loads of different tables at once): "Transaction is aborted due to concurrent
 # update against table ..." ("Could not serialize access to table ... due to concurrent update").
 _CONFLICT = "due to concurrent update"
-_CONFLICT_DELAYS_SECONDS = (1, 2, 5, 10, 20)
+# How long the client's job retry runs an aborted transaction again (first wait, then doubling).
+_CONFLICT_RETRY_SECONDS = 120.0
+_CONFLICT_FIRST_WAIT_SECONDS = 1.0
+# Job errors BigQuery documents as worth retrying (the client's own default job retry retries
+# these): rate limits and backend errors, of the API call or of the job.
+_RETRYABLE_REASONS = frozenset(
+    {"rateLimitExceeded", "backendError", "internalError", "badGateway"}
+    | {"jobRateLimitExceeded", "jobBackendError", "jobInternalError"}
+)
+# The label an overwrite puts on the table it makes: the run whose rows it holds.
+RUN_LABEL = "pipelines_run"
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
+_MAX_CLUSTER_COLUMNS = 4
+_TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME")
 # A run's temporary table is deleted at the end of its load; this expiry, set as soon as the load
 # job has made the table (a load job cannot set it), removes one a killed process left behind.
 _TEMP_TABLE_LIFETIME = timedelta(days=1)
@@ -78,8 +99,9 @@ class BigQueryWarehouse:
     """How long a table's writer lease lasts unless its holder renews it (every third of this):
     a run that dies without releasing it keeps other runs out for at most this long."""
 
-    def __init__(self, project: str | None = None, client: Any = None):
-        self.client = client or bigquery.Client(project=project)
+    def __init__(self, project: str | None = None, client: Any = None, location: str | None = None):
+        self.location = location or get_settings().bigquery_location
+        self.client = client or bigquery.Client(project=project, location=self.location)
         self.project = self.client.project
         self._leases = f"{self.project}.{META_DATASET}.{LEASES_TABLE}"
 
@@ -92,10 +114,15 @@ class BigQueryWarehouse:
         if committed is not None:
             return committed
         name = f"{request.dataset_id}.{request.table_id}"
+        if request.mode == "overwrite" and request.incremental:
+            raise ValueError(
+                f"{name}: uma carga incremental anexa linhas (dump_mode='append'); no BigQuery "
+                "um overwrite substitui a tabela e não guarda watermark"
+            )
         if request.incremental:  # checked again inside the transaction
             check_state(name, self.read_state(request.dataset_id, request.table_id), request)
         check_shrink(name, request, self.count_rows(request.dataset_id, request.table_id))
-        self.client.create_dataset(request.dataset_id, exists_ok=True)
+        self._ensure_dataset(request.dataset_id)
         temp = self._id(request.dataset_id, f"_tmp_{request.table_id}_{request.run_id[:12]}")
         try:
             staged_rows = self._load_temp(request, temp).num_rows
@@ -103,8 +130,10 @@ class BigQueryWarehouse:
                 raise LoadVerificationError(
                     f"{name}: {staged_rows} linhas no load job, {request.expected_rows} extraídas"
                 )
-            added, replace = self._evolve(request, temp)
-            self._swap(request, temp, replace)
+            if request.mode == "overwrite":
+                added = self._replace(request, temp)
+            else:
+                added = self._append(request, temp)
         finally:
             self.client.delete_table(temp, not_found_ok=True)
         total = self.count_rows(request.dataset_id, request.table_id) or 0
@@ -120,11 +149,39 @@ class BigQueryWarehouse:
             t=table_id,
             r=run_id,
         )
-        if not previous:
+        name = f"{dataset_id}.{table_id}"
+        if previous:
+            total = self.count_rows(dataset_id, table_id) or 0
+            rows, mode = previous[0]
+            return LoadResult(name, rows, total, already_loaded=True, mode=mode)
+        table = self._table(dataset_id, table_id)
+        if table is None or (table.labels or {}).get(RUN_LABEL) != run_label(run_id):
             return None
-        total = self.count_rows(dataset_id, table_id) or 0
-        rows, mode = previous[0]
-        return LoadResult(f"{dataset_id}.{table_id}", rows, total, already_loaded=True, mode=mode)
+        # the overwrite's replacement committed, its record did not: the label is the record
+        rows = table.num_rows or 0
+        return LoadResult(name, rows, rows, already_loaded=True, mode="overwrite")
+
+    def _table(self, dataset_id: str, table_id: str) -> Any:
+        try:
+            return self.client.get_table(self._id(dataset_id, table_id))
+        except NotFound:
+            return None
+
+    def _ensure_dataset(self, dataset_id: str) -> None:
+        """The dataset, made in the adapter's location; one found elsewhere is a clear error
+        (BigQuery runs a job in one location, and would not find it)."""
+        try:
+            found = self.client.get_dataset(f"{self.project}.{dataset_id}")
+        except NotFound:
+            dataset = bigquery.Dataset(f"{self.project}.{dataset_id}")
+            dataset.location = self.location
+            self.client.create_dataset(dataset, exists_ok=True)
+            return
+        if (found.location or "").lower() != self.location.lower():
+            raise ValueError(
+                f"o dataset {dataset_id} está em {found.location}, não em {self.location} "
+                "(PIPELINES_BIGQUERY_LOCATION): os jobs de uma carga rodam numa só localização"
+            )
 
     def _load_temp(self, request: LoadRequest, temp: str) -> Any:
         """The run's files in the temporary table `temp`, which expires in a day."""
@@ -147,7 +204,9 @@ class BigQueryWarehouse:
             hive.mode = "CUSTOM"
             hive.source_uri_prefix = f"{prefix}/{keys}"
             config.hive_partitioning = hive
-        self.client.load_table_from_uri(uris, temp, job_config=config).result()
+        self.client.load_table_from_uri(
+            uris, temp, job_config=config, location=self.location
+        ).result()
         table = self.client.get_table(temp)
         table.expires = datetime.now(timezone.utc) + _TEMP_TABLE_LIFETIME
         return self.client.update_table(table, ["expires"])
@@ -158,38 +217,85 @@ class BigQueryWarehouse:
         except NotFound:
             return {}
 
-    def _evolve(self, request: LoadRequest, temp: str) -> tuple[list[str], bool]:
-        """The columns the target gains, and whether the new data replaces its schema (an
-        overwrite with `schema_change="replace"` that drops or retypes columns)."""
+    def _replace(self, request: LoadRequest, temp: str) -> list[str]:
+        """An overwrite: the target replaced by the temporary table's rows in one statement,
+        partitioned and clustered as declared and labelled with the run (its record, atomic
+        with the rows); the run's row in the loads table follows, for the history. The schema
+        guard runs first: dropped or retyped columns only with `schema_change="replace"`; else
+        the table keeps its columns' order and adds the new ones at the end."""
+        target = self._id(request.dataset_id, request.table_id)
+        existing, new = self._table(request.dataset_id, request.table_id), self._columns(temp)
+        old = {f.name: _sql_type(f) for f in existing.schema} if existing is not None else {}
+        name = f"{request.dataset_id}.{request.table_id}"
+        added = check_drift(name, new, old, request.mode, request.schema_change) if old else []
+        _, removed, retyped = schema_changes(new, old)
+        columns = list(new) if removed or retyped or not old else [*old, *added]
+        layout = self._layout(request, new, existing)
+        label = f"OPTIONS(labels=[('{RUN_LABEL}', '{run_label(request.run_id)}')])"
+        selected = ", ".join(f"`{c}`" for c in columns)
+        self._query(
+            f"CREATE OR REPLACE TABLE `{target}` {layout}{label} AS SELECT {selected} FROM `{temp}`"
+        )
+        meta = f"{self.project}.{META_DATASET}"
+        self._query(
+            f"INSERT INTO `{meta}.{LOADS_TABLE}` VALUES (@d, @t, @r, @m, @n, CURRENT_TIMESTAMP())",
+            d=request.dataset_id,
+            t=request.table_id,
+            r=request.run_id,
+            m=request.mode,
+            n=request.expected_rows,
+        )
+        return added
+
+    def _append(self, request: LoadRequest, temp: str) -> list[str]:
+        """An append: a first load makes the table (partitioned and clustered as declared);
+        new columns are added; then the rows, the run record and the watermark move in by one
+        transaction."""
         target = self._id(request.dataset_id, request.table_id)
         old = self._columns(target)
+        added: list[str] = []
         if not old:  # LIKE copies the temporary table's options, its one-day expiry too
+            layout = self._layout(request, self._columns(temp), None)
             self._query(
-                f"CREATE TABLE `{target}` LIKE `{temp}` OPTIONS(expiration_timestamp = NULL)"
+                f"CREATE TABLE `{target}` LIKE `{temp}` {layout}"
+                "OPTIONS(expiration_timestamp = NULL)"
             )
-            return [], False
-        new = self._columns(temp)
-        name = f"{request.dataset_id}.{request.table_id}"
-        added = check_drift(name, new, old, request.mode, request.schema_change)
-        _, removed, retyped = schema_changes(new, old)
-        if removed or retyped:  # check_drift let them through: replace the table
-            return added, True
-        for column in added:
-            self._query(f"ALTER TABLE `{target}` ADD COLUMN `{column}` {new[column]}")
-        return added, False
+        else:
+            new = self._columns(temp)
+            name = f"{request.dataset_id}.{request.table_id}"
+            added = check_drift(name, new, old, request.mode, request.schema_change)
+            for column in added:
+                self._query(f"ALTER TABLE `{target}` ADD COLUMN `{column}` {new[column]}")
+        self._swap(request, temp)
+        return added
 
-    def _swap(self, request: LoadRequest, temp: str, replace: bool) -> None:
-        """Move the rows in with the run record and the state, in one transaction. A schema
-        replacement is DDL, which no transaction takes: the table is replaced (atomically for
-        readers) just before it; a run that dies in between is retried as an overwrite of the
-        same rows."""
-        target = self._id(request.dataset_id, request.table_id)
-        if replace:  # CREATE ... AS SELECT keeps no option of the temporary table (its expiry)
-            self._query(f"CREATE OR REPLACE TABLE `{target}` AS SELECT * FROM `{temp}`")
+    def _layout(self, request: LoadRequest, columns: dict[str, str], existing: Any) -> str:
+        """`PARTITION BY ... CLUSTER BY ... ` of the declaration. BigQuery replaces a table
+        only with its own partitioning: a table already made otherwise keeps its partitioning
+        (logged, with the way to change it)."""
+        partition, cluster = _declared_layout(request, columns)
+        if existing is not None:
+            current = _partition_of(existing)
+            if current != partition:
+                _logger.warning(
+                    "%s.%s: a tabela já existe particionada por %s, e o BigQuery não troca o "
+                    "particionamento de uma tabela (declarado: %s); ela fica como está. Para "
+                    "trocar, apague a tabela: a próxima carga a recria como declarado.",
+                    request.dataset_id,
+                    request.table_id,
+                    current or "nada",
+                    partition or "nada",
+                )
+                partition = current
+        text = f"PARTITION BY {partition} " if partition else ""
+        return text + (f"CLUSTER BY {', '.join(f'`{c}`' for c in cluster)} " if cluster else "")
+
+    def _swap(self, request: LoadRequest, temp: str) -> None:
+        """Move an append's rows in with the run record and the state, in one transaction."""
         state, read = request.state or {}, request.read_state or {}
         try:
             self._transaction(
-                "\n".join(self._swap_statements(request, temp, replace)),
+                "\n".join(self._swap_statements(request, temp)),
                 d=request.dataset_id,
                 t=request.table_id,
                 r=request.run_id,
@@ -212,17 +318,14 @@ class BigQueryWarehouse:
             name = f"{request.dataset_id}.{request.table_id}"
             raise StateMovedError.between(name, saved, request.read_state) from exc
 
-    def _swap_statements(self, request: LoadRequest, temp: str, replace: bool) -> list[str]:
+    def _swap_statements(self, request: LoadRequest, temp: str) -> list[str]:
         target = self._id(request.dataset_id, request.table_id)
         columns = ", ".join(f"`{c}`" for c in self._columns(temp))
         meta = f"{self.project}.{META_DATASET}"
         statements = ["BEGIN TRANSACTION;"]
         if request.incremental:
             statements.append(_state_check(f"{meta}.{STATE_TABLE}"))
-        if request.mode == "overwrite" and not replace:
-            statements.append(f"DELETE FROM `{target}` WHERE TRUE;")
-        if not replace:
-            statements.append(f"INSERT INTO `{target}` ({columns}) SELECT {columns} FROM `{temp}`;")
+        statements.append(f"INSERT INTO `{target}` ({columns}) SELECT {columns} FROM `{temp}`;")
         statements.append(
             f"INSERT INTO `{meta}.{LOADS_TABLE}` VALUES (@d, @t, @r, @m, @n, CURRENT_TIMESTAMP());"
         )
@@ -240,22 +343,27 @@ class BigQueryWarehouse:
         return statements
 
     def _transaction(self, script: str, **params: Any) -> None:
-        """Run a transaction script, again when BigQuery aborted it for a concurrent one: loads of
-        other tables update the shared state table too, and an aborted script changed nothing.
-        Aborted every time, it is a `WarehouseBusyError`, which the load task tries again later."""
-        for delay in (*_CONFLICT_DELAYS_SECONDS, None):
-            try:
-                self._query(script, **params)
-                return
-            except BadRequest as exc:
-                if _CONFLICT not in str(exc):
-                    raise
-                if delay is None:
-                    attempts = len(_CONFLICT_DELAYS_SECONDS) + 1
-                    raise WarehouseBusyError(
-                        f"{attempts} tentativas abortadas por transações concorrentes: {exc}"
-                    ) from exc
-                time.sleep(delay * random.uniform(1, 2))
+        """Run a transaction script; the client's job retry runs it again while BigQuery aborts
+        it for a concurrent one (loads of other tables update the shared state table too, and
+        an aborted script changed nothing), for `_CONFLICT_RETRY_SECONDS`. Aborted all that
+        time, it is a `WarehouseBusyError`, which the load task tries again later."""
+        retry = Retry(
+            predicate=_retry_job,
+            initial=_CONFLICT_FIRST_WAIT_SECONDS,
+            maximum=20.0,
+            multiplier=2.0,
+            timeout=_CONFLICT_RETRY_SECONDS,
+        )
+        try:
+            self._query(script, job_retry=retry, **params)
+        except RetryError as exc:
+            cause = exc.cause or exc
+            if _CONFLICT not in str(cause):
+                raise cause from exc
+            raise WarehouseBusyError(
+                f"transações concorrentes abortaram esta carga por {_CONFLICT_RETRY_SECONDS:g}s "
+                f"seguidos: {cause}"
+            ) from exc
 
     def _ensure_meta(self) -> None:
         """Create or migrate the meta tables; once they are in place this only reads their three
@@ -268,7 +376,7 @@ class BigQueryWarehouse:
             and "watermark_boundary" in self._columns(f"{meta}.{STATE_TABLE}")
         ):
             return
-        self.client.create_dataset(META_DATASET, exists_ok=True)
+        self._ensure_dataset(META_DATASET)
         self._query(
             f"CREATE TABLE IF NOT EXISTS `{meta}.{LOADS_TABLE}` (dataset_id STRING, "
             "table_id STRING, run_id STRING, mode STRING, `rows` INT64, loaded_at TIMESTAMP)"
@@ -286,7 +394,9 @@ class BigQueryWarehouse:
             "holder STRING, expires_at TIMESTAMP)"
         )
 
-    def _query(self, sql: str, **params: Any) -> list[tuple]:
+    def _query(self, sql: str, job_retry: Retry | None = None, **params: Any) -> list[tuple]:
+        """Rows of a query job in the adapter's location; `job_retry` replaces the client's
+        default job retry (rate limits, backend errors)."""
         config = bigquery.QueryJobConfig(
             query_parameters=[
                 bigquery.ScalarQueryParameter(
@@ -295,7 +405,10 @@ class BigQueryWarehouse:
                 for name, value in params.items()
             ]
         )
-        return [tuple(row.values()) for row in self.client.query(sql, job_config=config).result()]
+        options: dict[str, Any] = {"job_config": config, "location": self.location}
+        if job_retry is not None:
+            options["job_retry"] = job_retry
+        return [tuple(row.values()) for row in self.client.query(sql, **options).result()]
 
     @contextmanager
     def writer(self, dataset_id: str, table_id: str, holder: str, wait: float) -> Iterator[None]:
@@ -466,6 +579,69 @@ def _state_check(state_table: str) -> str:
         f"AND (SELECT COUNT(*) FROM `{state_table}` WHERE {_TABLE_ROW} AND {same}) = @rn, "
         f"TRUE, ERROR('{_STATE_MOVED}'));"
     )
+
+
+def run_label(run_id: str) -> str:
+    """A run's id as a label value (lowercase letters, digits, `_` and `-`, 63 at most): itself
+    when it is one (Prefect's run ids are), else a digest of it."""
+    if _LABEL_VALUE.fullmatch(run_id):
+        return run_id
+    return "h-" + hashlib.sha256(run_id.encode()).hexdigest()[:40]
+
+
+def _retry_job(exc: Exception) -> bool:
+    """Whether the client's job retry runs a failed job again: a transaction aborted by a
+    concurrent one, or what BigQuery documents as retryable."""
+    if isinstance(exc, RetryError):
+        exc = exc.cause  # type: ignore[assignment]
+    if _CONFLICT in str(exc):
+        return True
+    reasons = [error.get("reason") for error in getattr(exc, "errors", None) or []]
+    return bool(reasons) and reasons[0] in _RETRYABLE_REASONS
+
+
+def _declared_layout(request: LoadRequest, columns: dict[str, str]) -> tuple[str | None, list]:
+    """The partition expression and cluster columns a request declares, for the table's
+    `columns` (name -> GoogleSQL type): a date partitions by day, a timestamp or datetime by
+    its day, an integer by `partition_range`; an integer without one, or another type, is
+    clustered by instead (BigQuery partitions by nothing else)."""
+    cluster = list(request.cluster_columns)
+    column = request.partition_column
+    partition = None
+    if column and column in columns:
+        kind = columns[column]
+        if kind == "DATE":
+            partition = f"`{column}`"
+        elif kind in _TIME_TYPES:
+            partition = f"DATE(`{column}`)"
+        elif kind == "INT64" and request.partition_range:
+            start, end, interval = request.partition_range
+            partition = f"RANGE_BUCKET(`{column}`, GENERATE_ARRAY({start}, {end}, {interval}))"
+        elif column not in cluster:
+            cluster.insert(0, column)
+    missing = [c for c in cluster if c not in columns]
+    if missing or len(cluster) > _MAX_CLUSTER_COLUMNS:
+        raise ValueError(
+            f"{request.dataset_id}.{request.table_id}: cluster_columns {cluster} inválido: "
+            f"até {_MAX_CLUSTER_COLUMNS} colunas da tabela (ausentes: {missing or 'nenhuma'})"
+        )
+    return partition, cluster
+
+
+def _partition_of(table: Any) -> str | None:
+    """An existing table's partitioning as the expression `_declared_layout` writes."""
+    ranged = table.range_partitioning
+    if ranged is not None and ranged.field:
+        bounds = ranged.range_
+        return (
+            f"RANGE_BUCKET(`{ranged.field}`, GENERATE_ARRAY({bounds.start}, {bounds.end}, "
+            f"{bounds.interval}))"
+        )
+    timed = table.time_partitioning
+    if timed is None or not timed.field:
+        return None
+    kinds = {f.name: f.field_type for f in table.schema}
+    return f"`{timed.field}`" if kinds.get(timed.field) == "DATE" else f"DATE(`{timed.field}`)"
 
 
 def _sql_type(field: Any) -> str:
