@@ -340,7 +340,6 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False):
 
 
 @app.command()
-@app.command()
 def image(
     repository: Annotated[
         str | None,
@@ -364,6 +363,7 @@ def image(
     console.print(then, highlight=False, soft_wrap=True)
 
 
+@app.command()
 def backfill(
     flow: Annotated[str, typer.Argument(help="Flow name, a unique part of it, or its module.")],
     start: Annotated[datetime, typer.Option(help="Window start, ISO with timezone.")],
@@ -401,32 +401,6 @@ def backfill(
 
 
 def main() -> None:
-@app.command("migrate")
-def migrate_command(
-    sources: Annotated[list[Path], typer.Argument(help="A Prefect 1 checkout, or folders of one.")],
-    check: Annotated[
-        bool, typer.Option("--check", help="Write nothing; exit 1 if something is unsupported.")
-    ] = False,
-):
-    """Bring Prefect 1 folders into this repository, rewriting their import lines and only those."""
-    # The one framework import of compat (docs/architecture.md): libcst and the compat layer
-    # load for this command alone.
-    from pipelines.compat.migrate import migrate
-
-    missing = [str(source) for source in sources if not source.is_dir()]
-    if missing:
-        raise fail(f"not a folder: {', '.join(missing)}", 2)
-    report = migrate(sources, config.REPO_ROOT, check)
-    for line in report.lines():
-        typer.echo(line)
-    if check and not report.ok:
-        raise fail(
-            f"{len(report.findings)} unsupported construct(s): docs/migrating-from-prefect-1.md "
-            "says what to do instead",
-            1,
-        )
-
-
     app()
 
 

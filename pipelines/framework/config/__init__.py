@@ -14,9 +14,8 @@ if TYPE_CHECKING:  # pydantic-settings (0.1 s), imported on first use: `pipeline
         ENVIRONMENTS,
         Environment,
         UnknownEnvironmentError,
-        current_branch,
         current_environment,
-        environment_for_branch,
+        resolve_environment,
     )
     from pipelines.framework.config.settings import (
         PACKAGE_ROOT,
@@ -35,9 +34,8 @@ __all__ = [
     "UnknownEnvironmentError",
     "UsageError",
     "WorkerSettings",
-    "current_branch",
     "current_environment",
-    "environment_for_branch",
     "get_settings",
+    "resolve_environment",
 ]
 __getattr__ = lazy_names(__name__)

@@ -29,7 +29,13 @@ if TYPE_CHECKING:  # imported on first use: most import Prefect, the scaffold th
         find_flow,
     )
     from pipelines.framework.deploy.image import ImageBuild, image_build
-    from pipelines.framework.deploy.registration import DeploymentSpec, Outcome, plan, register
+    from pipelines.framework.deploy.registration import (
+        DeploymentSpec,
+        Outcome,
+        deployment_name,
+        plan,
+        register,
+    )
     from pipelines.framework.deploy.scaffold import ScaffoldError, create_project
     from pipelines.framework.deploy.work_pools import (
         WorkPoolError,
@@ -55,6 +61,7 @@ __all__ = [
     "agent_labels",
     "create_backfill",
     "create_project",
+    "deployment_name",
     "discover",
     "discover_flows",
     "ensure_work_pools",

@@ -52,13 +52,20 @@ REGISTRY_TAG = "pipelines"
 PAGE = 200  # the server's largest page
 
 
+def deployment_name(flow_name: str, env: Environment) -> str:
+    """A deployment's name: its flow's and its environment's, e.g. `EMD: escritorio - Users report
+    (local)`. The UI lists deployments by name in bold (the flow below it): the environment's name
+    alone made every row read the same."""
+    return f"{flow_name} ({env.name})"
+
+
 @dataclass(frozen=True)
 class RenderedDeployment:  # pylint: disable=too-many-instance-attributes
     """One flow's deployment in one environment, as registration creates it, but the code."""
 
     flow: str
     deployment: str
-    """The deployment's name: the environment's."""
+    """The deployment's name (`deployment_name`): its flow's and its environment's."""
     entrypoint: str
     work_pool: str
     work_queue: str
@@ -127,7 +134,7 @@ class DeploymentSpec:
         extra = {k: v for k, v in variables.items() if k != "env"}
         return RenderedDeployment(
             flow=self.info.name,
-            deployment=self.env.name,
+            deployment=deployment_name(self.info.name, self.env),
             entrypoint=self.info.entrypoint,
             work_pool=self.label,
             work_queue=self.env.work_queue(),
@@ -196,8 +203,10 @@ def code_location(code: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     return [{"prefect.deployments.steps.pull_from_remote_storage": pull}], {}
 
 
-async def _existing(client: PrefectClient, env: Environment) -> dict[str, DeploymentResponse]:
-    """This environment's registered deployments, by flow name (every page of them)."""
+async def _existing(
+    client: PrefectClient, env: Environment
+) -> list[tuple[str, DeploymentResponse]]:
+    """This environment's registered deployments with their flow's name (every page of them)."""
     only_ours = DeploymentFilter(tags=DeploymentFilterTags(all_=[REGISTRY_TAG, f"env:{env.name}"]))
     deployments: list[DeploymentResponse] = []
     while page := await client.read_deployments(
@@ -209,7 +218,23 @@ async def _existing(client: PrefectClient, env: Environment) -> dict[str, Deploy
         ids = [d.flow_id for d in deployments[start : start + PAGE]]
         flows = await client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=ids)))
         names.update((f.id, f.name) for f in flows)
-    return {names[d.flow_id]: d for d in deployments if d.flow_id in names}
+    return [(names[d.flow_id], d) for d in deployments if d.flow_id in names]
+
+
+def _by_flow(
+    ours: list[tuple[str, DeploymentResponse]], env: Environment
+) -> dict[str, DeploymentResponse]:
+    """Each flow's deployment: the one named as registration names it, else an older one."""
+    current = sorted(ours, key=lambda pair: pair[1].name == deployment_name(pair[0], env))
+    return dict(current)
+
+
+def _renamed(
+    ours: list[tuple[str, DeploymentResponse]], env: Environment, wanted: set[str]
+) -> list[DeploymentResponse]:
+    """Deployments of existing flows under an older name (the environment's alone): replaced by
+    one under the current name, they are deleted with their scheduled runs (not their history)."""
+    return [d for flow, d in ours if flow in wanted and d.name != deployment_name(flow, env)]
 
 
 async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str) -> None:
@@ -282,7 +307,8 @@ async def register(
     async with get_client() as client:
         if not dry_run:
             await ensure_work_pools(client, sorted({spec.label for spec in specs}))
-        existing = await _existing(client, env)
+        ours = await _existing(client, env)
+        existing = _by_flow(ours, env)
         for spec in specs:
             fingerprint = spec.fingerprint()
             current = existing.get(spec.info.name)
@@ -291,8 +317,12 @@ async def register(
                 continue
             if not dry_run:
                 await _deploy(client, spec, fingerprint)
-            report(Outcome(spec.info.name, "updated" if current else "created", fingerprint))
+            renamed = current and current.name != deployment_name(spec.info.name, env)
+            detail = f"{fingerprint}; renamed from {current.name!r}" if renamed else fingerprint
+            report(Outcome(spec.info.name, "updated" if current else "created", detail))
         wanted = {spec.info.name for spec in specs}
+        for deployment in [] if dry_run else _renamed(ours, env, wanted):
+            await client.delete_deployment(deployment.id)
         for name, deployment in sorted(existing.items()):
             if name in wanted or deployment.paused:
                 continue
