@@ -2,14 +2,17 @@
 
 import csv
 import json
+import re
 
 import pytest
 
+from pipelines.framework.stack import free_port
 from tests.conftest import run_pipelines
 from tests.support.randomuser_api import HEADER, RandomUserAPI
 
 pytestmark = pytest.mark.e2e
 OLD_REPORT = b"gender,name.first\nfemale,Antiga\n"
+LOG_RECORD = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| (INFO|WARNING|ERROR) ")
 
 
 def test_run_with_parameters_writes_the_report(cli_env, randomuser, tmp_path):
@@ -62,13 +65,48 @@ def test_a_broken_api_fails_the_run_and_the_report_survives(cli_env, tmp_path, m
             cwd=tmp_path,
         )
     assert result.returncode == 1
-    last_line = result.stderr.strip().splitlines()[-1]
+    *log, last_line = result.stderr.strip().splitlines()
     assert "failed in task 'download_data'" in last_line
     assert reason in last_line
+    # no traceback: each retry and the flow's failure is one log line (the server's log keeps the
+    # tracebacks: the last line says where, and that -v prints them), then the one-line error
+    assert "Traceback" not in result.stderr
+    assert [line for line in log if not LOG_RECORD.match(line)] == []
+    assert len(log) <= 16, result.stderr
+    assert re.search(r"\(log: http://127\.0\.0\.1:\d+/runs/flow-run/[0-9a-f-]{36}; -v", last_line)
     assert (tmp_path / "report.csv").read_bytes() == OLD_REPORT
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.csv"]
     if mode != "html":
         assert len(api.requests) == 4  # the first try and three retries
+
+
+def test_a_failed_run_with_v_prints_the_tracebacks(cli_env, tmp_path):
+    with RandomUserAPI(mode="500") as api:
+        args = ("run", "Users report", "-v", "-p", "n_users=3", "-p", f"api_url={api.url}")
+        result = run_pipelines(*args, env=cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "failed in task 'download_data'" in result.stderr.strip().splitlines()[-1]
+
+
+def test_an_unreachable_server_is_one_line(cli_env, tmp_path):
+    nobody = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    result = run_pipelines("run", "Users report", env={**cli_env, "PREFECT_API_URL": nobody})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot reach the Prefect server at {nobody} (ConnectError: [Errno 111] "
+        "Connection refused); `pipelines up` starts the local one, PREFECT_API_URL names "
+        "another (-v prints the traceback)"
+    ]
+    registering = run_pipelines(
+        "register", "--dry-run", env={**cli_env, "PREFECT_API_URL": nobody}, cwd=tmp_path
+    )
+    assert registering.returncode == 1
+    assert (
+        registering.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: cannot reach the Prefect server at {nobody}")
+    )
 
 
 @pytest.mark.parametrize(

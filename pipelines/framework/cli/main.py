@@ -19,6 +19,8 @@ from pipelines.framework.cli.secrets import secrets_app
 from pipelines.framework.config import UsageError
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from pipelines.framework.config import Environment
     from pipelines.framework.deploy import ImportFailure, Outcome
 
@@ -102,6 +104,9 @@ def run(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="name=value; repeat for more.")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print tracebacks, not only their last line.")
+    ] = False,
 ):
     """Run a flow here, with parameters converted to their declared types."""
     from pipelines.framework.cli.parameters import parse_parameters  # pydantic: for `run` alone
@@ -113,15 +118,30 @@ def run(
         parameters = parse_parameters(info, param or [])
     except UsageError as exc:
         raise fail(str(exc), 2) from None
+    from pipelines.framework.cli.run_output import one_line_errors  # Prefect's logging: `run`
+
     try:
-        outcome = stack.run_flow(info, parameters)
+        with one_line_errors(enabled=not verbose):
+            outcome = stack.run_flow(info, parameters)
     except stack.ServerError as exc:
-        raise fail(str(exc), 1) from None
+        if verbose:
+            raise
+        raise fail(f"{exc} (-v prints the traceback)", 1) from None
     _print_crashed_orphans(outcome.crashed_orphans)
     if not outcome.ok:
         where = f"task {outcome.failed_task!r}" if outcome.failed_task else "the flow"
-        raise fail(f"{info.name!r} failed in {where}: {outcome.reason}", 1)
+        log = _run_log(outcome.state.state_details.flow_run_id)
+        hint = "" if verbose else "; -v prints the tracebacks here"
+        raise fail(f"{info.name!r} failed in {where}: {outcome.reason} ({log}{hint})", 1)
     console.print(f"[green]{info.name!r} completed[/]", highlight=False)
+
+
+def _run_log(flow_run_id: "UUID | None") -> str:
+    """Where a run's whole log is: its page in the UI of the server it ran on."""
+    if flow_run_id is None:
+        return "its log is on the server"
+    ui = stack.ensure_server().removesuffix("/").removesuffix("/api")
+    return f"log: {ui}/runs/flow-run/{flow_run_id}"
 
 
 def _print_crashed_orphans(names: Sequence[str]) -> None:

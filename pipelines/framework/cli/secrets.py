@@ -35,10 +35,10 @@ def _local_server() -> Iterator[None]:
     """Talk to the local server (or `PREFECT_API_URL`); a server error is a one-line exit."""
     try:
         url = stack.ensure_server()
-    except stack.ServerError as exc:
+        with stack.api_settings(url):
+            yield
+    except stack.ServerError as exc:  # not started, or not answering
         raise _fail(str(exc), 1) from None
-    with stack.api_settings(url):
-        yield
 
 
 def parse_pairs(pairs: list[str]) -> dict[str, str]:

@@ -196,7 +196,34 @@ def api_settings(url: str) -> Iterator[None]:
     if credential:
         updates[PREFECT_API_AUTH_STRING] = credential
     with temporary_settings(updates=updates):
-        yield
+        try:
+            yield
+        except Exception as exc:
+            if refusal := _unreachable(exc, url):
+                raise ServerError(refusal) from exc
+            raise
+
+
+def _unreachable(exc: BaseException, url: str) -> str | None:
+    """One line for an exception that means the server at `url` cannot be talked to: no answer
+    (Prefect wraps it in a RuntimeError and a 138-line traceback) or a refused credential."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, httpx.TransportError):
+            return (
+                f"cannot reach the Prefect server at {url} ({type(error).__name__}: {error}); "
+                "`pipelines up` starts the local one, PREFECT_API_URL names another"
+            )
+        response = getattr(error, "response", None)
+        if isinstance(response, httpx.Response) and response.status_code == 401:
+            return (
+                f"the Prefect server at {url} refused the credential (401): set "
+                "PREFECT_API_AUTH_STRING (or PIPELINES_AUTH_STRING) to its user:password"
+            )
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def stop_server(settings: Settings | None = None) -> ServerState | None:
