@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     ends after this plus 1 s per 64 KiB received (a trickling source cannot hold a run)."""
     database_url: str | None = None
     """PostgreSQL URL for the Prefect server (`postgresql+asyncpg://...`); SQLite when unset."""
+    redis_url: str | None = None
+    """`redis://host:6379/0`: the server's messaging through Redis (prefect-redis, the `redis`
+    extra), for API replicas and background services sharing one PostgreSQL database."""
     warehouse: str = "duckdb"
     """Warehouse adapter for loads: `duckdb` (embedded file per environment) or `bigquery`."""
     warehouse_lock_timeout: float = 900.0

@@ -77,6 +77,7 @@ MACHINE_SETTINGS = (
     "image",
     "image_repository",
     "database_url",
+    "redis_url",
     "dbt_project_dir",
     "auth_string",
     "run_retention_days",

@@ -4,9 +4,11 @@ long it keeps run history. `server.server_environment` applies it to the server 
 
 - Secret blocks are Fernet-encrypted with `PREFECT_SERVER_ENCRYPTION_KEY`; without it Prefect keeps
   the key in the same database as the secrets. We pass it from the environment, or from
-  `<home>/encryption.key` (0600), generated before the server first starts. A SQLite database
-  that already holds a key (created before this existed) has that key adopted into the file, so
-  its secrets stay readable.
+  `<home>/encryption.key` (0600), generated before the server first starts. A database (SQLite
+  or PostgreSQL) that already holds a key (created before this existed, or by a server started
+  without one) has that key adopted into the file, so its secrets stay readable. Servers that
+  share one PostgreSQL database (replicas, other machines) must all get the same key: give them
+  `PREFECT_SERVER_ENCRYPTION_KEY` from one secret (docs/deploy-kubernetes.md).
 - Basic auth: `PREFECT_API_AUTH_STRING=user:password` (what Prefect clients and workers read;
   `PIPELINES_AUTH_STRING` is accepted too) becomes the server's `PREFECT_SERVER_API_AUTH_STRING`;
   `ensure_server` exports it to this process's clients. `/api/health` and
@@ -19,10 +21,12 @@ long it keeps run history. `server.server_environment` applies it to the server 
 import ipaddress
 import json
 import os
+import re
 import sqlite3
 import stat
 from pathlib import Path
 
+import psycopg
 from cryptography.fernet import Fernet
 
 from pipelines.framework.config import Settings
@@ -66,10 +70,32 @@ def _sqlite_database(settings: Settings) -> Path:
     return settings.home / "prefect" / "prefect.db"
 
 
+def _fernet_key(value: object) -> str | None:
+    """The key in the `configuration` row's value (JSON text or, from PostgreSQL, a dict)."""
+    if isinstance(value, str | bytes):
+        value = json.loads(value)
+    return value.get("fernet_key") if isinstance(value, dict) else None
+
+
+def _key_in_postgres(database_url: str) -> str | None:
+    """The key Prefect stored in a PostgreSQL database, if it has one (none on a new database)."""
+    url = re.sub(r"^postgresql\+\w+://", "postgresql://", database_url)
+    try:
+        with psycopg.connect(url, connect_timeout=10) as connection:
+            row = connection.execute(
+                "SELECT value FROM configuration WHERE key = 'ENCRYPTION_KEY'"
+            ).fetchone()
+    except psycopg.Error:  # no configuration table yet: a database the server will migrate
+        return None
+    return _fernet_key(row[0]) if row else None
+
+
 def _key_already_in_database(settings: Settings) -> str | None:
-    """The key Prefect stored in an existing SQLite database, if any."""
+    """The key Prefect stored in the existing database (SQLite or PostgreSQL), if any."""
+    if settings.database_url:
+        return _key_in_postgres(settings.database_url)
     database = _sqlite_database(settings)
-    if settings.database_url or not database.is_file():
+    if not database.is_file():
         return None
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
@@ -78,7 +104,7 @@ def _key_already_in_database(settings: Settings) -> str | None:
             ).fetchone()
     except sqlite3.Error:
         return None
-    return json.loads(row[0])["fernet_key"] if row else None
+    return _fernet_key(row[0]) if row else None
 
 
 def encryption_key(settings: Settings) -> str:

@@ -83,8 +83,24 @@ def server_environment(settings: Settings) -> dict[str, str]:
     )
     if settings.database_url:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.database_url
+    if settings.redis_url:
+        env.update(redis_environment(settings.redis_url))
     env.update(security_environment(settings))  # key file, basic auth, run retention
     return env
+
+
+def redis_environment(redis_url: str) -> dict[str, str]:
+    """Prefect's variables for Redis messaging (prefect-redis), as its scaling guide sets them for
+    servers that share one database: events, their ordering, concurrency leases and the
+    background services' coordination (Docket) go through `redis_url`, not one process's memory."""
+    return {
+        "PREFECT_MESSAGING_BROKER": "prefect_redis.messaging",
+        "PREFECT_MESSAGING_CACHE": "prefect_redis.messaging",
+        "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "prefect_redis.ordering",
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
+        "PREFECT_REDIS_MESSAGING_URL": redis_url,
+        "PREFECT_SERVER_DOCKET_URL": redis_url,
+    }
 
 
 def read_state(settings: Settings) -> ServerState | None:
