@@ -5,8 +5,10 @@
 An arrow points to what a package may import: the packages to its right, never one to its left,
 and storage and secrets not each other. From another package, only its face (a package's
 `__init__.py`) is imported, never a module behind it. Nothing in framework imports the flows
-(`pipelines.utils`, an orgao folder); outside it, flows reach framework through faces too.
-Imports inside functions and under `if TYPE_CHECKING:` count like any other.
+(`pipelines.utils`, an orgao folder, `compat`) but for one dispatch: `cli` runs
+`pipelines.compat.migrate` for `pipelines migrate`, from inside that command. Outside framework,
+flows reach framework through faces too. Imports inside functions and under `if TYPE_CHECKING:`
+count like any other.
 """
 
 import ast
@@ -24,6 +26,10 @@ LAYERS = {"cli": 5, "stack": 4, "deploy": 3, "runtime": 2, "storage": 1, "secret
 RULE = "cli -> stack -> deploy -> runtime -> storage, secrets -> config"
 ALLOWED_OUTSIDE = ("pipelines", "pipelines.constants")
 """What framework may import of the repository outside itself."""
+CLI_DISPATCHES = ("pipelines.compat.migrate",)
+"""What `cli` alone may import outside framework, inside the command that runs it: `pipelines
+migrate` is compat's migration, which needs the compat layer and libcst (no other command does),
+and compat sits above framework (it imports framework's faces), so no lower package may."""
 FACES = sorted(
     ".".join(("pipelines", *path.parent.relative_to(PACKAGE_ROOT).parts))
     for path in FRAMEWORK.rglob("__init__.py")
@@ -86,9 +92,11 @@ def framework_problem(module: str, target: str) -> str | None:
     """What is wrong with `module`, a framework module, importing `target`; None if nothing."""
     source, imported = _package_of(module), _package_of(target)
     if not target.startswith("pipelines.framework"):
-        if target in ALLOWED_OUTSIDE:
+        if target in ALLOWED_OUTSIDE or (source == "cli" and target in CLI_DISPATCHES):
             return None
-        return f"imports {target}: framework imports no flows (pipelines.utils, orgao folders)"
+        return (
+            f"imports {target}: framework imports no flows (pipelines.utils, orgao folders, compat)"
+        )
     if target == "pipelines.framework":
         return None  # the root holds what every face shares
     if imported not in LAYERS:
@@ -179,6 +187,16 @@ def test_flows_reach_framework_through_its_faces():
             "from pipelines.framework.storage.warehouse.duckdb import warehouse_lock\n",
             "loading/tasks.py:1: imports pipelines.framework.storage.warehouse.duckdb, past",
         ),
+        (
+            "pipelines.framework.stack.services",
+            "def f():\n    from pipelines.compat.migrate import migrate\n",
+            "services.py:2: imports pipelines.compat.migrate: framework imports no flows",
+        ),
+        (
+            "pipelines.framework.cli.main",
+            "from pipelines.compat.prefect1 import Flow\n",
+            "main.py:1: imports pipelines.compat.prefect1: framework imports no flows",
+        ),
     ],
 )
 def test_an_import_against_the_rule_is_named_with_its_file_and_line(module, source, expected):
@@ -201,6 +219,10 @@ def test_an_import_against_the_rule_is_named_with_its_file_and_line(module, sour
         ),
         ("pipelines.framework.cli.main", "from pipelines.framework import stack"),
         (
+            "pipelines.framework.cli.main",
+            "def migrate_command():\n    from pipelines.compat.migrate import migrate\n",
+        ),
+        (
             "pipelines.framework.storage.lake",
             "from . import files\nfrom .files import atomic_write",
         ),
@@ -212,6 +234,30 @@ def test_an_import_against_the_rule_is_named_with_its_file_and_line(module, sour
 )
 def test_imports_down_the_layers_through_faces_pass(module, source):
     assert violations(module, source) == []
+
+
+def _imported_on_load(source: str) -> Iterator[tuple[int, str]]:
+    """(line, module) of the imports a module runs as it loads: not those inside functions."""
+    pending: list[ast.AST] = list(ast.parse(source).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield node.lineno, node.module or ""
+        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            pending.extend(ast.iter_child_nodes(node))
+
+
+def test_the_cli_imports_compat_only_inside_the_command_that_runs_it():
+    """`pipelines --help` and every other command never load compat (nor libcst)."""
+    found = [
+        f"{module}:{line}: {target}"
+        for module, source in _sources(FRAMEWORK / "cli")
+        for line, target in _imported_on_load(source)
+        if target == "pipelines.compat" or target.startswith("pipelines.compat.")
+    ]
+    assert not found, "compat imported as the CLI loads:\n" + "\n".join(found)
 
 
 def test_every_name_a_face_exports_is_there():

@@ -8,8 +8,6 @@ Submodules mirror Prefect 1's paths (`.schedules.clocks`, `.engine.signals`, `.r
 A flow built here is a real Prefect 3 flow; see docs/migrating-from-prefect-1.md.
 """
 
-# pylint: disable=no-name-in-module  # pylint reads tasks.py/schedules.py, not the packages beside them
-
 from typing import Any
 
 from pipelines.compat.prefect1._context import context

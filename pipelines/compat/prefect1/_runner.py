@@ -44,6 +44,7 @@ from pipelines.compat.prefect1.engine.state import (
     TimedOut,
     TriggerFailed,
 )
+from pipelines.framework import stack
 
 if TYPE_CHECKING:
     from pipelines.compat.prefect1.core.edge import Edge
@@ -551,11 +552,13 @@ def run_flow(flow: Flow, parameters: dict[str, Any]) -> Any:
 
 
 def run_locally(flow: Flow, parameters: dict[str, Any]) -> State:
-    """`flow.run()`: one Prefect 3 run of the flow here; its Prefect 1 final state."""
+    """`flow.run()`: one Prefect 3 run of the flow here, on the platform's server as a
+    `pipelines run` (not a temporary server per process); its Prefect 1 final state."""
     holder: list[State] = []
     token = _LOCAL_RUN.set(holder)
     try:
-        prefect3_state = flow(**parameters, return_state=True)
+        with stack.local_runs():
+            prefect3_state = flow(**parameters, return_state=True)
     finally:
         _LOCAL_RUN.reset(token)
     if holder:

@@ -1,7 +1,8 @@
 """
 Prefect 1 run configs (`prefect.run_configs`): recorded as attributes that registration reads.
 `labels` pick the work pool (when no clock names one); image, env and resources are what a
-Kubernetes work pool's job variables take (`job_variables()`).
+Kubernetes work pool's job variables take (`job_variables()`, in prefect-kubernetes' names:
+`image`, `env`, `cpu_request`, `memory_limit`, ...), which registration sends on such pools.
 """
 
 # pylint: disable=too-many-instance-attributes,too-many-arguments  # Prefect 1's signatures, kept as they are
@@ -20,7 +21,8 @@ class RunConfig:
 
     def job_variables(self) -> dict[str, Any]:
         """Prefect 3 job variables of the deployment (work pool base job template keys)."""
-        return {"env": dict(self.env)} if self.env else {}
+        env = {name: None if value is None else str(value) for name, value in self.env.items()}
+        return {"env": env} if env else {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(labels={sorted(self.labels)!r})"
@@ -79,20 +81,9 @@ class KubernetesRun(RunConfig):
         for key in ("image", "service_account_name", "image_pull_policy"):
             if getattr(self, key):
                 variables[key] = getattr(self, key)
-        resources = {
-            "requests": {
-                k: v
-                for k, v in (("cpu", self.cpu_request), ("memory", self.memory_request))
-                if v is not None
-            },
-            "limits": {
-                k: v
-                for k, v in (("cpu", self.cpu_limit), ("memory", self.memory_limit))
-                if v is not None
-            },
-        }
-        if resources["requests"] or resources["limits"]:
-            variables["resources"] = {k: v for k, v in resources.items() if v}
+        for key in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
+            if getattr(self, key) is not None:  # Kubernetes quantities are strings: 0.5 -> "0.5"
+                variables[key] = str(getattr(self, key))
         return variables
 
 

@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -418,6 +419,32 @@ def backfill(
     else:
         already = f"; {len(runs) - sum(new)} already there" if not all(new) else ""
         console.print(f"created {sum(new)} new run(s) {where}{already}", highlight=False)
+
+
+@app.command("migrate")
+def migrate_command(
+    sources: Annotated[list[Path], typer.Argument(help="A Prefect 1 checkout, or folders of one.")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if something is unsupported.")
+    ] = False,
+):
+    """Bring Prefect 1 folders into this repository, rewriting their import lines and only those."""
+    # The one framework import of compat (docs/architecture.md): libcst and the compat layer
+    # load for this command alone.
+    from pipelines.compat.migrate import migrate
+
+    missing = [str(source) for source in sources if not source.is_dir()]
+    if missing:
+        raise fail(f"not a folder: {', '.join(missing)}", 2)
+    report = migrate(sources, config.REPO_ROOT, check)
+    for line in report.lines():
+        typer.echo(line)
+    if check and not report.ok:
+        raise fail(
+            f"{len(report.findings)} unsupported construct(s): docs/migrating-from-prefect-1.md "
+            "says what to do instead",
+            1,
+        )
 
 
 def main() -> None:

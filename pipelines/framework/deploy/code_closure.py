@@ -18,9 +18,10 @@ DATA_DIRS: dict[str, tuple[str, ...]] = {"pipelines.utils.materialize": ("querie
 
 @cache
 def module_path(module: str, root: Path = REPO_ROOT) -> Path | None:
-    """File of a dotted module name inside the repository, or None."""
+    """File of a dotted module name inside the repository, or None; a package before a module
+    of the same name, as Python's import does (`x/__init__.py` shadows `x.py`)."""
     base = root.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
         if candidate.is_file():
             return candidate
     return None

@@ -43,6 +43,7 @@ from pipelines.framework.deploy.discovery import FlowInfo, discover, discover_fl
 from pipelines.framework.deploy.work_pools import (
     check_labels,
     ensure_work_pools,
+    pool_type,
     worker_job_variables,
 )
 from pipelines.framework.runtime import ScheduleError
@@ -111,11 +112,16 @@ class DeploymentSpec:
 
     @property
     def label(self) -> str:
-        """The agent label (work pool) of the flow: its schedule's, or the default one."""
+        """The agent label (work pool) of the flow: its schedule's; without one, its Prefect 1
+        run config's (`flow.run_config.labels`), else the default one."""
         schedule = self.info.schedule
-        labels = schedule.labels if schedule else (constants.DEFAULT_AGENT_LABEL.value,)
+        if schedule:
+            labels, source = schedule.labels, "a schedule"
+        else:
+            labels, source = _run_config_labels(self.info), "a run config"
+            labels = labels or (constants.DEFAULT_AGENT_LABEL.value,)
         if len(labels) != 1:
-            raise ScheduleError(f"{self.info.name!r}: a schedule names one label, got {labels}")
+            raise ScheduleError(f"{self.info.name!r}: {source} names one label, got {labels}")
         return labels[0]
 
     @property
@@ -130,7 +136,7 @@ class DeploymentSpec:
 
     def render(self) -> RenderedDeployment:
         """Everything registration sends but the code."""
-        variables = worker_job_variables(self.label)
+        variables = worker_job_variables(self.label, self._kubernetes_job_variables())
         extra = {k: v for k, v in variables.items() if k != "env"}
         return RenderedDeployment(
             flow=self.info.name,
@@ -145,6 +151,14 @@ class DeploymentSpec:
             job_variables=extra,
         )
 
+    def _kubernetes_job_variables(self) -> dict[str, Any]:
+        """A Prefect 1 run config's image, env and resources, on a Kubernetes pool only (a
+        process pool runs here, with this machine's Python and environment)."""
+        if pool_type(self.label) != "kubernetes":
+            return {}
+        job_variables = getattr(getattr(self.info.flow, "run_config", None), "job_variables", None)
+        return dict(job_variables()) if callable(job_variables) else {}
+
     def fingerprint(self) -> str:
         """The deployment's version: its rendering and its code files, hashed."""
         rendered = self.render().as_dict()
@@ -153,6 +167,11 @@ class DeploymentSpec:
             digest.update(str(path).encode())
             digest.update(file_digest(REPO_ROOT / path))
         return digest.hexdigest()[:16]
+
+
+def _run_config_labels(info: FlowInfo) -> tuple[str, ...]:
+    """A Prefect 1 flow's `run_config.labels` (pipelines.compat), sorted; () for other flows."""
+    return tuple(sorted(getattr(getattr(info.flow, "run_config", None), "labels", None) or ()))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 from pipelines.framework import lazy_names
 
 if TYPE_CHECKING:  # imported on first use; all but run_records, server and state import Prefect
-    from pipelines.framework.stack.local_run import RunOutcome, crash_orphaned_runs, run_flow
+    from pipelines.framework.stack.local_run import (
+        RunOutcome,
+        crash_orphaned_runs,
+        local_runs,
+        run_flow,
+    )
     from pipelines.framework.stack.run_records import dead_records
     from pipelines.framework.stack.server import (
         ServerError,
@@ -17,6 +22,7 @@ if TYPE_CHECKING:  # imported on first use; all but run_records, server and stat
         ensure_server,
         free_port,
         is_healthy,
+        local_api,
         start_server,
         stop_process_group,
         stop_server,
@@ -35,6 +41,8 @@ __all__ = [
     "ensure_server",
     "free_port",
     "is_healthy",
+    "local_api",
+    "local_runs",
     "run_flow",
     "start_server",
     "status",

@@ -37,7 +37,7 @@ from prefect.states import Crashed, State
 from pipelines.framework.config import Settings, get_settings
 from pipelines.framework.deploy import FlowInfo
 from pipelines.framework.stack.run_records import LocalRunRecord, dead_records, recorded
-from pipelines.framework.stack.server import api_settings, ensure_server
+from pipelines.framework.stack.server import local_api
 from pipelines.framework.stack.services import HEARTBEAT_SECONDS
 
 UNFINISHED = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
@@ -60,16 +60,25 @@ class RunOutcome:
 
 def run_flow(info: FlowInfo, parameters: dict[str, Any]) -> RunOutcome:
     """Run `info` with `parameters`; on failure, name the failing task and why."""
-    settings = get_settings()
-    url = ensure_server(settings)
-    with api_settings(url):
-        orphans = tuple(crash_orphaned_runs(url, settings))
-        with recorded(settings, url) as tag, tags(tag), _heartbeats(tag):
-            state = info.flow(**parameters, return_state=True)
+    with local_runs() as orphans:
+        state = info.flow(**parameters, return_state=True)
         if state.is_completed():
             return RunOutcome(state, crashed_orphans=orphans)
         failed_task = _failed_task_name(state.state_details.flow_run_id)
     return RunOutcome(state, failed_task, _reason(state), orphans)
+
+
+@contextmanager
+def local_runs(settings: Settings | None = None) -> Iterator[tuple[str, ...]]:
+    """Flow runs started inside run as `pipelines run`'s do (a migrated Prefect 1 `flow.run()`
+    too): on the platform's API (`local_api`), tagged, recorded and sending heartbeats, so the
+    runs of a process that dies are marked Crashed and those of a live one never are. Yields the
+    runs of dead earlier processes that it marked Crashed."""
+    settings = settings or get_settings()
+    with local_api(settings) as url:
+        orphans = tuple(crash_orphaned_runs(url, settings))
+        with recorded(settings, url) as tag, tags(tag), _heartbeats(tag):
+            yield orphans
 
 
 def crash_orphaned_runs(url: str, settings: Settings | None = None) -> list[str]:

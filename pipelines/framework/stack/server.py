@@ -242,6 +242,16 @@ def _unreachable(exc: BaseException, url: str) -> str | None:
     return None
 
 
+@contextmanager
+def local_api(settings: Settings | None = None) -> Iterator[str]:
+    """This process's Prefect clients on the platform's API for runs started here: the server
+    `PREFECT_API_URL` names, else the local one (started once, then reused), never the temporary
+    server Prefect starts (and stops) for each process; yields its URL."""
+    url = ensure_server(settings)
+    with api_settings(url):
+        yield url
+
+
 def stop_server(settings: Settings | None = None) -> ServerState | None:
     """Stop the server recorded in the state file; returns what was stopped."""
     settings = settings or get_settings()

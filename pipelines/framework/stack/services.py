@@ -22,7 +22,13 @@ from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectNotFound
 
 from pipelines.framework.config import Environment, Settings
-from pipelines.framework.deploy import agent_labels, discover_flows, ensure_work_pools, pool_type
+from pipelines.framework.deploy import (
+    agent_labels,
+    discover_flows,
+    ensure_work_pools,
+    plan,
+    pool_type,
+)
 from pipelines.framework.runtime import crash_alert_action
 from pipelines.framework.stack.security import client_environment
 from pipelines.framework.stack.server import (
@@ -158,6 +164,12 @@ async def prepare_server(labels: list[str], env: Environment) -> None:
     await ensure_zombie_automation(env)
 
 
+def served_labels(env: Environment) -> list[str]:
+    """The labels that get a worker: the platform's agent labels and every label a flow of the
+    repository registers on (a migrated Prefect 1 flow may name its own, by clock or run config)."""
+    return sorted({*agent_labels(), *(spec.label for spec in plan(env))})
+
+
 def up(settings: Settings, env: Environment, host: str, port: int) -> StackState:
     """Start (or reuse) the server, create pools and queues, start missing workers."""
     with state_lock(settings):
@@ -168,7 +180,7 @@ def up(settings: Settings, env: Environment, host: str, port: int) -> StackState
             for label, pid in (previous.workers if previous else {}).items()
             if pid_alive(pid) and previous and previous.url == server.url
         }
-        labels = agent_labels()
+        labels = served_labels(env)
         with api_settings(server.url):
             asyncio.run(prepare_server(labels, env))
         for label in labels:  # a Kubernetes pool's worker runs in its cluster, not here

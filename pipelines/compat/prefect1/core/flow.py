@@ -9,8 +9,6 @@ Prefect 1 settings (`schedule`, `storage`, `run_config`, `executor`, `code_owner
 `skip_if_running`) are plain attributes that registration reads.
 """
 
-# pylint: disable=no-name-in-module  # pylint reads tasks.py/schedules.py, not the packages beside them
-
 # pylint: disable=unused-argument,too-many-locals,protected-access  # Prefect 1's signatures, kept as they are
 
 import copy
@@ -30,12 +28,12 @@ from prefect.utilities.callables import ParameterSchema, parameter_schema
 
 from pipelines.compat.prefect1 import _runner
 from pipelines.compat.prefect1._context import context
+from pipelines.compat.prefect1._names import prefect3_name
 from pipelines.compat.prefect1.core.edge import Edge
 from pipelines.compat.prefect1.core.parameter import Parameter
 from pipelines.compat.prefect1.core.task import Task
 from pipelines.compat.prefect1.tasks.core.constants import Constant
 from pipelines.compat.prefect1.utilities.tasks import as_task
-from pipelines.compat.prefect1.utils import prefect3_name
 from pipelines.framework.runtime import Schedule as PlatformSchedule
 from pipelines.framework.runtime import flow as platform_flow
 

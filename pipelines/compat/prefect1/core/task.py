@@ -3,8 +3,6 @@ Prefect 1 tasks: `Task` (subclass it and write `run()`), bound into a flow's gra
 inside `with Flow(...)`, with `.map`, `set_upstream`, `set_dependencies` and `nout` unpacking.
 """
 
-# pylint: disable=no-name-in-module  # pylint reads tasks.py/schedules.py, not the packages beside them
-
 # pylint: disable=unused-argument,too-many-instance-attributes,too-many-locals,cyclic-import  # Prefect 1's signatures, kept as they are
 
 import copy

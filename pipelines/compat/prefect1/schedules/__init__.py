@@ -1,7 +1,5 @@
 """Prefect 1's `prefect.schedules`: `Schedule`, clocks, filters, adjustments."""
 
-# pylint: disable=no-name-in-module  # pylint reads tasks.py/schedules.py, not the packages beside them
-
 from pipelines.compat.prefect1.schedules import adjustments, clocks, filters
 from pipelines.compat.prefect1.schedules.clocks import CronClock, IntervalClock
 from pipelines.compat.prefect1.schedules.schedules import Schedule

@@ -15,12 +15,10 @@ from zoneinfo import ZoneInfo
 
 from prefect.schedules import Cron
 
-from pipelines.compat.prefect1.constants import constants
 from pipelines.framework import runtime as platform
 
-DEFAULT_INTERVAL_START = datetime.fromisoformat(constants.DEFAULT_INTERVAL_START.value).replace(
-    tzinfo=ZoneInfo("UTC")
-)
+DEFAULT_INTERVAL_START = datetime(2019, 1, 1, tzinfo=ZoneInfo("UTC"))
+"""Prefect 1's start of an IntervalClock (and timezone of a CronClock) without `start_date`."""
 
 
 def _zone(moment: datetime) -> ZoneInfo:

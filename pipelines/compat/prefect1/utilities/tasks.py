@@ -2,8 +2,6 @@
 Prefect 1's `prefect.utilities.tasks`: `as_task`, `defaults_from_attrs`, `tags`, `task`.
 """
 
-# pylint: disable=no-name-in-module  # pylint reads tasks.py/schedules.py, not the packages beside them
-
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager

@@ -3,8 +3,6 @@
 otherwise they end Skipped, and so do their downstream tasks (unless `skip_on_upstream_skip`).
 """
 
-# pylint: disable=no-name-in-module  # pylint reads tasks.py/schedules.py, not the packages beside them
-
 from typing import Any
 
 from pipelines.compat.prefect1._context import context

@@ -1,7 +1,5 @@
 """Prefect 1's `prefect.tasks.prefect`: child flow runs of deployments found by flow name."""
 
-# pylint: disable=no-name-in-module  # pylint reads tasks.py/schedules.py, not the packages beside them
-
 from pipelines.compat.prefect1.tasks.prefect.flow_run import (
     StartFlowRun,
     create_flow_run,

@@ -15,11 +15,11 @@ from typing import Any
 from prefect.deployments import run_deployment
 
 from pipelines.compat.prefect1._context import context
+from pipelines.compat.prefect1._names import deployment_name
 from pipelines.compat.prefect1.backend.flow_run import FlowRunView, watch_flow_run
 from pipelines.compat.prefect1.core.task import Task
 from pipelines.compat.prefect1.engine import signals
 from pipelines.compat.prefect1.utilities.tasks import task
-from pipelines.compat.prefect1.utils import deployment_name
 
 
 @task
