@@ -39,7 +39,7 @@ PYTHON = sys.executable
 PIPELINES = str(Path(sys.executable).parent / "pipelines")
 BENCHMARKS = Path(__file__).resolve().parent
 EXAMPLE = REPO_ROOT / "examples" / "first_flow"
-STAND_IN = "tests.support.randomuser_api"  # a module of the repo's tests package
+STAND_IN = [PIPELINES, "dev", "randomuser", "--port", "0"]  # prints "... on <url>" first
 EXAMPLE_USERS = 20  # examples/first_flow/run.py calls users_report(n_users=20)
 RUN_TIMEOUT = 300
 
@@ -119,16 +119,16 @@ def _check_report(report: Path, n_users: int) -> None:
 
 @contextmanager
 def _stand_in() -> Iterator[str]:
-    """The randomuser stand-in (tests/support) in a subprocess; yields its URL."""
+    """The randomuser stand-in (`pipelines dev randomuser`) in a subprocess; yields its URL."""
     with subprocess.Popen(
-        [PYTHON, "-m", STAND_IN],
+        STAND_IN,
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
     ) as process:
         try:
-            yield process.stdout.readline().strip()
+            yield process.stdout.readline().split()[-1]
         finally:
             os.killpg(process.pid, signal.SIGTERM)
 

@@ -30,7 +30,7 @@ from pipelines.framework.stack import free_port, is_healthy, stop_process_group
 
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO_ROOT))
-from tests.support.randomuser_api import RandomUserAPI  # noqa: E402
+from pipelines.framework.stack.dev import RandomUserAPI  # noqa: E402
 
 
 def wait_healthy(url: str, timeout: float = 300) -> None:

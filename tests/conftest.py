@@ -12,8 +12,8 @@ from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from pipelines.framework.config.settings import REPO_ROOT, Settings
+from pipelines.framework.stack.dev import RandomUserAPI
 from pipelines.framework.stack.server import free_port, start_server, stop_process_group
-from tests.support.randomuser_api import RandomUserAPI
 
 VENV_BIN = Path(sys.executable).parent
 

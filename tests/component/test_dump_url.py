@@ -244,8 +244,8 @@ def test_auth_header_comes_from_the_secret(prefect_api, place, monkeypatch):
 
 def test_a_dump_then_materialize_builds_the_dbt_model(prefect_api, place):
     pytest.importorskip("pipelines.utils.materialize.flows")
+    from pipelines.framework.stack.dev import users_csv
     from pipelines.utils.loading.tasks import materialize_table
-    from tests.support.randomuser_api import users_csv
 
     with FileServer({"/users.csv": users_csv(30).encode()}) as server:
         dump_url(url=server.url("/users.csv"), dataset_id="tutorial", table_id="users")

@@ -20,14 +20,14 @@ from prefect.logging.handlers import APILogHandler
 
 from pipelines.framework.config.environments import Environment
 from pipelines.framework.config.settings import REPO_ROOT, get_settings
+from pipelines.framework.stack.dev import user_row, users_csv
 from pipelines.utils.materialize.flows import materialize
 from tests.support.file_server import FileServer
 from tests.support.prefect_api import client_for, run_log_messages
-from tests.support.randomuser_api import user_row, users_csv
 
 pytestmark = pytest.mark.component
 
-CITY = 6  # location.city in tests.support.randomuser_api.HEADER
+CITY = 6  # location.city in pipelines.framework.stack.dev.HEADER
 MODEL = "model.pipelines.users_by_city"
 
 

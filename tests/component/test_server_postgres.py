@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from pipelines.framework.config.settings import Settings
+from pipelines.framework.stack.dev import RandomUserAPI
 from pipelines.framework.stack.server import (
     free_port,
     is_healthy,
@@ -32,7 +33,6 @@ from pipelines.framework.stack.server import (
 from tests.conftest import run_pipelines
 from tests.support.databases import postgres_server  # noqa: F401
 from tests.support.prefect_api import client_for, wait_for_final_state
-from tests.support.randomuser_api import RandomUserAPI
 
 pytestmark = pytest.mark.component
 USERS_REPORT = "EMD: escritorio - Users report/EMD: escritorio - Users report (local)"

@@ -4,8 +4,8 @@ import csv
 
 import pytest
 
+from pipelines.framework.stack.dev import HEADER, user_row
 from pipelines.rj_escritorio.tutorial.flows import users_report
-from tests.support.randomuser_api import HEADER, user_row
 
 pytestmark = pytest.mark.component
 
@@ -27,7 +27,7 @@ def test_the_report_holds_every_user_exactly_as_the_api_sent_it(prefect_api, ran
 
 
 def test_a_short_answer_fails_and_keeps_the_old_report(prefect_api, tmp_path):
-    from tests.support.randomuser_api import RandomUserAPI
+    from pipelines.framework.stack.dev import RandomUserAPI
 
     output = tmp_path / "report.csv"
     output.write_bytes(b"old report\n")

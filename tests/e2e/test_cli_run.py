@@ -3,12 +3,14 @@
 import csv
 import json
 import re
+import signal
+import subprocess
 
 import pytest
 
 from pipelines.framework.stack import free_port
-from tests.conftest import run_pipelines
-from tests.support.randomuser_api import HEADER, RandomUserAPI
+from pipelines.framework.stack.dev import HEADER, RandomUserAPI
+from tests.conftest import pipelines_command, run_pipelines
 
 pytestmark = pytest.mark.e2e
 OLD_REPORT = b"gender,name.first\nfemale,Antiga\n"
@@ -78,6 +80,30 @@ def test_a_broken_api_fails_the_run_and_the_report_survives(cli_env, tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.csv"]
     if mode != "html":
         assert len(api.requests) == 4  # the first try and three retries
+
+
+def test_offline_the_dev_stand_in_serves_the_run(cli_env, tmp_path):
+    """The README's offline run: `pipelines dev randomuser` in one terminal, the run in another."""
+    with subprocess.Popen(
+        [*pipelines_command(), "dev", "randomuser", "--port", "0"],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as stand_in:
+        try:
+            first = stand_in.stdout.readline()
+            assert first.startswith("randomuser stand-in (ok) on http://127.0.0.1:"), first
+            url = first.split()[-1]
+            result = run_pipelines(
+                "run", "Users report", "-p", "n_users=10", "-p", f"api_url={url}",
+                env=cli_env, cwd=tmp_path,
+            )  # fmt: skip
+        finally:
+            stand_in.send_signal(signal.SIGINT)
+        assert stand_in.wait(timeout=10) == 0
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "report.csv", newline="", encoding="utf-8") as handle:
+        assert len(list(csv.reader(handle))) == 11  # the header and 10 users
 
 
 def test_a_failed_run_with_v_prints_the_tracebacks(cli_env, tmp_path):

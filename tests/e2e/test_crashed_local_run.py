@@ -29,9 +29,9 @@ from pipelines.framework.config.settings import Settings
 from pipelines.framework.deploy.discovery import FlowInfo
 from pipelines.framework.stack import local_run, run_records
 from pipelines.framework.stack import services as stack
+from pipelines.framework.stack.dev import RandomUserAPI
 from pipelines.framework.stack.run_records import LocalRunRecord
 from tests.conftest import pipelines_command, run_pipelines
-from tests.support.randomuser_api import RandomUserAPI
 
 pytestmark = pytest.mark.e2e
 USERS_REPORT = "EMD: escritorio - Users report"

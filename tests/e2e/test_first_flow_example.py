@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.framework.config.settings import REPO_ROOT
-from tests.support.randomuser_api import HEADER
+from pipelines.framework.stack.dev import HEADER
 
 pytestmark = pytest.mark.e2e
 

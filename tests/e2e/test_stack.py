@@ -29,6 +29,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
 from pipelines.framework.config.settings import REPO_ROOT
+from pipelines.framework.stack.dev import RandomUserAPI, users_csv
 from pipelines.framework.stack.server import free_port, pid_alive
 from pipelines.framework.stack.services import run_processes
 from tests.conftest import run_pipelines
@@ -43,7 +44,6 @@ from tests.support.prefect_api import (
     wait_for_final_state,
     wait_for_state,
 )
-from tests.support.randomuser_api import RandomUserAPI, users_csv
 from tests.support.webhook_api import WebhookReceiver
 
 pytestmark = pytest.mark.e2e

@@ -1,7 +1,7 @@
 import pytest
 
+from pipelines.framework.stack.dev import users_csv
 from pipelines.rj_escritorio.tutorial.utils import NotCsvError, check_is_csv, count_csv_rows
-from tests.support.randomuser_api import users_csv
 
 
 def test_rows_with_quoted_newlines_count_once():
