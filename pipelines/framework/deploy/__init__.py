@@ -19,16 +19,14 @@ if TYPE_CHECKING:  # imported on first use: most import Prefect, the scaffold th
     )
     from pipelines.framework.deploy.checks import Finding, run_checks
     from pipelines.framework.deploy.discovery import (
-        Discovery,
         DiscoveryError,
         FlowInfo,
         FlowNotFoundError,
-        ImportFailure,
-        discover,
         discover_flows,
         find_flow,
     )
     from pipelines.framework.deploy.image import ImageBuild, image_build
+    from pipelines.framework.deploy.manifest import Discovery, FlowRecord, ImportFailure, discover
     from pipelines.framework.deploy.registration import (
         DeploymentSpec,
         Outcome,
@@ -52,6 +50,7 @@ __all__ = [
     "Finding",
     "FlowInfo",
     "FlowNotFoundError",
+    "FlowRecord",
     "ImageBuild",
     "ImportFailure",
     "Outcome",

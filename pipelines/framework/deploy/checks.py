@@ -16,13 +16,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import pathspec
 
 from pipelines.constants import constants
 from pipelines.framework.config import REPO_ROOT, get_settings
-from pipelines.framework.deploy.discovery import DiscoveryError, FlowInfo, flow_modules, flows_in
+from pipelines.framework.deploy.manifest import FlowRecord, discover
 from pipelines.framework.deploy.secret_scan import literal_secrets
+
+if TYPE_CHECKING:  # discovery imports Prefect and the flows: the check reads the manifest
+    from pipelines.framework.deploy.discovery import FlowInfo
 
 PROJECT_FILES = ("__init__.py", "constants.py", "flows.py", "schedules.py", "tasks.py", "utils.py")
 NOT_ORGAOS = ("framework", "utils", "compat", "legacy", "__pycache__")
@@ -179,19 +183,17 @@ def check_project_files(repo: Repository | None = None) -> Iterator[Finding]:
 def check_flows(repo: Repository | None = None) -> Iterator[Finding]:
     """Flows import, follow `SIGLA: orgao - description` and declare code owners."""
     repo = repo or Repository(REPO_ROOT)
-    for module in flow_modules():
-        try:
-            found: list[FlowInfo] = flows_in(module)
-        except DiscoveryError as exc:
-            if not isinstance(exc.__cause__, SyntaxError):  # check_syntax names the line
-                failure = exc.failure  # where it broke: the module's line, or its helper's
-                message = f"{failure.module} does not import: {failure.error}"
-                yield Finding(failure.path, failure.line, message)
-            continue
-        yield from flow_findings(found, repo)
+    found = discover()  # unchanged modules from the manifest: nothing imported
+    for failure in found.failures:
+        if not failure.syntax_error:  # check_syntax names the line
+            message = f"{failure.module} does not import: {failure.error}"
+            yield Finding(failure.path, failure.line, message)  # where it broke
+    yield from flow_findings(found.flows, repo)
 
 
-def flow_findings(flows: list[FlowInfo], repo: Repository) -> Iterator[Finding]:
+def flow_findings(
+    flows: "list[FlowInfo] | list[FlowRecord]", repo: Repository
+) -> Iterator[Finding]:
     """The name and code-owner conventions of these flows (warnings for migrated ones)."""
     pattern = re.compile(constants.FLOW_NAME_PATTERN.value)
     for info in flows:

@@ -27,10 +27,33 @@ def module_path(module: str, root: Path = REPO_ROOT) -> Path | None:
     return None
 
 
+_IMPORTS_BY_CONTENT: dict[str, frozenset[str]] = {}
+"""A file's `pipelines` imports by the SHA-256 of its bytes: the discovery manifest saves this
+table and preloads it, so a warm command parses no file it has parsed before."""
+
+
+def imports_table() -> dict[str, list[str]]:
+    """The import table as plain data, to save."""
+    return {digest: sorted(names) for digest, names in _IMPORTS_BY_CONTENT.items()}
+
+
+def remember_imports(table: dict[str, list[str]]) -> None:
+    """Preload the import table saved by an earlier process."""
+    for digest, names in table.items():
+        _IMPORTS_BY_CONTENT.setdefault(digest, frozenset(names))
+
+
 @cache
 def _imported_modules(path: Path) -> frozenset[str]:
+    digest = file_digest(path).hex()
+    if digest not in _IMPORTS_BY_CONTENT:
+        _IMPORTS_BY_CONTENT[digest] = _parsed_imports(path)
+    return _IMPORTS_BY_CONTENT[digest]
+
+
+def _parsed_imports(path: Path) -> frozenset[str]:
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -86,3 +109,10 @@ def closure_files(module: str, root: Path = REPO_ROOT) -> tuple[Path, ...]:
                     if p.is_file() and not {"target", "logs", "__pycache__"} & set(p.parts)
                 )
     return tuple(sorted(files))
+
+
+def forget() -> None:
+    """Read every file afresh: the caches above hold a process's first reading (a long-lived
+    process, `pipelines up` or a test, calls this before it looks again)."""
+    for cached in (module_path, _imported_modules, module_closure, file_digest, closure_files):
+        cached.cache_clear()

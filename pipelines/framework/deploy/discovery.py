@@ -8,9 +8,8 @@ a module it could not read instead of pausing them as deleted.
 
 import importlib
 import inspect
-import os
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -19,29 +18,31 @@ from typing import Any
 from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
-from pipelines.framework.config import PACKAGE_ROOT, REPO_ROOT, UsageError
+from pipelines.framework.config import PACKAGE_ROOT, UsageError
+from pipelines.framework.deploy.manifest import (
+    Discovery,
+    FlowRecord,
+    ImportFailure,
+    discover,
+    flow_modules,
+)
 from pipelines.framework.runtime import Schedule
 
-FLOW_MODULE = "flows"
-_SKIPPED_FOLDERS = ("framework",)
-"""Folders of `pipelines/` that hold no flows modules (the platform itself)."""
+__all__ = [  # with what the manifest holds (no Prefect there), for the importers of this module
+    "Discovery",
+    "DiscoveryError",
+    "FlowInfo",
+    "FlowNotFoundError",
+    "ImportFailure",
+    "discover",
+    "discover_flows",
+    "find_flow",
+    "flow_modules",
+    "flows_in",
+    "load_flows",
+]
 _PLATFORM_FOLDERS = (PACKAGE_ROOT / "framework", PACKAGE_ROOT / "compat")
 """Code that flows call: an error raised there is reported at the flow's line that called it."""
-
-
-@dataclass(frozen=True)
-class ImportFailure:
-    """A flows module that does not import, and where it broke."""
-
-    module: str
-    path: Path
-    """The file of the error: the module's own, or the helper it imports that broke."""
-    line: int
-    error: str
-    """One line: the exception's type and message; a missing package is named as such."""
-
-    def __str__(self) -> str:
-        return f"{_shown(self.path)}:{self.line}: {self.module} does not import: {self.error}"
 
 
 class DiscoveryError(UsageError, RuntimeError):
@@ -174,42 +175,6 @@ class FlowInfo:
         }
 
 
-@dataclass(frozen=True)
-class Discovery:
-    """What a walk of the repository found: the flows, and the modules that did not import."""
-
-    flows: list[FlowInfo]
-    failures: list[ImportFailure] = field(default_factory=list)
-
-    @property
-    def failed_modules(self) -> frozenset[str]:
-        """Modules whose flows are unknown this time: not deleted, only unreadable."""
-        return frozenset(failure.module for failure in self.failures)
-
-
-def flow_modules() -> list[str]:
-    """Dotted names of every `flows` module under `pipelines/`, framework excluded.
-
-    Read from the folders, importing nothing: a package is a folder with an `__init__.py`, as
-    for Python's import, so a virtualenv or data folder inside the repository is never entered.
-    """
-    names = []
-    for folder, subfolders, files in os.walk(PACKAGE_ROOT):
-        here = Path(folder)
-        subfolders[:] = sorted(
-            name
-            for name in subfolders
-            if (here / name / "__init__.py").is_file()
-            and not (here == PACKAGE_ROOT and name in _SKIPPED_FOLDERS)
-        )
-        package = ".".join(here.relative_to(PACKAGE_ROOT.parent).parts)
-        if f"{FLOW_MODULE}.py" in files:
-            names.append(f"{package}.{FLOW_MODULE}")
-        if FLOW_MODULE in subfolders:
-            names.append(f"{package}.{FLOW_MODULE}")
-    return sorted(set(names))
-
-
 def flows_in(module_name: str) -> list[FlowInfo]:
     """The flows defined (not merely imported) in one module."""
     try:
@@ -226,9 +191,8 @@ def flows_in(module_name: str) -> list[FlowInfo]:
 def import_failure(module_name: str, exc: BaseException) -> ImportFailure:
     """Where and why `module_name` did not import, in the words a flow author acts on."""
     if isinstance(exc, SyntaxError) and exc.filename:
-        return ImportFailure(
-            module_name, Path(exc.filename), exc.lineno or 1, f"SyntaxError: {exc.msg}"
-        )
+        where = Path(exc.filename)
+        return ImportFailure(module_name, where, exc.lineno or 1, f"SyntaxError: {exc.msg}", True)
     path, line = _failing_line(exc.__traceback__) or (_module_file(module_name), 1)
     return ImportFailure(module_name, path, line, _one_line(exc))
 
@@ -260,14 +224,6 @@ def _module_file(module_name: str) -> Path:
     return package if package.is_file() else base.with_suffix(".py")
 
 
-def _shown(path: Path) -> Path:
-    """A path as a user reads it: relative to the repository when inside it."""
-    try:
-        return path.resolve().relative_to(REPO_ROOT)
-    except ValueError:
-        return path
-
-
 def _belongs_to(flow: Flow, module_name: str) -> bool:
     """Defined in the module, or a copy made there with `instantiate` (not a plain import).
 
@@ -283,36 +239,39 @@ def _belongs_to(flow: Flow, module_name: str) -> bool:
     return getattr(origin, flow.fn.__name__, None) is not flow
 
 
-def discover() -> Discovery:
-    """Every flow of the repository, sorted by name, and every flows module that did not import."""
+def load_flows(found: Discovery) -> Discovery:
+    """The flows themselves of a discovery, each module imported once; a module that does not
+    import now (the manifest read it before) joins the failures."""
     flows: list[FlowInfo] = []
-    failures: list[ImportFailure] = []
-    for name in flow_modules():
+    failures = list(found.failures)
+    for module in sorted({record.module for record in found.flows}):
         try:
-            flows.extend(flows_in(name))
+            flows.extend(flows_in(module))
         except DiscoveryError as exc:
             failures.append(exc.failure)
     return Discovery(sorted(flows, key=lambda info: info.name), failures)
 
 
 def discover_flows() -> list[FlowInfo]:
-    """Every flow of the repository that imports, sorted by name (`discover` says which did not)."""
-    return discover().flows
+    """Every flow of the repository that imports, sorted by name (`discover` says which did not
+    and reads unchanged modules from the manifest instead of importing them)."""
+    return load_flows(discover()).flows
 
 
 class FlowNotFoundError(UsageError, LookupError):
     """No flow, or more than one, matches what the user typed."""
 
 
-def find_flow(query: str, flows: list[FlowInfo] | None = None) -> FlowInfo:
-    """A flow by full name, a unique part of its name, its module, or `module:attribute`."""
-    flows = discover_flows() if flows is None else flows
-    exact = [f for f in flows if query in (f.name, f.module, f.entrypoint)]
-    if len(exact) == 1:
-        return exact[0]
-    candidates = exact or [f for f in flows if query.lower() in f.name.lower()]
+def find_flow(query: str, flows: list[FlowInfo] | list[FlowRecord] | None = None) -> FlowInfo:
+    """A flow by full name, a unique part of its name, its module, or `module:attribute`; looked
+    up in the manifest's records, so only the module of the flow found is imported."""
+    flows = discover().flows if flows is None else flows
+    candidates = [f for f in flows if query in (f.name, f.module, f.entrypoint)]
+    if len(candidates) != 1:
+        candidates = candidates or [f for f in flows if query.lower() in f.name.lower()]
     if len(candidates) == 1:
-        return candidates[0]
+        found = candidates[0]
+        return found.load() if isinstance(found, FlowRecord) else found
     if not candidates:
         raise FlowNotFoundError(f"no flow matches {query!r}; `pipelines flows` lists them")
     names = ", ".join(repr(f.name) for f in candidates)

@@ -39,7 +39,7 @@ from prefect.client.schemas.responses import DeploymentResponse
 from pipelines.constants import constants
 from pipelines.framework.config import REPO_ROOT, Environment
 from pipelines.framework.deploy.code_closure import closure_files, file_digest
-from pipelines.framework.deploy.discovery import FlowInfo, discover, discover_flows
+from pipelines.framework.deploy.discovery import FlowInfo, discover, discover_flows, load_flows
 from pipelines.framework.deploy.work_pools import (
     check_labels,
     ensure_work_pools,
@@ -312,7 +312,7 @@ async def register(
 
     A flows module that does not import is reported ("failed") and its deployments are kept as
     they are ("kept"): its flows are unreadable this time, not deleted."""
-    found = discover()
+    found = load_flows(discover())
     specs = plan(env, found.flows)
     check_labels(sorted({spec.label for spec in specs}), env)
     outcomes: list[Outcome] = []
