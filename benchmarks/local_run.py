@@ -40,7 +40,7 @@ PIPELINES = str(Path(sys.executable).parent / "pipelines")
 BENCHMARKS = Path(__file__).resolve().parent
 EXAMPLE = REPO_ROOT / "examples" / "first_flow"
 STAND_IN = [PIPELINES, "dev", "randomuser", "--port", "0"]  # prints "... on <url>" first
-EXAMPLE_USERS = 20  # examples/first_flow/run.py calls users_report(n_users=20)
+EXAMPLE_USERS = 10  # examples/first_flow/run.py calls users_report(): the default, 10
 RUN_TIMEOUT = 300
 
 

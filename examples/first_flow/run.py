@@ -1,4 +1,4 @@
 # arquivo: run.py
 from flows import users_report
 
-users_report(n_users=20)
+users_report()

@@ -1,8 +1,9 @@
 """examples/first_flow as a new user runs it (`python run.py`), and the tutorial page that shows it.
 
 The page `docs/tutorial.pt-BR.md` and the example folder must never drift: every fenced block whose
-first line is `# arquivo: NAME` is a version of examples/first_flow/NAME (the last one is the file
-itself), and every `# trecho de: PATH` block is an excerpt, verbatim, of that repository file.
+first line is `# arquivo: NAME` is a version of examples/first_flow/NAME (the first one is the file
+itself, as a reader who copies the page has it on the first run; a later one is a change the page
+asks for), and every `# trecho de: PATH` block is an excerpt, verbatim, of that repository file.
 """
 
 import csv
@@ -81,30 +82,33 @@ def run_example(tmp_path: Path, api_url: str, prefect_api: str | None) -> tuple[
     return folder, output
 
 
-def assert_report_has_20_users(folder: Path) -> None:
+def assert_report_has_10_users(folder: Path) -> None:
+    """The first run's: `users_report()`, the flow's default of 10, as the page says."""
     with open(folder / "report.csv", newline="", encoding="utf-8") as handle:
         header, *rows = list(csv.reader(handle))
     assert header == HEADER
-    assert len(rows) == 20
+    assert len(rows) == 10
 
 
 def test_run_py_with_no_server_configured_uses_a_temporary_server(tmp_path, randomuser):
     folder, output = run_example(tmp_path, randomuser.url, prefect_api=None)
-    assert_report_has_20_users(folder)
+    assert_report_has_10_users(folder)
     assert "Starting temporary server" in output
     assert "Stopping temporary server" in output
-    assert randomuser.requests == ["/api/?results=20&format=csv"]
+    assert randomuser.requests == ["/api/?results=10&format=csv"]
 
 
 def test_run_py_against_a_running_server(tmp_path, randomuser, prefect_api):
     folder, output = run_example(tmp_path, randomuser.url, prefect_api=prefect_api)
-    assert_report_has_20_users(folder)
+    assert_report_has_10_users(folder)
     assert "Starting temporary server" not in output
     assert f"View at {prefect_api.removesuffix('/api')}" in output
 
 
 def test_every_example_file_is_on_the_page_as_it_is():
-    shown = dict(page_blocks(FILE_MARKER))  # a later version of a file replaces an earlier one
+    shown: dict[str, str] = {}
+    for name, block in page_blocks(FILE_MARKER):
+        shown.setdefault(name, block)  # the first version: the file as the first run has it
     assert sorted(shown) == example_files()
     for name, block in shown.items():
         assert block == (EXAMPLE / name).read_text(encoding="utf-8"), f"{name} differs"
@@ -132,5 +136,11 @@ def test_the_page_names_the_commands_it_teaches():
         '.venv/bin/pipelines run "Users report" -p n_users=20',
         "pipelines new ORGAO PROJETO",
         "PREFECT_API_URL",
+        "mkdir first_flow && cd first_flow",  # where the venv and the files go
+        "pipelines up --detach",  # the platform's server: no temporary one to time out
+        ".venv/bin/pipelines dev randomuser --port 8000",
+        "-p api_url=http://127.0.0.1:8000/api/",
+        "pipelines migrate",
+        "](migrating-from-prefect-1.md)",
     ):
         assert command in page
