@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.framework import config, deploy, stack
+from pipelines.framework.cli.dev import dev_app
 from pipelines.framework.cli.secrets import secrets_app
 from pipelines.framework.config import UsageError
 
@@ -38,6 +39,7 @@ console = Console()
 errors = Console(stderr=True)
 
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(dev_app, name="dev")
 EnvOption = Annotated[
     str | None,
     typer.Option("--env", help="local, staging or prod; default: PIPELINES_ENV, else local."),

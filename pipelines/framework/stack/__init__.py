@@ -1,14 +1,16 @@
 """
 The platform on one machine: the local Prefect server (started once, found again), its security
 (encryption key, basic auth, retention), the services of `pipelines up` (a worker per label, the
-crash automation) and local runs of `pipelines run`.
+crash automation), local runs of `pipelines run`, and stand-ins of the external APIs the example
+flows read, for running them offline (`pipelines dev`).
 """
 
 from typing import TYPE_CHECKING
 
 from pipelines.framework import lazy_names
 
-if TYPE_CHECKING:  # imported on first use; all but run_records, server and state import Prefect
+if TYPE_CHECKING:  # imported on first use; all but dev, run_records, server, state import Prefect
+    from pipelines.framework.stack.dev import RandomUserAPI
     from pipelines.framework.stack.local_run import (
         RunOutcome,
         crash_orphaned_runs,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # imported on first use; all but run_records, server and stat
     from pipelines.framework.stack.state import StackState, status
 
 __all__ = [
+    "RandomUserAPI",
     "RunOutcome",
     "ServerError",
     "StackState",
