@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from pipelines.framework.config import Environment
-    from pipelines.framework.deploy import ImportFailure, Outcome
+    from pipelines.framework.deploy import ImportFailure, Outcome, PlannedRun
 
 # The faces above import nothing heavy: each command reaches its machinery as `deploy.x` or
 # `stack.x`, so Prefect and the flows load only in the commands that need them, never for
@@ -401,26 +401,33 @@ def backfill(
         info = deploy.find_flow(flow)
         environment = config.resolve_environment(env)
         runs = deploy.planned_runs(info, start, end)
-        new = None
+        created = None
         if not dry_run:
             with stack.api_settings(stack.ensure_server()):
-                new = asyncio.run(deploy.create_backfill(info, environment, runs))
+                created = asyncio.run(deploy.create_backfill(info, environment, runs))
     except UsageError as exc:
         raise fail(str(exc), 2) from None
     except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
-    title = f"{'would backfill' if new is None else 'backfilled'} in {environment.name}"
+    _print_backfill(info.name, environment.name, runs, created)
+
+
+def _print_backfill(
+    flow: str, env: str, runs: "list[PlannedRun]", created: list[bool] | None
+) -> None:
+    """The runs of a backfill, each created or already there (None: a dry run), and a summary."""
+    title = f"{'would backfill' if created is None else 'backfilled'} in {env}"
     table = Table("due", "parameters", "run", title=title)
     for i, planned in enumerate(runs):
-        shown = "-" if new is None else ("created" if new[i] else "already there")
+        shown = "-" if created is None else ("created" if created[i] else "already there")
         table.add_row(planned.scheduled_time.isoformat(), json.dumps(planned.parameters), shown)
     _print_table(table)
-    where = f"of {info.name!r} in {environment.name}"
-    if new is None:
+    where = f"of {flow!r} in {env}"
+    if created is None:
         console.print(f"would create {len(runs)} run(s) {where} (less any already there)")
-    else:
-        already = f"; {len(runs) - sum(new)} already there" if not all(new) else ""
-        console.print(f"created {sum(new)} new run(s) {where}{already}", highlight=False)
+        return
+    already = f"; {len(runs) - sum(created)} already there" if not all(created) else ""
+    console.print(f"created {sum(created)} new run(s) {where}{already}", highlight=False)
 
 
 @app.command("migrate")

@@ -248,6 +248,16 @@ def _by_flow(
     return dict(current)
 
 
+def _written(spec: DeploymentSpec, current: DeploymentResponse | None, fingerprint: str) -> Outcome:
+    """What registration did for a flow it (re)deployed: created it, or updated it (renamed too,
+    when its deployment had an older name)."""
+    if current is None:
+        return Outcome(spec.info.name, "created", fingerprint)
+    if current.name == deployment_name(spec.info.name, spec.env):
+        return Outcome(spec.info.name, "updated", fingerprint)
+    return Outcome(spec.info.name, "updated", f"{fingerprint}; renamed from {current.name!r}")
+
+
 def _renamed(
     ours: list[tuple[str, DeploymentResponse]], env: Environment, wanted: set[str]
 ) -> list[DeploymentResponse]:
@@ -336,9 +346,7 @@ async def register(
                 continue
             if not dry_run:
                 await _deploy(client, spec, fingerprint)
-            renamed = current and current.name != deployment_name(spec.info.name, env)
-            detail = f"{fingerprint}; renamed from {current.name!r}" if renamed else fingerprint
-            report(Outcome(spec.info.name, "updated" if current else "created", detail))
+            report(_written(spec, current, fingerprint))
         wanted = {spec.info.name for spec in specs}
         for deployment in [] if dry_run else _renamed(ours, env, wanted):
             await client.delete_deployment(deployment.id)
