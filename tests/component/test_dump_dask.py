@@ -118,7 +118,9 @@ def test_tables_on_the_cluster_load_the_rows_of_a_serial_run_and_slices_never_cl
     ran_slices = {
         name for name, text in cluster.worker_logs().items() if re.search(r"faixa \d de", text)
     }
-    assert ran_slices == {"worker-0", "worker-1"}  # both workers staged parts of one table
+    # slices ran as tasks on the cluster's workers (on a loaded machine Dask may give them all
+    # to one worker); whichever ran them, their parts combined into every row exactly once
+    assert ran_slices and ran_slices <= {"worker-0", "worker-1"}
 
 
 def _stored_logs(flow_run_id, tasks: int) -> list[str]:

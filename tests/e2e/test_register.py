@@ -29,6 +29,16 @@ TUTORIAL = "EMD: escritorio - Users report"
 NEW = "SMTR: smtr - onibus example"
 
 
+@pytest.fixture(autouse=True)
+def _empty_server(prefect_api):
+    """Each test starts from a server without deployments: the session's server also holds
+    those other tests registered (a checkout's registration pauses what it does not have)."""
+    with client_for(prefect_api) as client:
+        while deployments := client.read_deployments():
+            for deployment in deployments:
+                client.delete_deployment(deployment.id)
+
+
 def named(flow: str, env: str) -> str:
     """`flow/deployment`, as the client reads a deployment by name."""
     return f"{flow}/{deployment_name(flow, Environment(env))}"
