@@ -2,6 +2,7 @@
 `status` answer without Prefect (1.6 s to import) or the flows, so they are instant."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,16 +20,18 @@ HEAVY = ("prefect", "pyarrow", "duckdb", "pandas", "dbt")
 FRAMEWORK_MAY_IMPORT = ("pipelines", "pipelines.constants")
 
 
-def loaded_modules(tmp_path: Path, *args: str, before: str = "") -> tuple[int, list[str]]:
+def loaded_modules(
+    tmp_path: Path, *args: str, before: str = "", env: dict[str, str] | None = None
+) -> tuple[int, list[str]]:
     """Exit code and every module a `pipelines ARGS` process had imported when it ended."""
     report = tmp_path / "modules.json"
     result = subprocess.run(
         [sys.executable, "-c", COMMAND.format(report=str(report), before=before), *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
-        env={"PIPELINES_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+        env=env or {"PIPELINES_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
     )
     return result.returncode, json.loads(report.read_text())
 
@@ -76,3 +79,16 @@ def test_the_check_sees_a_top_level_prefect_import(tmp_path):
     _, modules = loaded_modules(tmp_path, "--help", before=before)
 
     assert "prefect" in too_heavy(modules)
+
+
+def test_flows_and_check_read_the_manifest_when_nothing_changed(tmp_path):
+    """The first `pipelines flows` imports every flows module and keeps what they declare; the
+    next commands read that (tests/unit/test_discovery_manifest.py: what invalidates it)."""
+    env = {**os.environ, "PIPELINES_HOME": str(tmp_path / "home")}
+    first, _ = loaded_modules(tmp_path, "flows", "--json", env=env)
+    assert first == 0
+
+    for command in (["flows", "--json"], ["flows"], ["check"]):
+        returncode, modules = loaded_modules(tmp_path, *command, env=env)
+        assert returncode in (0, 1)  # check may find something in a tree being edited
+        assert too_heavy(modules) == [], command

@@ -204,24 +204,12 @@ def register_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ):
     """Upload every flow's code and create or update its deployment; pause deleted flows."""
-    import asyncio  # 30 ms each, paid by the commands that talk to the server alone
-
-    from rich.progress import Progress
-
     try:
         environment = config.resolve_environment(env)
-        total = len(deploy.plan(environment))
-    except UsageError as exc:
-        raise fail(str(exc), 2) from None
-    try:
-        with (
-            stack.api_settings(stack.ensure_server()),
-            Progress(console=errors, transient=True, disable=as_json) as progress,
-        ):
-            task = progress.add_task(f"registering in {environment.name}", total=total)
-            outcomes = asyncio.run(
-                deploy.register(environment, dry_run, on_outcome=lambda _: progress.advance(task))
-            )
+        url = stack.ensure_server()
+        outcomes = deploy.nothing_to_register(environment, url)  # imports no Prefect, no flow
+        if outcomes is None:
+            outcomes = _register(environment, url, dry_run, quiet=as_json)
     except UsageError as exc:
         raise fail(str(exc), 2) from None
     except stack.ServerError as exc:
@@ -233,6 +221,23 @@ def register_command(
     _print_table(_registration_table(outcomes, dry_run, environment))
     _print_counts(outcomes)
     _exit_on_failures(outcomes)
+
+
+def _register(environment: "Environment", url: str, dry_run: bool, quiet: bool) -> "list[Outcome]":
+    """Registration proper, a progress bar on stderr."""
+    import asyncio  # 30 ms each, paid by the commands that talk to the server alone
+
+    from rich.progress import Progress
+
+    total = len(deploy.discover().flows)
+    with (
+        stack.api_settings(url),
+        Progress(console=errors, transient=True, disable=quiet) as progress,
+    ):
+        task = progress.add_task(f"registering in {environment.name}", total=total)
+        return asyncio.run(
+            deploy.register(environment, dry_run, on_outcome=lambda _: progress.advance(task))
+        )
 
 
 def _print_counts(outcomes: "list[Outcome]") -> None:

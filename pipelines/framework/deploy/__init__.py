@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # imported on first use: most import Prefect, the scaffold th
         register,
     )
     from pipelines.framework.deploy.scaffold import ScaffoldError, create_project
+    from pipelines.framework.deploy.unchanged import nothing_to_register
     from pipelines.framework.deploy.work_pools import (
         WorkPoolError,
         agent_labels,
@@ -67,6 +68,7 @@ __all__ = [
     "find_flow",
     "image_build",
     "next_run",
+    "nothing_to_register",
     "plan",
     "planned_runs",
     "pool_type",

@@ -64,6 +64,15 @@ class FlowRecord:  # pylint: disable=too-many-instance-attributes
     """The key of its module's closure when it was read: registration keys its renderings on it."""
     details: dict[str, Any] = field(compare=False, repr=False)
     """`FlowInfo.summary()`, as JSON keeps it."""
+    rendered: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
+    """Environment -> [fingerprint, label] of its deployment, as registration last rendered it
+    from this very content (`remember_renderings`): an unchanged flow is compared with the
+    server without importing it."""
+
+    def rendering(self, env_name: str) -> tuple[str, str] | None:
+        """(fingerprint, label) of the flow's deployment in `env_name`, if rendered before."""
+        found = self.rendered.get(env_name)
+        return (found[0], found[1]) if found else None
 
     @property
     def entrypoint(self) -> str:
@@ -107,6 +116,7 @@ class FlowRecord:  # pylint: disable=too-many-instance-attributes
             "line": self.line,
             "code_owners": list(self.code_owners),
             "details": self.details,
+            "rendered": self.rendered,
         }
 
     @classmethod
@@ -114,7 +124,7 @@ class FlowRecord:  # pylint: disable=too-many-instance-attributes
         path = Path(data["path"])
         return cls(
             data["name"], module, data["attribute"], REPO_ROOT / path, data["line"],
-            tuple(data["code_owners"]), key, data["details"],
+            tuple(data["code_owners"]), key, data["details"], data.get("rendered", {}),
         )  # fmt: skip
 
 
@@ -178,6 +188,21 @@ def discover() -> Discovery:
     manifest.retain(modules)
     manifest.save()
     return Discovery(sorted(records, key=lambda record: record.name), failures)
+
+
+def remember_renderings(env_name: str, renderings: dict[FlowRecord, tuple[str, str]]) -> None:
+    """Keep each flow's (fingerprint, label) in `env_name`, for the content its record was read
+    from: a record whose module changed since is left alone."""
+    manifest = _Manifest.load()
+    for record, (fingerprint, label) in renderings.items():
+        entry = manifest.modules.get(record.module)
+        if not record.key or not entry or entry.get("key") != record.key:
+            continue
+        for flow in entry["flows"]:
+            if flow["name"] == record.name:
+                flow.setdefault("rendered", {})[env_name] = [fingerprint, label]
+                manifest.changed = True
+    manifest.save()
 
 
 def _read_module(module: str, key: str | None) -> tuple[list[FlowRecord], ImportFailure | None]:
@@ -244,6 +269,7 @@ class _Manifest:
 
     @classmethod
     def load(cls) -> "_Manifest":
+        """The manifest of this checkout; an empty one when absent, unreadable or older."""
         try:
             data = json.loads(manifest_path().read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -7,16 +7,18 @@ stored under its fingerprint and never overwritten. Deployments of flows that no
 paused and their future runs deleted, so deleted flows leave no ghost runs.
 """
 
+import asyncio
 import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
+import httpx
 from prefect import get_client
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate
@@ -35,11 +37,20 @@ from prefect.client.schemas.objects import (
     StateType,
 )
 from prefect.client.schemas.responses import DeploymentResponse
+from prefect.exceptions import PrefectHTTPStatusError
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from pipelines.constants import constants
 from pipelines.framework.config import REPO_ROOT, Environment
 from pipelines.framework.deploy.code_closure import closure_files, file_digest
-from pipelines.framework.deploy.discovery import FlowInfo, discover, discover_flows, load_flows
+from pipelines.framework.deploy.discovery import FlowInfo, discover_flows, load_flows
+from pipelines.framework.deploy.manifest import (
+    Discovery,
+    FlowRecord,
+    discover,
+    remember_renderings,
+)
+from pipelines.framework.deploy.unchanged import PAGE, REGISTRY_TAG, Outcome
 from pipelines.framework.deploy.work_pools import (
     check_labels,
     ensure_work_pools,
@@ -49,8 +60,16 @@ from pipelines.framework.deploy.work_pools import (
 from pipelines.framework.runtime import ScheduleError
 from pipelines.framework.storage import is_local_filesystem, storage_options, url_to_fs
 
-REGISTRY_TAG = "pipelines"
-PAGE = 200  # the server's largest page
+T = TypeVar("T")
+
+CONCURRENT_DEPLOYS = 4
+"""Flows whose code is uploaded and deployment created at once: enough to keep the server busy
+(its answers, not our work, are most of a registration), few enough not to flood it."""
+BUSY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
+"""Seconds before each new attempt of a write the server refused as busy (503: SQLite held by
+another writer, often the server's own services). Prefect's client waits 2, 4, 8 and 16 s:
+a few of 200 new deployments then took 30 s each, longer than all the others together."""
+RETRIED_STATUSES = (429, 502, 503)
 
 
 def deployment_name(flow_name: str, env: Environment) -> str:
@@ -174,15 +193,6 @@ def _run_config_labels(info: FlowInfo) -> tuple[str, ...]:
     return tuple(sorted(getattr(getattr(info.flow, "run_config", None), "labels", None) or ()))
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What registration did (or would do) for one flow."""
-
-    flow: str
-    action: str  # created, updated, skipped, paused; failed (a module), kept (its deployments)
-    detail: str = ""
-
-
 def upload_code(spec: DeploymentSpec, fingerprint: str) -> str:
     """Copy the flow's files to `<code_url>/<fingerprint>/` once; returns that location."""
     target = f"{spec.env.code_url}/{fingerprint}"
@@ -269,9 +279,10 @@ def _renamed(
 async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str) -> None:
     rendered = spec.render()
     concurrency = rendered.concurrency
-    pull_steps, code_env = code_location(upload_code(spec, fingerprint))
-    flow_id = await client.create_flow_from_name(rendered.flow)
-    await client.create_deployment(
+    # copying files blocks: in a thread, so the other deployments' requests go on meanwhile
+    pull_steps, code_env = code_location(await asyncio.to_thread(upload_code, spec, fingerprint))
+    flow_id = await _retried(lambda: client.create_flow_from_name(rendered.flow))
+    await _retried(lambda: client.create_deployment(
         flow_id=flow_id,
         name=rendered.deployment,
         version=fingerprint,
@@ -291,7 +302,22 @@ async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str)
         pull_steps=pull_steps,
         job_variables={**rendered.job_variables, "env": {**rendered.env, **code_env}},
         paused=False,
-    )
+    ))  # fmt: skip
+
+
+async def _retried(write: Callable[[], Awaitable[T]]) -> T:
+    """An idempotent write (both are upserts), tried again soon while the server is busy
+    (`_deploy_all` turns the client's own slow retries off)."""
+    for wait in (*BUSY_RETRIES, None):
+        try:
+            return await write()
+        except (PrefectHTTPStatusError, httpx.TransportError) as exc:
+            response = getattr(exc, "response", None)
+            busy = response is None or response.status_code in RETRIED_STATUSES
+            if wait is None or not busy:
+                raise
+        await asyncio.sleep(wait)
+    raise AssertionError("unreachable")  # the last attempt returned or raised
 
 
 async def pause_deployment(client: PrefectClient, deployment: DeploymentResponse) -> int:
@@ -320,44 +346,139 @@ async def register(
 ) -> list[Outcome]:
     """Create or update every flow's deployment in `env`; pause those of deleted flows.
 
-    A flows module that does not import is reported ("failed") and its deployments are kept as
+    A flow whose deployment on the server is the one the manifest says it renders is skipped
+    without importing it; the others are imported, rendered and deployed, several at once. A
+    flows module that does not import is reported ("failed") and its deployments are kept as
     they are ("kept"): its flows are unreadable this time, not deleted."""
-    found = load_flows(discover())
-    specs = plan(env, found.flows)
-    check_labels(sorted({spec.label for spec in specs}), env)
-    outcomes: list[Outcome] = []
-
-    def report(outcome: Outcome) -> None:
-        outcomes.append(outcome)
-        on_outcome(outcome)
-
-    for failure in found.failures:
-        report(Outcome(failure.module, "failed", str(failure)))
+    found = discover()
     async with get_client() as client:
-        if not dry_run:
-            await ensure_work_pools(client, sorted({spec.label for spec in specs}))
         ours = await _existing(client, env)
-        existing = _by_flow(ours, env)
-        for spec in specs:
-            fingerprint = spec.fingerprint()
-            current = existing.get(spec.info.name)
-            if current and current.version == fingerprint and not current.paused:
-                report(Outcome(spec.info.name, "skipped", "unchanged"))
-                continue
-            if not dry_run:
-                await _deploy(client, spec, fingerprint)
-            report(_written(spec, current, fingerprint))
-        wanted = {spec.info.name for spec in specs}
-        for deployment in [] if dry_run else _renamed(ours, env, wanted):
+        work = _Work.sort(found, env, _by_flow(ours, env))
+        outcomes = _told(on_outcome, work.failures())
+        labels = work.labels()
+        check_labels(labels, env)
+        if not dry_run:
+            await ensure_work_pools(client, labels)
+        outcomes += _told(on_outcome, work.skipped())
+        outcomes += await _deploy_all(client, work, dry_run, on_outcome)
+        _remember(work)
+        for deployment in [] if dry_run else _renamed(ours, env, work.wanted):
             await client.delete_deployment(deployment.id)
-        for name, deployment in sorted(existing.items()):
-            if name in wanted or deployment.paused:
-                continue
-            if (deployment.entrypoint or "").partition(":")[0] in found.failed_modules:
-                report(Outcome(name, "kept", "its module does not import: left as registered"))
-                continue
-            deleted = 0 if dry_run else await pause_deployment(client, deployment)
-            report(
-                Outcome(name, "paused", f"flow no longer exists; {deleted} scheduled runs deleted")
-            )
+        gone = await _pause_deleted(client, work, dry_run)
+    return work.in_order(outcomes) + _told(on_outcome, gone)
+
+
+@dataclass(frozen=True)
+class _Work:  # pylint: disable=too-many-instance-attributes
+    """One registration's flows: those the server holds as they render now (known from the
+    manifest, not imported), and the others, imported and rendered."""
+
+    found: Discovery
+    env: Environment
+    existing: dict[str, DeploymentResponse]
+    unchanged: list[FlowRecord]
+    stale: list[FlowRecord]
+    loaded: Discovery
+    specs: list[DeploymentSpec]
+    fingerprints: dict[str, str]
+
+    @classmethod
+    def sort(
+        cls, found: Discovery, env: Environment, existing: dict[str, DeploymentResponse]
+    ) -> "_Work":
+        """Which flows the server holds as rendered; the others imported, rendered, hashed."""
+        unchanged = [r for r in found.flows if _is_current(r, env, existing.get(r.name))]
+        stale = [r for r in found.flows if r not in unchanged]
+        loaded = load_flows(Discovery(stale))
+        specs = plan(env, loaded.flows)
+        fingerprints = {spec.info.name: spec.fingerprint() for spec in specs}
+        return cls(found, env, existing, unchanged, stale, loaded, specs, fingerprints)
+
+    @property
+    def wanted(self) -> set[str]:
+        return {record.name for record in self.found.flows}
+
+    @property
+    def failed_modules(self) -> frozenset[str]:
+        """Modules that did not import: at discovery, or now though the manifest read them."""
+        return self.found.failed_modules | self.loaded.failed_modules
+
+    def failures(self) -> list[Outcome]:
+        return [
+            Outcome(failure.module, "failed", str(failure))
+            for failure in [*self.found.failures, *self.loaded.failures]
+        ]
+
+    def labels(self) -> list[str]:
+        known = {r.rendering(self.env.name) for r in self.unchanged}
+        return sorted({label for _, label in filter(None, known)} | {s.label for s in self.specs})
+
+    def skipped(self) -> list[Outcome]:
+        return [Outcome(record.name, "skipped", "unchanged") for record in self.unchanged]
+
+    def in_order(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """The failures first, then one outcome per flow in the order of their names."""
+        by_flow = {o.flow: o for o in outcomes if o.action != "failed"}
+        flows = [by_flow[r.name] for r in self.found.flows if r.name in by_flow]
+        return [o for o in outcomes if o.action == "failed"] + flows
+
+
+def _told(on_outcome: Callable[[Outcome], None], outcomes: list[Outcome]) -> list[Outcome]:
+    for outcome in outcomes:
+        on_outcome(outcome)
+    return outcomes
+
+
+def _is_current(record: FlowRecord, env: Environment, current: DeploymentResponse | None) -> bool:
+    """The server holds the deployment the flow renders now (known without importing it)."""
+    rendering = record.rendering(env.name)
+    return bool(rendering and current and not current.paused and current.version == rendering[0])
+
+
+async def _deploy_all(
+    client: PrefectClient, work: _Work, dry_run: bool, on_outcome: Callable[[Outcome], None]
+) -> list[Outcome]:
+    """Create or update the deployments whose fingerprint the server lacks, several at once."""
+    slots = asyncio.Semaphore(CONCURRENT_DEPLOYS)
+
+    async def one(spec: DeploymentSpec) -> Outcome:
+        fingerprint = work.fingerprints[spec.info.name]
+        current = work.existing.get(spec.info.name)
+        if current and current.version == fingerprint and not current.paused:
+            outcome = Outcome(spec.info.name, "skipped", "unchanged")
+        else:
+            if not dry_run:
+                async with slots:
+                    await _deploy(client, spec, fingerprint)
+            outcome = _written(spec, current, fingerprint)
+        on_outcome(outcome)
+        return outcome
+
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}):  # `_retried`'s, not its
+        return list(await asyncio.gather(*(one(spec) for spec in work.specs)))
+
+
+def _remember(work: _Work) -> None:
+    """Keep what each loaded flow renders, so the next registration needs not import it."""
+    records = {record.name: record for record in work.stale}
+    renderings = {
+        records[spec.info.name]: (work.fingerprints[spec.info.name], spec.label)
+        for spec in work.specs
+        if spec.info.name in records
+    }
+    remember_renderings(work.env.name, renderings)
+
+
+async def _pause_deleted(client: PrefectClient, work: _Work, dry_run: bool) -> list[Outcome]:
+    """Pause the deployments of flows that are gone; keep those whose module did not import."""
+    outcomes = []
+    for name, deployment in sorted(work.existing.items()):
+        if name in work.wanted or deployment.paused:
+            continue
+        if (deployment.entrypoint or "").partition(":")[0] in work.failed_modules:
+            outcomes.append(Outcome(name, "kept", "its module does not import: left as registered"))
+            continue
+        deleted = 0 if dry_run else await pause_deployment(client, deployment)
+        detail = f"flow no longer exists; {deleted} scheduled runs deleted"
+        outcomes.append(Outcome(name, "paused", detail))
     return outcomes
