@@ -14,6 +14,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from pipelines.framework.config.settings import REPO_ROOT, Settings
 from pipelines.framework.stack.dev import RandomUserAPI
 from pipelines.framework.stack.server import free_port, start_server, stop_process_group
+from tests.support.prefect_api import client_for
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -46,6 +47,17 @@ def prefect_api(prefect_home) -> Iterator[str]:
 def randomuser() -> Iterator[RandomUserAPI]:
     with RandomUserAPI() as api:
         yield api
+
+
+@pytest.fixture
+def empty_server(prefect_api) -> str:
+    """The session's server without deployments: it also holds those other tests registered
+    (and a checkout's registration pauses what it does not have)."""
+    with client_for(prefect_api) as client:
+        while deployments := client.read_deployments():
+            for deployment in deployments:
+                client.delete_deployment(deployment.id)
+    return prefect_api
 
 
 @pytest.fixture

@@ -24,19 +24,11 @@ from pipelines.framework.deploy import deployment_name
 from tests.conftest import run_pipelines
 from tests.support.prefect_api import client_for
 
-pytestmark = pytest.mark.e2e
 TUTORIAL = "EMD: escritorio - Users report"
 NEW = "SMTR: smtr - onibus example"
 
 
-@pytest.fixture(autouse=True)
-def _empty_server(prefect_api):
-    """Each test starts from a server without deployments: the session's server also holds
-    those other tests registered (a checkout's registration pauses what it does not have)."""
-    with client_for(prefect_api) as client:
-        while deployments := client.read_deployments():
-            for deployment in deployments:
-                client.delete_deployment(deployment.id)
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("empty_server")]
 
 
 def named(flow: str, env: str) -> str:

@@ -38,7 +38,7 @@ def register(env, repo, tmp_path, *args, **settings) -> tuple[dict[str, str], se
     return {o["flow"]: o["action"] for o in json.loads(result.stdout)}, heavy
 
 
-def test_register_imports_only_what_changed(cli_env, repo_copy, tmp_path, prefect_api):
+def test_register_imports_only_what_changed(cli_env, repo_copy, tmp_path, empty_server):
     env = {**cli_env, "PIPELINES_HOME": str(tmp_path / "home")}  # a manifest of its own
     first, _ = register(env, repo_copy, tmp_path, "--env", "staging")
     assert set(first.values()) <= {"created", "updated"} and TUTORIAL in first
