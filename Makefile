@@ -30,6 +30,8 @@ lint: install
 
 bench: install
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev,bench]'
+	$(BIN)/python benchmarks/cli.py
+	$(BIN)/python benchmarks/registration.py
 	$(BIN)/python benchmarks/local_run.py
 	$(BIN)/python benchmarks/stack.py
 	$(BIN)/python benchmarks/dumps.py

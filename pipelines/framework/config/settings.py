@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     """Google Cloud project of the BigQuery warehouse (default: the client's own)."""
     gcs_staging_url: str | None = None
     """`gs://bucket/prefix` where BigQuery loads stage Parquet when the lake is not on GCS."""
+    s3_endpoint_url: str | None = None
+    """Endpoint of `s3://` storage (MinIO, Ceph, a moto server); AWS's own when unset."""
     bigquery_location: str = "US"
     """BigQuery location (`US`, `EU`, `southamerica-east1`) of the adapter's jobs and of every
     dataset it creates; dbt's prod target reads the same `PIPELINES_BIGQUERY_LOCATION`."""
@@ -104,8 +106,6 @@ class Settings(BaseSettings):
     read_slice_mb: float = 32
     """A whole PostgreSQL table is read in one slice per this many MB of heap, up to the dump's
     `read_parallelism`."""
-    s3_endpoint_url: str | None = None
-    """Endpoint of `s3://` storage (MinIO, Ceph, a moto server); AWS's own when unset."""
     dbt_project_dir: Path = REPO_ROOT / "queries"
     """The dbt project (with its profiles.yml) that the materialize flow builds."""
     auth_string: SecretStr | None = Field(

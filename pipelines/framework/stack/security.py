@@ -26,7 +26,6 @@ import sqlite3
 import stat
 from pathlib import Path
 
-import psycopg
 from cryptography.fernet import Fernet
 
 from pipelines.framework.config import Settings
@@ -79,6 +78,8 @@ def _fernet_key(value: object) -> str | None:
 
 def _key_in_postgres(database_url: str) -> str | None:
     """The key Prefect stored in a PostgreSQL database, if it has one (none on a new database)."""
+    import psycopg  # 70 ms, for a PostgreSQL database alone: `pipelines status` reads this module
+
     url = re.sub(r"^postgresql\+\w+://", "postgresql://", database_url)
     try:
         with psycopg.connect(url, connect_timeout=10) as connection:

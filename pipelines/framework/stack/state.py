@@ -43,7 +43,7 @@ def status(settings: Settings) -> dict[str, object]:
     url = server.url if server else (state.url if state else "")
     return {
         "server": url,
-        "healthy": bool(url) and is_healthy(url),
+        "healthy": bool(server) or (bool(url) and is_healthy(url)),  # running_server checked
         "ui": url.removesuffix("/api"),
         "env": state.env if state else None,
         "workers": {
