@@ -18,8 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
+
+from report import Row, heading, markdown
 
 from pipelines.framework.config import REPO_ROOT, Settings
 from pipelines.framework.stack import free_port, start_server, stop_process_group
@@ -41,8 +42,8 @@ def seconds(command: list[str], env: dict[str, str], runs: int, fresh_home: bool
     return statistics.median(times)
 
 
-def rows(runs: int) -> list[tuple[str, float, str, float, float | None]]:
-    """(case, seconds, alternative, its seconds, goal in seconds or None)."""
+def rows(runs: int) -> list[Row]:
+    """Each command beside its alternative, measured in this run; goals are issue 16's."""
     with tempfile.TemporaryDirectory() as home:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("PIPELINES_", "PREFECT_"))},
@@ -55,17 +56,18 @@ def rows(runs: int) -> list[tuple[str, float, str, float, float | None]]:
         subprocess.run([PIPELINES, "flows"], env=env, cwd=REPO_ROOT, capture_output=True)
         up = _status_with_a_server(env, runs)
         return [
-            ("pipelines --help", seconds([PIPELINES, "--help"], env, runs), "ruff --help", ruff,
-             0.3),
-            ("pipelines no-such-command (usage error)",
-             seconds([PIPELINES, "no-such-command"], env, runs), "ruff --help", ruff, 0.3),
-            ("pipelines status (nothing running)", seconds([PIPELINES, "status"], env, runs),
-             "python -c pass", python, 0.3),
-            ("pipelines status (server up)", up, "python -c pass", python, 0.3),
-            ("pipelines flows, warm", seconds([PIPELINES, "flows"], env, runs),
-             "pipelines flows, cold", cold_flows, 1.0),
-            ("pipelines check, warm", seconds([PIPELINES, "check"], env, runs),
-             "pipelines check, cold", cold_check, None),
+            Row("`pipelines --help`", seconds([PIPELINES, "--help"], env, runs),
+                "`ruff --help`", ruff, below=0.3),
+            Row("`pipelines no-such-command` (usage error)",
+                seconds([PIPELINES, "no-such-command"], env, runs), "`ruff --help`", ruff,
+                below=0.3),
+            Row("`pipelines status`, nothing running", seconds([PIPELINES, "status"], env, runs),
+                "`python -c pass`", python, below=0.3),
+            Row("`pipelines status`, local server up", up, "`python -c pass`", python, below=0.3),
+            Row("`pipelines flows`, warm", seconds([PIPELINES, "flows"], env, runs),
+                "`pipelines flows`, cold", cold_flows, below=1.0),
+            Row("`pipelines check`, warm", seconds([PIPELINES, "check"], env, runs),
+                "`pipelines check`, cold", cold_check),
         ]  # fmt: skip
 
 
@@ -86,19 +88,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    now = datetime.now(timezone.utc)
     measured = rows(args.runs)
-    print(f"# CLI benchmark, {now:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores,", end=" ")
-    print(f"load {load:.1f} at start, {os.getloadavg()[0]:.1f} at end, median of {args.runs}")
-    print("\n| command | s | alternative | s | ratio | goal | met? |")
-    print("|---|---:|---|---:|---:|---:|---|")
-    for case, ours, alternative, theirs, goal in measured:
-        met = "-" if goal is None else ("yes" if ours < goal else "NO")
-        shown_goal = f"< {goal} s" if goal else "-"
-        print(
-            f"| {case} | {ours:.2f} | {alternative} | {theirs:.2f} | {ours / theirs:.2f}x | "
-            f"{shown_goal} | {met} |"
-        )
+    print(heading("The daily loop: CLI commands", f"medians of {args.runs} runs", load))
+    print(markdown(measured))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from contextlib import nullcontext
 import prefect
 from prefect.cache_policies import NO_CACHE
 from prefect.testing.utilities import prefect_test_harness
+from report import Row, heading, markdown
 
 from pipelines.compat.prefect1 import Flow, Parameter, _runner, task
 
@@ -109,9 +110,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100, help="tasks per timed flow run")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-
+    load = os.getloadavg()[0]
     builds = [_timed(build_flow) for _ in range(args.runs)]
-    print(f"build 500-task flow: median {statistics.median(builds):.3f} s (goal < 1 s)")
 
     server = nullcontext() if os.environ.get("PREFECT_API_URL") else prefect_test_harness()
     _runner._GraphRun.run = _timed_graph_run(_runner._GraphRun.run)
@@ -128,12 +128,16 @@ def main() -> None:
         for _ in range(args.runs):
             for name, flow in cases.items():
                 totals[name].append(_per_task(flow, n))
-    per_task = {name: statistics.median(values) for name, values in totals.items()}
-    for name, value in per_task.items():
-        print(f"per task, {name}: {value * 1000:.2f} ms")
-    for baseline in ("native", "native NO_CACHE"):
-        ratio = per_task["compat"] / per_task[baseline]
-        print(f"compat / {baseline}: {ratio:.2f}x (goal <= 1.2x)")
+    ms = {name: statistics.median(values) * 1000 for name, values in totals.items()}
+    how = f"medians of {args.runs} rounds, {n} tasks a flow run"
+    print(heading("Prefect 1 compat", how, load))
+    print(markdown([
+        Row("build a 500-task Prefect 1 flow", statistics.median(builds), below=1.0),
+        Row("per task, compat", ms["compat"], "native Prefect 3 `@task`", ms["native"],
+            unit="ms", ratio_below=1.2),
+        Row("per task, compat", ms["compat"], "native with `NO_CACHE`", ms["native NO_CACHE"],
+            unit="ms", ratio_below=1.2),
+    ]))  # fmt: skip
 
 
 if __name__ == "__main__":
