@@ -32,6 +32,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.states import Crashed, State
 
 from pipelines.framework.config import Settings, get_settings
@@ -73,11 +74,19 @@ def local_runs(settings: Settings | None = None) -> Iterator[tuple[str, ...]]:
     """Flow runs started inside run as `pipelines run`'s do (a migrated Prefect 1 `flow.run()`
     too): on the platform's API (`local_api`), tagged, recorded and sending heartbeats, so the
     runs of a process that dies are marked Crashed and those of a live one never are. Yields the
-    runs of dead earlier processes that it marked Crashed."""
+    runs of dead earlier processes that it marked Crashed.
+
+    Prefect's own heartbeat thread is off here: `_heartbeats` sends what the crash automation
+    reads, and Prefect's thread cost every run up to 1 s at its end (joined after a 1 s sleep)."""
     settings = settings or get_settings()
     with local_api(settings) as url:
         orphans = tuple(crash_orphaned_runs(url, settings))
-        with recorded(settings, url) as tag, tags(tag), _heartbeats(tag):
+        with (
+            recorded(settings, url) as tag,
+            tags(tag),
+            temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+            _heartbeats(tag),
+        ):
             yield orphans
 
 
@@ -129,8 +138,7 @@ def _unfinished_runs(client: SyncPrefectClient, tag: str) -> list[FlowRun]:
 def _heartbeats(tag: str) -> Iterator[None]:
     """Heartbeats of this process's runs, as a worker's runs send them: the server's crash
     automation then neither crashes a live local run longer than its window nor misses a killed
-    one. Prefect's own heartbeat thread would add ~1 s to every run (joined after a 1 s sleep);
-    this one stops at once."""
+    one; unlike Prefect's, this thread stops at once."""
     stop = threading.Event()
     context = contextvars.copy_context()  # the thread's clients talk to this server too
     threading.Thread(target=context.run, args=(_beat, tag, stop), daemon=True).start()
