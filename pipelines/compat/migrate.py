@@ -48,8 +48,6 @@ UNSUPPORTED_NAMES = {
     "DatesClock": "DatesClock: create one-off runs with `pipelines backfill`",
     "resource_manager": "resource_manager: open the resource inside a task",
     "apply_map": "apply_map: call .map on each task instead",
-    "filters": "schedule filters: registration refuses them; write a CronClock instead",
-    "adjustments": "schedule adjustments: registration refuses them; write a CronClock instead",
     "graphql": "Prefect 1 Server GraphQL: read runs with prefect.get_client()",
     "with_args": "Prefect 1 Server GraphQL: read runs with prefect.get_client()",
 }

@@ -13,7 +13,7 @@ are rendered alike: names, parameters, clocks (next instants), labels, task name
 import importlib
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 SAMPLE = Path(__file__).parent / "samples" / "office"
@@ -30,10 +30,10 @@ RUNS = {
 AFTER = datetime(2024, 3, 9, tzinfo=timezone.utc)
 
 
-def _instants(clock, count=4):
-    """The next `count` instants of a clock after AFTER, as UTC ISO strings."""
+def _instants(clock, count=4, after=AFTER):
+    """The next `count` instants of a clock after `after`, as UTC ISO strings."""
     if hasattr(clock, "events"):  # Prefect 1
-        events = clock.events(after=AFTER)
+        events = clock.events(after=after)
         return [next(events).start_time.in_tz("UTC").isoformat() for _ in range(count)]
     # The platform's clock: the dates Prefect 3's scheduler computes for its deployment schedule.
     import asyncio
@@ -41,11 +41,15 @@ def _instants(clock, count=4):
     from prefect.client.schemas.actions import DeploymentScheduleCreate
     from prefect.server.schemas import schedules as server_schedules
 
-    client_schedule = DeploymentScheduleCreate.from_schedule(clock.to_prefect()).schedule
+    created = DeploymentScheduleCreate.from_schedule(clock.to_prefect())
+    if not created.active:
+        return []
+    client_schedule = created.schedule
     server_class = getattr(server_schedules, type(client_schedule).__name__)
     server_schedule = server_class.model_validate(client_schedule.model_dump())
-    dates = asyncio.run(server_schedule.get_dates(n=count, start=AFTER))
-    return [d.astimezone(timezone.utc).isoformat() for d in dates]
+    # Prefect 3 starts on or after `start`, Prefect 1 strictly after: compare the same instants.
+    dates = asyncio.run(server_schedule.get_dates(n=count + 1, start=after))
+    return [d.astimezone(timezone.utc).isoformat() for d in dates if d > after][:count]
 
 
 def _labels(flow):
@@ -105,6 +109,26 @@ def _task_key(task, flow):
     return f"{task.name}<-{','.join(upstream)}"
 
 
+def schedule_instants(schedule, count=12, after=AFTER):
+    """The next `count` instants of each clock of a schedule, its filters and adjustments
+    applied, as UTC ISO strings; on Prefect 1 from the clock's events, here from the deployment
+    schedule registration sends (`to_prefect()`), as Prefect 3's scheduler reads it."""
+    found = []
+    for clock in schedule.clocks:
+        if hasattr(clock, "events"):  # Prefect 1
+            instants = []
+            for event in clock.events(after=after):
+                if len(instants) == count or event.start_time > after + timedelta(days=4000):
+                    break
+                if schedule._check_filters(event.start_time):
+                    moment = schedule._apply_adjustments(event.start_time)
+                    instants.append(moment.in_tz("UTC").isoformat())
+            found.append(instants)
+        else:
+            found.append(_instants(clock, count, after))
+    return found
+
+
 def record(modules=FLOW_MODULES):
     flows, seen = [], set()
     for name in modules:
@@ -116,7 +140,22 @@ def record(modules=FLOW_MODULES):
     return sorted(flows, key=lambda f: f["name"])
 
 
-if __name__ == "__main__":
+def record_schedules(path, after):
+    """Every Schedule of a schedules file, with its instants after `after`."""
+    namespace = {}
+    exec(compile(Path(path).read_bytes(), str(path), "exec"), namespace)
+    refused = namespace.get("UNRECORDED", ())
+    return {
+        name: schedule_instants(value, after=after)
+        for name, value in namespace.items()
+        if type(value).__name__ == "Schedule" and name not in refused
+    }
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--schedules"]:
+    # `record_prefect1.py --schedules FILE ISO_DATE`: with Prefect 1, the file's schedules.
+    print(json.dumps(record_schedules(sys.argv[2], datetime.fromisoformat(sys.argv[3])), indent=1))
+elif __name__ == "__main__":
     # `record_prefect1.py [MODULE...]`: with Prefect 1, the sample's modules (from its folder);
     # with this project's Python and the migrated repository on PYTHONPATH, the named modules.
     if len(sys.argv) == 1:

@@ -47,6 +47,8 @@ from pipelines.compat.prefect1.tasks.core import collections as _collections
 from pipelines.compat.prefect1.tasks.core import constants as _constants
 from pipelines.compat.prefect1.tasks.core import function as _function
 from pipelines.compat.prefect1.tasks.core import operators as _operators
+from pipelines.compat.prefect1.utilities import collections as _dot_dict
+from pipelines.compat.prefect1.utilities import exceptions as _exceptions
 from pipelines.compat.prefect1.utilities import graphql as _graphql
 from pipelines.compat.prefect1.utilities import logging as _logging
 
@@ -54,6 +56,8 @@ _LOADED = (
     _collections,
     _constants,
     _control_flow,
+    _dot_dict,
+    _exceptions,
     _flow_run,
     _function,
     _graphql,

@@ -7,4 +7,12 @@ class Environment:
         self.kwargs = kwargs
 
 
-__all__ = ["Environment"]
+class KubernetesJobEnvironment(Environment):
+    """Prefect 1's deprecated Kubernetes environment: a KubernetesRun on the flow says the same."""
+
+
+class LocalEnvironment(Environment):
+    """Prefect 1's deprecated local environment."""
+
+
+__all__ = ["Environment", "KubernetesJobEnvironment", "LocalEnvironment"]

@@ -6,6 +6,7 @@ inside `with Flow(...)`, with `.map`, `set_upstream`, `set_dependencies` and `no
 # pylint: disable=unused-argument,too-many-instance-attributes,too-many-locals,cyclic-import  # Prefect 1's signatures, kept as they are
 
 import copy
+import enum
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,13 @@ from pipelines.compat.prefect1.utilities.edges import EdgeAnnotation
 
 if TYPE_CHECKING:
     from pipelines.compat.prefect1.core.flow import Flow
+
+
+class NoDefault(enum.Enum):
+    """Prefect 1's marker of a Parameter without a default (`prefect.core.task.NoDefault`)."""
+
+    value = "no_default"
+
 
 _RESERVED = ("upstream_tasks", "mapped", "task_args", "flow")
 _RUNTIME_CACHE = "_compat_runtime"
@@ -371,4 +379,4 @@ def _failure_handler(on_failure: Callable) -> Callable:
     return handler
 
 
-__all__ = ["Task"]
+__all__ = ["NoDefault", "Task"]

@@ -1,6 +1,6 @@
 """
-Prefect 1 schedule adjustments, kept so schedules.py files import; registration refuses a
-schedule that uses one (Prefect 3 deployment schedules cannot shift instants).
+Prefect 1 schedule adjustments. Registration turns an adjusted clock into the cron string with
+the same instants (schedules/_translate.py), or refuses it.
 """
 
 from collections.abc import Callable

@@ -14,7 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect.schedules import Cron
+from prefect.schedules import Schedule as PrefectSchedule
 
+from pipelines.compat.prefect1.schedules._translate import Rules, translate
 from pipelines.framework import runtime as platform
 
 DEFAULT_INTERVAL_START = datetime(2019, 1, 1, tzinfo=ZoneInfo("UTC"))
@@ -76,6 +78,16 @@ class IntervalClock(platform.IntervalClock):
         )
         object.__setattr__(self, "end_date", prefect1_datetime(end_date) if end_date else None)
 
+    def base_schedule(self) -> PrefectSchedule:
+        """The schedule of the clock's instants, its end date left aside."""
+        return super().to_prefect()
+
+    def to_prefect(self) -> PrefectSchedule:
+        return _with_end(self)
+
+    def describe(self) -> str:
+        return _described(self, super().describe())
+
 
 class CronClock(platform.CronClock):
     """`CronClock(cron, start_date=None, end_date=None, parameter_defaults, labels, day_or)`.
@@ -104,13 +116,31 @@ class CronClock(platform.CronClock):
         object.__setattr__(self, "end_date", prefect1_datetime(end_date) if end_date else None)
         object.__setattr__(self, "day_or", True if day_or is None else bool(day_or))
 
-    def to_prefect(self) -> Any:
+    def base_schedule(self) -> PrefectSchedule:
+        """The schedule of the clock's instants, its end date left aside."""
         return Cron(
             self.cron,
             timezone=self.timezone,
             day_or=self.day_or,
             parameters=dict(self.parameter_defaults),
         )
+
+    def to_prefect(self) -> PrefectSchedule:
+        return _with_end(self)
+
+    def describe(self) -> str:
+        return _described(self, super().describe())
+
+
+def _with_end(clock: "IntervalClock | CronClock") -> PrefectSchedule:
+    """A clock without an end date as it is; with one, its instants until then (or inactive)."""
+    if clock.end_date is None:
+        return clock.base_schedule()
+    return translate(clock, clock.base_schedule(), Rules(), datetime.now(timezone.utc))
+
+
+def _described(clock: "IntervalClock | CronClock", description: str) -> str:
+    return f"{description} until {clock.end_date.isoformat()}" if clock.end_date else description
 
 
 class DatesClock:

@@ -1,10 +1,11 @@
 """
-Prefect 1 schedule filters. They are kept so schedules.py files import, but Prefect 3
-deployment schedules cannot filter: registration refuses a schedule that uses one.
+Prefect 1 schedule filters, with Prefect 1's meaning (a window whose end comes before its start
+wraps around). Registration turns a filtered clock into the cron string with the same instants
+(schedules/_translate.py), or refuses it.
 """
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 
 def on_datetime(dt: datetime) -> Callable[[datetime], bool]:
@@ -22,7 +23,10 @@ def on_date(month: int, day: int) -> Callable[[datetime], bool]:
 def between_dates(
     start_month: int, start_day: int, end_month: int, end_day: int
 ) -> Callable[[datetime], bool]:
-    return lambda d: (start_month, start_day) <= (d.month, d.day) <= (end_month, end_day)
+    start, end = (start_month, start_day), (end_month, end_day)
+    if start <= end:
+        return lambda d: start <= (d.month, d.day) <= end
+    return lambda d: (d.month, d.day) >= start or (d.month, d.day) <= end
 
 
 def at_time(t: time) -> Callable[[datetime], bool]:
@@ -30,7 +34,9 @@ def at_time(t: time) -> Callable[[datetime], bool]:
 
 
 def between_times(start: time, end: time) -> Callable[[datetime], bool]:
-    return lambda d: start <= d.time() <= end
+    if start <= end:
+        return lambda d: start <= d.time() <= end
+    return lambda d: d.time() >= start or d.time() <= end
 
 
 def is_weekday(dt: datetime) -> bool:
@@ -42,7 +48,7 @@ def is_weekend(dt: datetime) -> bool:
 
 
 def is_month_end(dt: datetime) -> bool:
-    return (dt.replace(day=28) + (dt.replace(day=28) - dt.replace(day=1))).month != dt.month
+    return (dt + timedelta(days=1)).month != dt.month
 
 
 def is_month_start(dt: datetime) -> bool:

@@ -29,6 +29,7 @@ class CompareValue(Task):
 
     def __init__(self, value: Any, **kwargs: Any):
         self.value = value
+        kwargs.setdefault("name", f'CompareValue: "{value}"')  # Prefect 1's task name
         super().__init__(**kwargs)
 
     def run(self, value: Any) -> None:
@@ -39,7 +40,7 @@ class CompareValue(Task):
 def switch(condition: Task, cases: dict[Any, Task], mapped: bool = False) -> None:
     """Run only the task of `cases` whose key equals the result of `condition`."""
     for value, task in cases.items():
-        match = CompareValue(value=value, name=f"CompareValue: {value!r}")
+        match = CompareValue(value=value)
         if mapped:
             match.map(value=condition)
         else:

@@ -6,5 +6,12 @@ from pipelines.compat.prefect1.tasks.prefect.flow_run import (
     get_task_run_result,
     wait_for_flow_run,
 )
+from pipelines.compat.prefect1.tasks.prefect.flow_run_rename import RenameFlowRun
 
-__all__ = ["StartFlowRun", "create_flow_run", "get_task_run_result", "wait_for_flow_run"]
+__all__ = [
+    "RenameFlowRun",
+    "StartFlowRun",
+    "create_flow_run",
+    "get_task_run_result",
+    "wait_for_flow_run",
+]
