@@ -4,13 +4,17 @@ Wall time of one local run of the Users report, four ways, side by side.
 (a) plain Python (httpx + pandas, `plain_users_report.py`), no Prefect;
 (b) `pipelines run "Users report"` cold: fresh PIPELINES_HOME, no PREFECT_API_URL, so the CLI
     starts its background server (stopped again after each run);
-(c) the same warm: the server an untimed run just started is reused;
+(c) the same warm: the server and the warm runner an untimed run just started are reused;
+(c0) the alternative to (c): the same command run in its own process (no warm runner), on the
+    server of an untimed run;
 (d) `python run.py` of examples/first_flow: Prefect's temporary (ephemeral) server, with a fresh
     PREFECT_HOME each run as a new user has; (d2) the same once its database exists.
 
 Every case is a subprocess against a local randomuser stand-in; the figure is the median of N runs,
 taken round-robin (one run of each case per round) so that a change in the machine's load hits
-every case alike. Every server started here is stopped as soon as its run is over.
+every case alike. Every server and warm runner started here is stopped as soon as its run is over.
+The table gives each case's ratio to (a) and, for (b) and (c), the goal of issue 16 and whether
+the median meets it.
 
 Usage: .venv/bin/python benchmarks/local_run.py [--runs N] [--n-users N]
 """
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipelines.framework.cli.runner import stop_runners
 from pipelines.framework.config import REPO_ROOT, Settings
 from pipelines.framework.stack import free_port, stop_server
 
@@ -42,6 +47,10 @@ EXAMPLE = REPO_ROOT / "examples" / "first_flow"
 STAND_IN = [PIPELINES, "dev", "randomuser", "--port", "0"]  # prints "... on <url>" first
 EXAMPLE_USERS = 10  # examples/first_flow/run.py calls users_report(): the default, 10
 RUN_TIMEOUT = 300
+IN_PROCESS = (  # `pipelines` as its console script runs it, marked as a runner's child
+    "import sys; from pipelines.framework.cli import runner; runner.INSIDE = True; "
+    "from pipelines.framework.cli import app; app(sys.argv[1:], prog_name='pipelines')"
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ class Case:
     label: str
     measure: Callable[[Run], float]
     example: bool = False
+    goal: float | None = None
+    """Issue 16's goal for the median, in seconds."""
     seconds: list[float] = field(default_factory=list)
 
     def n_users(self, n_users: int) -> int:
@@ -147,6 +158,7 @@ def _pipelines_home(scratch: Path, name: str) -> Iterator[dict[str, str]]:
     try:
         yield env
     finally:
+        stop_runners(home)
         stop_server(Settings(home=home))
 
 
@@ -156,9 +168,9 @@ def plain(run: Run) -> float:
     return _timed(command, run.scratch, _base_env(), run.n_users)
 
 
-def _cli_command(run: Run) -> list[str]:
+def _cli_command(run: Run, command: tuple[str, ...] = (PIPELINES,)) -> list[str]:
     parameters = ["-p", f"n_users={run.n_users}", "-p", f"api_url={run.api_url}"]
-    return [PIPELINES, "run", "Users report", *parameters]
+    return [*command, "run", "Users report", *parameters]
 
 
 def cli_cold(run: Run) -> float:
@@ -172,6 +184,15 @@ def cli_warm(run: Run) -> float:
     with _pipelines_home(run.scratch, f"warm-{run.round}") as env:
         _timed(_cli_command(run), run.scratch, env, run.n_users)  # starts the server
         return _timed(_cli_command(run), run.scratch, env, run.n_users)
+
+
+def cli_in_process(run: Run) -> float:
+    """(c0) `pipelines run` in its own process, the server already running: (c) without the
+    warm runner."""
+    with _pipelines_home(run.scratch, f"in-process-{run.round}") as env:
+        command = (PYTHON, "-c", IN_PROCESS)
+        _timed(_cli_command(run, command), run.scratch, env, run.n_users)  # starts the server
+        return _timed(_cli_command(run, command), run.scratch, env, run.n_users)
 
 
 def _run_example(run: Run, prefect_home: Path) -> float:
@@ -199,32 +220,38 @@ def example_reused(run: Run) -> float:
 def cases() -> list[Case]:
     return [
         Case("(a) plain Python (httpx + pandas), no Prefect", plain),
-        Case("(b) `pipelines run`, cold (starts its server)", cli_cold),
-        Case("(c) `pipelines run`, warm (server running)", cli_warm),
+        Case("(b) `pipelines run`, cold (starts its server)", cli_cold, goal=12.0),
+        Case("(c) `pipelines run`, warm (server and runner running)", cli_warm, goal=3.0),
+        Case("(c0) the same in its own process, no warm runner (server running)", cli_in_process),
         Case("(d) examples/first_flow `python run.py`, temporary server", example_fresh, True),
         Case("(d2) the same, Prefect database already created", example_reused, True),
     ]
 
 
 def render(cases: list[Case], runs: int, n_users: int) -> str:
-    """A Markdown table: median, every run, and the ratio to the plain-Python baseline."""
+    """A Markdown table: median, every run, the ratio to the plain-Python baseline, the goal
+    and whether the median meets it."""
     baseline = cases[0].median if cases[0].seconds else float("nan")
     lines = [
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, median of {runs} runs, "
         f"1-min load average at the end {os.getloadavg()[0]:.1f}",
         "",
-        "| case | n_users | median (s) | runs (s) | x (a) |",
-        "|---|---:|---:|---|---:|",
+        "| case | n_users | median (s) | runs (s) | x (a) | goal | met? |",
+        "|---|---:|---:|---|---:|---:|---|",
     ]
     for case in cases:
+        goal = f"< {case.goal:.0f} s" if case.goal else "-"
         if not case.seconds:
-            lines.append(f"| {case.label} | {case.n_users(n_users)} | - | not measured | - |")
+            lines.append(
+                f"| {case.label} | {case.n_users(n_users)} | - | not measured | - | {goal} | - |"
+            )
             continue
         runs_text = ", ".join(f"{s:.1f}" for s in case.seconds)
+        met = "-" if case.goal is None else ("yes" if case.median < case.goal else "no")
         lines.append(
             f"| {case.label} | {case.n_users(n_users)} | {case.median:.1f} | {runs_text} "
-            f"| {case.median / baseline:.1f}x |"
+            f"| {case.median / baseline:.1f}x | {goal} | {met} |"
         )
     return "\n".join(lines)
 

@@ -112,6 +112,12 @@ def run(
     ] = False,
 ):
     """Run a flow here, with parameters converted to their declared types."""
+    from pipelines.framework.cli import runner  # the standard library's alone
+
+    pairs = [part for pair in param or [] for part in ("-p", pair)]
+    code = runner.hand_over(["run", flow, *pairs, *(["-v"] if verbose else [])])
+    if code is not None:  # the warm runner ran it, in this terminal: Prefect is imported there
+        raise typer.Exit(code)
     from pipelines.framework.cli.parameters import parse_parameters  # pydantic: for `run` alone
 
     try:
@@ -125,7 +131,7 @@ def run(
 
     try:
         with one_line_errors(enabled=not verbose):
-            outcome = stack.run_flow(info, parameters)
+            outcome = stack.run_flow(info, parameters, runner.CALLER_PID)
     except stack.ServerError as exc:
         if verbose:
             raise

@@ -43,14 +43,16 @@ def records_dir(settings: Settings) -> Path:
 
 
 @contextmanager
-def recorded(settings: Settings, url: str) -> Iterator[str]:
-    """A record of this process for as long as its runs last; yields the tag they carry.
+def recorded(settings: Settings, url: str, pid: int | None = None) -> Iterator[str]:
+    """A record of process `pid` (default: this one) for as long as its runs last; yields the
+    tag they carry. A warm runner's child names its caller: the runs die with that process.
 
     Without /proc (not Linux) a dead process cannot be told from a live one: no record then.
     """
     key = uuid4().hex[:12]
-    started = process_start(os.getpid())
-    record = LocalRunRecord(f"pipelines-run:{key}", url, socket.gethostname(), os.getpid(), started)
+    pid = os.getpid() if pid is None else pid
+    started = process_start(pid)
+    record = LocalRunRecord(f"pipelines-run:{key}", url, socket.gethostname(), pid, started)
     path = records_dir(settings) / f"{key}.json"
     if started:
         with atomic_write(path, encoding="utf-8") as handle:

@@ -1,0 +1,472 @@
+"""
+The warm runner of `pipelines run`: a process that imported Prefect and the libraries the flows
+use once (1.6 s for Prefect alone, pandas 0.5 s) and forks a child per run, so a run pays neither.
+
+The child is the command itself: it takes the caller's stdin, stdout and stderr (passed over a
+Unix socket), working folder, environment and import path, imports the repository's own modules
+afresh (an edited flow or helper is what runs; only installed libraries are kept warm), and runs
+`pipelines run` as the caller would have; its exit status becomes the caller's. Ctrl-C, SIGTERM
+and SIGHUP are passed on to the child; a caller that dies (SIGKILL) takes its child with it, so
+its run stays Running until the next command marks it Crashed, as an in-process run does.
+
+One runner serves one interpreter, import path, version of this file and set of the variables
+libraries read at import (`PREFECT_*`, `PYTHON*`, locale); it learns which installed libraries its
+runs imported and imports them before the next run, and it exits after `IDLE_SECONDS` without a
+run or once its socket is removed (`stop_runners`). Where it cannot be used (no fd passing, a
+socket path too long, a runner that does not start) the command runs in its own process.
+"""
+
+import atexit
+import fcntl
+import hashlib
+import importlib
+import io
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+IDLE_SECONDS = 600
+START_TIMEOUT = 120.0
+"""How long a caller waits for a new runner to import its libraries before running in-process."""
+PRELOAD = (
+    "prefect",
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "prefect.client.orchestration",
+    "prefect.logging.handlers",
+    "fastapi.encoders",  # Prefect's serialize_parameters imports it in every run
+    "httpx",
+    "pydantic_settings",
+    "typer",
+    "rich.console",
+)
+_KEY_VARIABLES = ("PREFECT_", "PYTHON", "LANG", "LC_", "TZ")
+"""Variables that libraries read when imported: a runner serves callers that agree on them."""
+CONSOLE_SCRIPT = "pipelines"
+_MAX_SOCKET_PATH = 100  # sockaddr_un holds 108 bytes
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+INSIDE = False
+"""True in a runner's child: its `pipelines run` runs there instead of handing over again."""
+CALLER_PID: int | None = None
+"""In a runner's child, the pid of the `pipelines run` process it runs for (its run records
+name that process: when it dies, its runs are orphans)."""
+
+
+def hand_over(args: list[str]) -> int | None:
+    """Run `pipelines ARGS` in the warm runner (started if need be); its exit code, or None when
+    no runner can take it (the caller then runs the command itself). Only the console script's
+    commands are handed over: a program that calls the app itself (a test that patched the CLI
+    first) runs it in its own process."""
+    if INSIDE or Path(sys.argv[0]).name != CONSOLE_SCRIPT:
+        return None
+    if not hasattr(socket, "send_fds") or not hasattr(os, "pidfd_open"):
+        return None
+    path = socket_path()
+    if path is None:
+        return None
+    connection = _connect(path) or _start(path)
+    if connection is None:
+        return None
+    with connection:
+        try:
+            _send_request(connection, args)
+        except OSError:  # a closed stdin, say: the runner drops a request without descriptors
+            return None
+        return _wait(connection)
+
+
+def socket_path() -> Path | None:
+    """This caller's runner socket, under the state folder; None when the path is too long."""
+    from pipelines.framework.config import get_settings  # pydantic-settings: `run` alone
+
+    key = hashlib.sha256(json.dumps(_key_material(), sort_keys=True).encode()).hexdigest()
+    path = get_settings().home / "runner" / f"{key[:16]}.sock"
+    return path if len(str(path)) <= _MAX_SOCKET_PATH else None
+
+
+def stop_runners(home: Path) -> None:
+    """Stop the runners of a state folder: each exits once its socket is gone (within 5 s)."""
+    for path in (home / "runner").glob("*.sock"):
+        path.unlink(missing_ok=True)
+
+
+def _key_material() -> dict[str, Any]:
+    """What a runner's imports depend on: whoever differs in any of it gets a runner of its own."""
+    installed = sorted({sysconfig.get_paths()[name] for name in ("purelib", "platlib")})
+    return {
+        "python": sys.executable,
+        "path": sys.path,
+        "installed": [os.stat(folder).st_mtime_ns for folder in installed],  # pip install
+        "runner": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "env": {k: v for k, v in os.environ.items() if k.startswith(_KEY_VARIABLES)},
+    }
+
+
+def _connect(path: Path) -> socket.socket | None:
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(str(path))
+    except OSError:  # no runner yet, or a dead one's socket
+        connection.close()
+        return None
+    return connection
+
+
+def _start(path: Path) -> socket.socket | None:
+    """Start a runner for `path` (one caller at a time) and wait until it answers."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)  # whoever can connect runs code as this user
+    with open(path.with_suffix(".lock"), "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        connection = _connect(path)  # another caller may have started it meanwhile
+        if connection is not None:
+            return connection
+        process = _spawn(path)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None:
+            connection = _connect(path)
+            if connection is not None:
+                return connection
+            time.sleep(0.05)
+    return None
+
+
+def _spawn(path: Path) -> subprocess.Popen:
+    """The runner, in a session of its own (a Ctrl-C in this terminal is not its concern)."""
+    from pipelines.framework.config import get_settings
+
+    logs = get_settings().logs_dir
+    logs.mkdir(parents=True, exist_ok=True)
+    code = (
+        "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+        "from pipelines.framework.cli.runner import serve; serve(sys.argv[2])"
+    )
+    with open(logs / "runner.log", "ab") as log:
+        return subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-c", code, json.dumps(sys.path), str(path)],
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _send_request(connection: socket.socket, args: list[str]) -> None:
+    """The command, this process's context, and its stdin, stdout and stderr."""
+    request = {
+        "argv": ["pipelines", *args],
+        "cwd": os.getcwd(),
+        "env": dict(os.environ),
+        "path": sys.path,
+        "pid": os.getpid(),
+    }
+    payload = json.dumps(request).encode() + b"\n"
+    sent = socket.send_fds(connection, [payload], [0, 1, 2])
+    connection.sendall(payload[sent:])
+
+
+def _wait(connection: socket.socket) -> int:
+    """Pass signals on to the child until the runner reports how it ended; end the same way."""
+
+    def forward(signum: int, _frame: Any) -> None:
+        with suppress(OSError):
+            connection.sendall(f"{signum}\n".encode())
+
+    previous = {signum: signal.signal(signum, forward) for signum in _SIGNALS}
+    try:
+        answer = _read_line(connection)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    kind, _, value = answer.partition(" ")
+    if kind == "signal":
+        signum = int(value)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # ends here as the child did
+        return 128 + signum
+    if kind == "exit":
+        return int(value)
+    sys.stderr.write("error: the warm runner stopped during the run\n")
+    return 1
+
+
+def _read_line(connection: socket.socket) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode().strip()
+
+
+def serve(path: str) -> None:
+    """The runner's loop: import the libraries, then fork a child per request until idle."""
+    learned = _Learned(Path(path))
+    for name in PRELOAD:
+        importlib.import_module(name)
+    learned.import_all()
+    listener = _listen(Path(path))
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    children: dict[int, tuple[int, socket.socket]] = {}
+    owner, inode, idle_since = os.getpid(), os.stat(path).st_ino, time.monotonic()
+    try:
+        while children or (
+            time.monotonic() - idle_since < IDLE_SECONDS and _still_ours(path, inode)
+        ):
+            for key, _ in selector.select(timeout=5):
+                if key.fileobj is listener:
+                    _accept(listener, selector, children, learned)
+                else:
+                    _reap(key.fd, selector, children)
+                    idle_since = time.monotonic()
+            if not children:
+                learned.import_all()
+    finally:
+        if os.getpid() == owner and _still_ours(path, inode):
+            Path(path).unlink(missing_ok=True)
+
+
+def _listen(path: Path) -> socket.socket:
+    """Listen on `path`, replacing a dead runner's socket in one step."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    temporary = f"{path}.{os.getpid()}"
+    listener.bind(temporary)
+    os.chmod(temporary, 0o600)
+    listener.listen(16)
+    os.replace(temporary, path)
+    return listener
+
+
+def _still_ours(path: str, inode: int) -> bool:
+    try:
+        return os.stat(path).st_ino == inode
+    except OSError:
+        return False
+
+
+def _accept(
+    listener: socket.socket,
+    selector: selectors.BaseSelector,
+    children: dict[int, tuple[int, socket.socket]],
+    learned: "_Learned",
+) -> None:
+    """Take one caller's request and fork the child that runs it."""
+    connection, _ = listener.accept()
+    connection.settimeout(10)
+    try:
+        _, uid, _ = struct.unpack("3i", connection.getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+        ))  # fmt: skip
+        request, fds = _receive(connection) if uid == os.getuid() else (None, [])
+    except (OSError, ValueError):
+        request, fds = None, []
+    if request is None or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        connection.close()
+        return
+    pid = os.fork()
+    if pid == 0:
+        for pidfd in children:
+            os.close(pidfd)
+        others = [conn for _, conn in children.values()]
+        _become_command(connection, request, fds, [listener, selector, *others], learned)
+    for fd in fds:
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    children[pidfd] = (pid, connection)
+    selector.register(pidfd, selectors.EVENT_READ)
+
+
+def _receive(connection: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    data, fds, _, _ = socket.recv_fds(connection, 1 << 16, 3)
+    while data and not data.endswith(b"\n"):
+        chunk = connection.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    return json.loads(data), fds
+
+
+def _reap(
+    pidfd: int, selector: selectors.BaseSelector, children: dict[int, tuple[int, socket.socket]]
+) -> None:
+    """A child ended: tell its caller how, as `exit N` or `signal N`."""
+    selector.unregister(pidfd)
+    pid, connection = children.pop(pidfd)
+    os.close(pidfd)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    with suppress(OSError), connection:
+        connection.sendall((f"exit {code}" if code >= 0 else f"signal {-code}").encode() + b"\n")
+
+
+def _become_command(
+    connection: socket.socket,
+    request: dict[str, Any],
+    fds: list[int],
+    inherited: list[Any],
+    learned: "_Learned",
+) -> None:
+    """In the child: take the caller's place and run its command; never returns."""
+    for item in inherited:
+        item.close()
+    connection.settimeout(None)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv, sys.path[:] = request["argv"], request["path"]
+    _fresh_standard_streams()
+    _forget_repository_modules()
+    atexit.register(learned.remember)  # runs last: after Prefect's handlers
+    threading.Thread(target=_watch_caller, args=(connection,), daemon=True).start()
+    _fresh_library_state()
+    fresh = importlib.import_module(__name__)
+    fresh.INSIDE, fresh.CALLER_PID = True, request["pid"]
+    from pipelines.framework.cli import app  # pylint: disable=import-outside-toplevel
+
+    try:
+        app(request["argv"][1:], prog_name="pipelines")
+    except SystemExit as exc:
+        _exit(exc.code)
+    _exit(0)
+
+
+def _exit(code: object) -> None:
+    """End as the interpreter would (non-daemon threads joined, exit handlers run: Prefect's ship
+    the last logs and events), but without tearing down every module the runner had imported,
+    which took seconds."""
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    main = threading.main_thread()
+    for thread in threading.enumerate():
+        if thread is not main and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # pylint: disable=protected-access
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code or 0)
+
+
+def _fresh_standard_streams() -> None:
+    """sys.std* for the caller's descriptors: line-buffered on a terminal, as Python makes them."""
+    encoding = sys.stdout.encoding
+    sys.stdin = _stream(0, "r", encoding)
+    sys.stdout = _stream(1, "w", encoding, buffering=1 if os.isatty(1) else -1)
+    sys.stderr = _stream(2, "w", encoding, buffering=1, errors="backslashreplace")
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+
+
+def _stream(fd: int, mode: str, encoding: str, **options: Any) -> io.TextIOWrapper:
+    """A text stream on `fd` that stays open for the process's life, as sys.std* do."""
+    return open(fd, mode, encoding=encoding, closefd=False, **options)  # pylint: disable=consider-using-with
+
+
+def _forget_repository_modules() -> None:
+    """Drop every module of the repository: the child imports the code as it is now."""
+    for name in [name for name in sys.modules if name.partition(".")[0] == "pipelines"]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+def _fresh_library_state() -> None:
+    """What the libraries read at import from the runner's context, read again from the
+    caller's: Prefect's settings (its `.env`, `prefect.toml`) and logging (a terminal now)."""
+    # pylint: disable=import-outside-toplevel  # loaded already: the runner imported them
+    import prefect.context
+    from prefect.logging.configuration import setup_logging
+
+    prefect.context.refresh_global_settings_context()
+    setup_logging()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()  # each run its own draws (`random` reseeds itself after a fork)
+
+
+def _watch_caller(connection: socket.socket) -> None:
+    """Signals the caller passes on are raised here; a caller gone (killed) ends the child."""
+    data = b""
+    while True:
+        try:
+            chunk = connection.recv(64)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            os.kill(os.getpid(), signal.SIGKILL)
+        data += chunk
+        while b"\n" in data:
+            line, data = data.split(b"\n", 1)
+            os.kill(os.getpid(), int(line))
+
+
+class _Learned:
+    """The installed modules the runs imported, kept beside the socket: the runner imports
+    them before the next run. One that starts a thread when imported is never imported again
+    (forking a process with threads is unsafe): the runner stops instead, and a new one skips it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_suffix(".modules.json")
+        self.roots = {sysconfig.get_paths()[name] for name in ("purelib", "platlib")}
+        self.tried: set[str] = set()
+
+    def _read(self) -> dict[str, list[str]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"modules": [], "unsafe": []}
+        return data if isinstance(data, dict) else {"modules": [], "unsafe": []}
+
+    def _write(self, data: dict[str, list[str]]) -> None:
+        temporary = self.path.with_suffix(f".{os.getpid()}")
+        temporary.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+    def remember(self) -> None:
+        """In a child, at its exit: the installed modules it imported."""
+        with suppress(OSError):
+            data = self._read()
+            found = {name for name in self._installed() if name not in data["unsafe"]}
+            if not found <= set(data["modules"]):
+                data["modules"] = sorted(found | set(data["modules"]))
+                self._write(data)
+
+    def _installed(self) -> Iterator[str]:
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None) or ""
+            if any(origin.startswith(root) for root in self.roots):
+                yield name
+
+    def import_all(self) -> None:
+        """In the runner, between runs: import what the runs needed; stop if one starts a thread."""
+        data = self._read()
+        for name in data["modules"]:
+            if name in sys.modules or name in data["unsafe"] or name in self.tried:
+                continue
+            self.tried.add(name)
+            with suppress(Exception):
+                importlib.import_module(name)
+            if threading.active_count() > 1:
+                data["unsafe"].append(name)
+                self._write(data)
+                raise SystemExit(f"runner: importing {name!r} started a thread; stopping")

@@ -1,0 +1,119 @@
+"""`pipelines run` through its warm runner: the run happens in a child of a process that imported
+Prefect once, with the caller's terminal, exit code, Ctrl-C and the repository as it is now."""
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState
+from prefect.client.schemas.filters import FlowRunFilterStateType as StateTypes
+from prefect.client.schemas.objects import FlowRun, StateType
+
+from pipelines.framework.cli.runner import stop_runners
+from pipelines.framework.stack.dev import RandomUserAPI
+from tests.conftest import pipelines_command, run_pipelines
+
+pytestmark = pytest.mark.e2e
+IMPORTED = re.compile(r"^import time:.*\|\s+(prefect|pandas|pipelines\.rj_escritorio)(\.|$)")
+"""An import of Prefect, pandas or the flow in `python -X importtime`'s report."""
+
+
+@pytest.fixture
+def runner_env(cli_env, prefect_home):
+    """The CLI's environment; the runners it starts are stopped after the test."""
+    yield cli_env
+    stop_runners(prefect_home)
+
+
+def test_a_warm_run_imports_neither_prefect_nor_the_flow_in_the_callers_process(
+    runner_env, randomuser, tmp_path
+):
+    args = ("run", "Users report", "-p", "n_users=5", "-p", f"api_url={randomuser.url}")
+    first = run_pipelines(*args, env=runner_env, cwd=tmp_path)  # starts the runner
+    assert first.returncode == 0, first.stderr
+    script = pipelines_command()[0]
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", script, *args],
+        env=runner_env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "Dados salvos em report.csv com sucesso!" in output  # the run's log, in this terminal
+    assert "'EMD: escritorio - Users report' completed" in output
+    with open(tmp_path / "report.csv", newline="", encoding="utf-8") as handle:
+        assert len(list(csv.reader(handle))) == 6  # written in this folder: the caller's
+    assert [line for line in result.stderr.splitlines() if IMPORTED.match(line)] == []
+    assert any(line.startswith("import time:") for line in result.stderr.splitlines())
+
+
+def test_usage_errors_keep_their_exit_code_and_line(runner_env, tmp_path):
+    result = run_pipelines("run", "Users report", "-p", "n_users=0", env=runner_env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: parameter 'n_users': input should be greater than or equal to 1 (got '0')"
+    ]
+
+
+def _running(known: set) -> list[FlowRun]:
+    """Running flow runs, but the `known` ids (other tests' runs may be running too)."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=StateTypes(any_=[StateType.RUNNING]))
+            )
+        )
+    return [run for run in runs if run.id not in known]
+
+
+def test_ctrl_c_reaches_the_run_as_it_would_in_process(runner_env, randomuser, tmp_path):
+    args = ["run", "Users report", "-p", "n_users=2", "-p", f"api_url={randomuser.url}"]
+    assert run_pipelines(*args, env=runner_env, cwd=tmp_path).returncode == 0  # a warm runner
+    before = {run.id for run in _running(set())}
+    with RandomUserAPI(mode="hang", hang_seconds=60) as hanging:
+        hang_args = ["run", "Users report", "-p", f"api_url={hanging.url}"]
+        with subprocess.Popen(
+            [*pipelines_command(), *hang_args],
+            env={**runner_env, "PIPELINES_HTTP_TIMEOUT": "60"},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as caller:
+            deadline = time.monotonic() + 120
+            while not hanging.requests:
+                assert time.monotonic() < deadline, "the run never asked the API"
+                time.sleep(0.1)
+            [interrupted] = _running(before)
+            caller.send_signal(signal.SIGINT)  # what Ctrl-C sends to the terminal's process
+            output, _ = caller.communicate(timeout=60)
+    assert caller.returncode != 0, output
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(interrupted.id).state
+    assert state.type == StateType.CRASHED, (state, output)
+
+
+def test_an_edited_task_runs_as_edited_by_the_same_runner(
+    runner_env, prefect_home, randomuser, repo_copy
+):
+    tasks = repo_copy / "pipelines" / "rj_escritorio" / "tutorial" / "tasks.py"
+    args = ("run", "Users report", "-p", "n_users=2", "-p", f"api_url={randomuser.url}")
+    first = run_pipelines(*args, env=runner_env, cwd=repo_copy)
+    assert first.returncode == 0, first.stderr
+    runners = sorted((prefect_home / "runner").glob("*.sock"))
+    tasks.write_text(
+        tasks.read_text(encoding="utf-8").replace("Dados baixados com sucesso!", "Baixados, v2"),
+        encoding="utf-8",
+    )
+    os.utime(tasks)
+    second = run_pipelines(*args, env=runner_env, cwd=repo_copy)
+    assert second.returncode == 0, second.stderr
+    assert sorted((prefect_home / "runner").glob("*.sock")) == runners  # no new runner
+    assert "Baixados, v2" in second.stdout + second.stderr
+    assert "Dados baixados com sucesso!" not in second.stdout + second.stderr
