@@ -63,8 +63,14 @@ from pipelines.framework.storage import is_local_filesystem, storage_options, ur
 T = TypeVar("T")
 
 CONCURRENT_DEPLOYS = 4
-"""Flows whose code is uploaded and deployment created at once: enough to keep the server busy
-(its answers, not our work, are most of a registration), few enough not to flood it."""
+"""Flows whose code is uploaded and whose requests are prepared at once, so the next write is
+ready when the server answers the last one."""
+CONCURRENT_WRITES = 1
+"""Writes in flight at once. On SQLite a deployment's creation reads (its pool, queue and
+existing row) before it writes, so another write committed meanwhile makes it fail as busy (503)
+and the server's work on it is lost: with 4 at once, 60 new flows on a loaded machine ran out of
+retries and registration failed; one at a time met 3 busy answers, all from the server's own
+services."""
 BUSY_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
 """Seconds before each new attempt of a write the server refused as busy (503: SQLite held by
 another writer, often the server's own services). Prefect's client waits 2, 4, 8 and 16 s:
@@ -276,13 +282,15 @@ def _renamed(
     return [d for flow, d in ours if flow in wanted and d.name != deployment_name(flow, env)]
 
 
-async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str) -> None:
+async def _deploy(
+    client: PrefectClient, spec: DeploymentSpec, fingerprint: str, writes: asyncio.Semaphore
+) -> None:
     rendered = spec.render()
     concurrency = rendered.concurrency
     # copying files blocks: in a thread, so the other deployments' requests go on meanwhile
     pull_steps, code_env = code_location(await asyncio.to_thread(upload_code, spec, fingerprint))
-    flow_id = await _retried(lambda: client.create_flow_from_name(rendered.flow))
-    await _retried(lambda: client.create_deployment(
+    flow_id = await _written_alone(writes, lambda: client.create_flow_from_name(rendered.flow))
+    await _written_alone(writes, lambda: client.create_deployment(
         flow_id=flow_id,
         name=rendered.deployment,
         version=fingerprint,
@@ -303,6 +311,13 @@ async def _deploy(client: PrefectClient, spec: DeploymentSpec, fingerprint: str)
         job_variables={**rendered.job_variables, "env": {**rendered.env, **code_env}},
         paused=False,
     ))  # fmt: skip
+
+
+async def _written_alone(writes: asyncio.Semaphore, write: Callable[[], Awaitable[T]]) -> T:
+    """A write sent while no other of ours is in flight (`CONCURRENT_WRITES`), retried in its
+    turn: a retry beside another write would meet the same conflict."""
+    async with writes:
+        return await _retried(write)
 
 
 async def _retried(write: Callable[[], Awaitable[T]]) -> T:
@@ -438,8 +453,9 @@ def _is_current(record: FlowRecord, env: Environment, current: DeploymentRespons
 async def _deploy_all(
     client: PrefectClient, work: _Work, dry_run: bool, on_outcome: Callable[[Outcome], None]
 ) -> list[Outcome]:
-    """Create or update the deployments whose fingerprint the server lacks, several at once."""
-    slots = asyncio.Semaphore(CONCURRENT_DEPLOYS)
+    """Create or update the deployments whose fingerprint the server lacks: several prepared
+    at once, written one after another."""
+    slots, writes = asyncio.Semaphore(CONCURRENT_DEPLOYS), asyncio.Semaphore(CONCURRENT_WRITES)
 
     async def one(spec: DeploymentSpec) -> Outcome:
         fingerprint = work.fingerprints[spec.info.name]
@@ -449,7 +465,7 @@ async def _deploy_all(
         else:
             if not dry_run:
                 async with slots:
-                    await _deploy(client, spec, fingerprint)
+                    await _deploy(client, spec, fingerprint, writes)
             outcome = _written(spec, current, fingerprint)
         on_outcome(outcome)
         return outcome
