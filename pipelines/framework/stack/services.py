@@ -46,15 +46,24 @@ HEARTBEAT_SECONDS = 30
 ZOMBIE_AFTER = timedelta(seconds=90)
 ZOMBIE_AUTOMATION = "pipelines: crash runs whose worker died"
 RUN_STOP_SECONDS = 20
+PREFETCH_SECONDS = 30
+"""How far ahead of a run's due time a worker starts its process, so that importing Prefect and
+the flow (5 s on a quiet machine, over 20 s on a busy one) is done by then; the server holds the
+run until it is due. Must exceed the poll interval plus that start-up time; Prefect's
+`PREFECT_WORKER_PREFETCH_SECONDS`, when set, wins."""
 
 
 def worker_environment(settings: Settings, url: str) -> dict[str, str]:
-    """Workers talk to our server, poll quickly and send heartbeats for crash detection."""
+    """Workers talk to our server, poll quickly, start a run's process before it is due (so that
+    its imports are done by then) and send heartbeats for crash detection."""
     return {
         **os.environ,
         "PREFECT_API_URL": url,
         "PIPELINES_HOME": str(settings.home),
         "PREFECT_WORKER_QUERY_SECONDS": str(settings.worker_poll_seconds),
+        "PREFECT_WORKER_PREFETCH_SECONDS": os.environ.get(
+            "PREFECT_WORKER_PREFETCH_SECONDS", str(PREFETCH_SECONDS)
+        ),
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         **client_environment(settings),
@@ -62,10 +71,11 @@ def worker_environment(settings: Settings, url: str) -> dict[str, str]:
 
 
 def start_worker(settings: Settings, url: str, label: str, env: Environment) -> int:
-    """Start a process worker on the label's pool and the environment's queue."""
+    """Start a process worker on the label's pool and the environment's queue: Prefect's
+    `worker start`, with the worker of `stack/worker.py` (no prefetched run starts early)."""
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "prefect", "worker", "start",
+        sys.executable, "-m", "pipelines.framework.stack.worker", "worker", "start",
         "--pool", label, "--work-queue", env.work_queue(), "--name", f"{label}-{env.name}",
         "--install-policy", "never", "--no-create-pool-if-not-found",
     ]  # fmt: skip
