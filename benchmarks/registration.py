@@ -24,8 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
+
+from report import Row, heading, markdown
 
 from pipelines.framework.config import REPO_ROOT, Settings
 from pipelines.framework.stack import free_port, start_server, stop_process_group
@@ -171,33 +172,35 @@ def _row(case, seconds, actions, alternative, alternative_seconds, goal):
     }
 
 
+def _median(runs: list[list[dict[str, object]]], index: int, key: str) -> float | None:
+    values = [run[index][key] for run in runs]
+    return None if None in values else statistics.median(values)
+
+
+def rows(runs: list[list[dict[str, object]]]) -> list[Row]:
+    """Each case's median beside its alternative's, with its goal (report.py's table)."""
+    return [
+        Row(
+            row["case"],
+            _median(runs, index, "seconds"),
+            row["alternative"],
+            _median(runs, index, "alternative_seconds"),
+            below=row["goal"],
+            note=row["actions"],
+        )
+        for index, row in enumerate(runs[0])
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--flows", type=int, default=200)
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    now = datetime.now(timezone.utc)
     runs = [measure(args.flows) for _ in range(args.runs)]
-    print(f"# registration benchmark, {now:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores,", end=" ")
-    print(f"load {load:.1f} at start, {os.getloadavg()[0]:.1f} at end, median of {args.runs}")
-    print("\n| case | s | did | alternative | s | ratio | goal | met? |")
-    print("|---|---:|---|---|---:|---:|---:|---|")
-    for index, row in enumerate(runs[0]):
-        seconds = statistics.median(run[index]["seconds"] for run in runs)
-        other = row["alternative_seconds"]
-        other = (
-            statistics.median(run[index]["alternative_seconds"] for run in runs) if other else None
-        )
-        ratio = f"{seconds / other:.2f}x" if other else "-"
-        goal = row["goal"]
-        met = "-" if goal is None else ("yes" if seconds < goal else "NO")
-        shown_goal = f"< {goal:.0f} s" if goal else "-"
-        shown_other = f"{other:.1f}" if other else "-"
-        print(
-            f"| {row['case']} | {seconds:.1f} | {row['actions']} | {row['alternative']} | "
-            f"{shown_other} | {ratio} | {shown_goal} | {met} |"
-        )
+    print(heading("Registration", f"{args.flows} generated flows, median of {args.runs}", load))
+    print(markdown(rows(runs)))
 
 
 if __name__ == "__main__":
