@@ -22,7 +22,7 @@ from prefect.utilities.engine import propose_state
 from prefect.workers.process import ProcessWorker
 
 if TYPE_CHECKING:
-    from prefect.client.schemas.objects import FlowRun
+    from prefect.client.schemas.objects import FlowRun, State
 
 # Defining the class replaces Prefect's process worker in this process's registry of worker
 # types, which `worker start` reads: Prefect warns that it does, and that is the point.
@@ -58,7 +58,7 @@ class PunctualProcessWorker(ProcessWorker):
         return True
 
 
-def pending_state(flow_run: "FlowRun") -> "Pending":
+def pending_state(flow_run: "FlowRun") -> "State":
     """Pending, held until the run's due time (of its Scheduled state) plus the margin."""
     due = flow_run.state.state_details.scheduled_time if flow_run.state else None
     return Pending(state_details={"scheduled_time": due + ROUNDING_MARGIN}) if due else Pending()
