@@ -19,7 +19,7 @@ from pipelines.utils.dump_db.incremental import (
     row_identity,
 )
 from pipelines.utils.dump_db.utils import Connection, DumpConfigError, connection_for
-from pipelines.utils.loading.parallel import waiting_for_others
+from pipelines.utils.loading.parallel import tasks_spread, waiting_for_others
 from pipelines.utils.loading.tasks import WAREHOUSE_STEP
 from pipelines.utils.loading.utils import stage_batches
 from pipelines.utils.utils import log
@@ -75,8 +75,9 @@ def extract_to_lake(  # pylint: disable=too-many-locals
 
     `source` holds db_type, host, port, database and vault_secret_path (never a password);
     `dataset` is the environment's name of the dataset (`DumpRun.dataset`). A whole table the
-    dialect splits (PostgreSQL's block ranges of one snapshot) is read by one task per slice,
-    on the flow's task runner (threads, or the dask cluster's workers).
+    dialect splits (PostgreSQL's block ranges of one snapshot) is read by one task per slice
+    on a dask cluster's workers; on the flow's threads, this task reads the slices at once
+    itself (the dialect's `read`), without a task run per slice.
     """
     details = dict(source)
     dialect = dialect_for(details.pop("db_type"))
@@ -86,7 +87,8 @@ def extract_to_lake(  # pylint: disable=too-many-locals
     )
     name = f"{dataset}.{table_id}"
     target = _Target(lake.root_url, run_id, dataset, table_id, partition_columns, batch_size)
-    if not incremental_column:  # an incremental read follows one watermark: one stream
+    # an incremental read follows one watermark: one stream
+    if not incremental_column and tasks_spread():
         with dialect.slices(conn, extract) as plan:
             if plan is not None:
                 started = time.monotonic()

@@ -2,7 +2,9 @@
 Where the parallel parts of a dump run (the tables of `dump_tables`, the slices of one large
 table): threads of the flow's own process by default, or the workers of a dask.distributed
 cluster when `PIPELINES_DASK_ADDRESS` (or `PIPELINES_DASK_ADDRESSES` for the run's label) names
-its scheduler. Each table keeps its own writer lease, commit and publish wherever it runs.
+its scheduler. Each table keeps its own writer lease, commit and publish wherever it runs. On
+threads, a large table's slices are read by its extract task itself (`tasks_spread`): a task run
+per slice only pays off where the slices go to other machines.
 """
 
 import sys
@@ -51,6 +53,8 @@ class DumpTaskRunner(TaskRunner):
     def __init__(self, address: str | None = None):
         super().__init__()
         self.address = address
+        self.on_cluster = False
+        """Whether the run's tasks go to a dask cluster (set when the run starts)."""
         self._runner: TaskRunner | None = None
 
     def duplicate(self) -> "DumpTaskRunner":
@@ -59,6 +63,7 @@ class DumpTaskRunner(TaskRunner):
     def __enter__(self) -> "DumpTaskRunner":
         super().__enter__()
         address = self.address or cluster_address()
+        self.on_cluster = bool(address)
         self._runner = _dask_runner(address) if address else ThreadPoolTaskRunner()
         self._runner.__enter__()
         return self
@@ -81,6 +86,17 @@ class DumpTaskRunner(TaskRunner):
         if self._runner is None:
             raise RuntimeError("The task runner must be started before submitting work.")
         return self._runner.submit(task, parameters, wait_for, dependencies)
+
+
+def tasks_spread() -> bool:
+    """Whether tasks submitted here run on a dask cluster's workers: only then is one part of
+    a table (a slice) worth its own task run; on the flow's threads, one task reads the slices
+    itself and spares the run their task runs (states, events, log records)."""
+    if _worker_scheduler() is not None:
+        return True
+    context = FlowRunContext.get()
+    runner = context.task_runner if context else None
+    return isinstance(runner, DumpTaskRunner) and runner.on_cluster
 
 
 def _dask_runner(address: str) -> TaskRunner:

@@ -224,15 +224,15 @@ def load_to_warehouse(
     return result
 
 
-@task(cache_policy=NO_CACHE)
 def publish_to_lake(run: DumpRun) -> str:
-    """Move the loaded run's Parquet files into the table's lake folder."""
+    """Move the loaded run's Parquet files into the table's lake folder. A step of the run, not
+    a task of its own: a few renames, whose task run would cost more than they do."""
     return run.lake.publish_run(run.run_id, run.dataset, run.table_id, run.mode)
 
 
-@task(cache_policy=NO_CACHE)
 def report_dump(summary: DumpSummary) -> DumpSummary:
-    """Log the summary and show it in the UI as a markdown artifact."""
+    """Log the summary and show it in the UI as a markdown artifact of the run (no task run of
+    its own: one log line and one request)."""
     log(summary.line())
     create_markdown_artifact(
         markdown=summary.markdown(),
