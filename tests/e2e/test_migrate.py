@@ -125,3 +125,80 @@ def _run_tutorial_script(repo: Path, cli_env: dict, home: Path, randomuser_url: 
     (new,) = [run for run_id, run in _tutorial_runs().items() if run_id not in before]
     assert new.state is not None and new.state.is_completed()
     assert any(tag.startswith("pipelines-run:") for tag in new.tags)
+
+
+FILTERED_FLOWS = """
+from prefect import Flow, Parameter, task
+from prefect.run_configs import LocalRun
+
+from pipelines.rj_filtros.agenda.schedules import ended, first_of_month_or_friday, until_2031
+from pipelines.rj_filtros.agenda.schedules import weekday_every_15_minutes
+
+
+@task
+def show(mode):
+    return mode
+
+
+flows = []
+for name, schedule in (
+    ("Dias úteis", weekday_every_15_minutes),
+    ("Até 2031", until_2031),
+    ("Encerrado", ended),
+    ("Primeiro dia ou sexta", first_of_month_or_friday),
+):
+    with Flow(f"EMD: filtros - {name}") as flow:
+        show(Parameter("mode", default="dev"))
+    flow.schedule = schedule
+    flow.run_config = LocalRun(labels=["rj-filtros"])
+    flows.append(flow)
+weekdays_flow, until_flow, ended_flow, either_flow = flows
+"""
+
+
+def test_filters_and_end_dates_register_as_cron_rrule_or_inactive_and_then_skip(
+    tmp_path, repo_copy, cli_env, empty_server
+):
+    project = tmp_path / "old" / "pipelines" / "rj_filtros" / "agenda"
+    project.mkdir(parents=True)
+    for init in (project.parent.parent, project.parent, project):
+        (init / "__init__.py").write_text("")
+    schedules = (SAMPLES / "filtered_schedules.py").read_text(encoding="utf-8")
+    (project / "schedules.py").write_text(schedules.replace('labels=["rj-exemplo"],', ""))
+    (project / "flows.py").write_text(FILTERED_FLOWS, encoding="utf-8")
+    migrated = run_pipelines(
+        "migrate", str(tmp_path / "old"), "--check", env=cli_env, cwd=repo_copy
+    )
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr  # nothing unsupported
+    assert (
+        run_pipelines("migrate", str(tmp_path / "old"), env=cli_env, cwd=repo_copy).returncode == 0
+    )
+
+    first = run_pipelines("register", "--env", "local", "--json", env=cli_env, cwd=repo_copy)
+    assert first.returncode == 0, first.stderr[-3000:]
+    ours = {o["flow"]: o["action"] for o in json.loads(first.stdout) if "filtros" in o["flow"]}
+    assert set(ours.values()) == {"created"} and len(ours) == 4, ours
+    with get_client(sync_client=True) as client:
+        rendered = {
+            d.name: [(s.active, s.schedule) for s in d.schedules]
+            for d in client.read_deployments()
+            if "filtros" in d.name
+        }
+    ((active, weekdays),) = rendered["EMD: filtros - Dias úteis (local)"]
+    assert active and (weekdays.cron, weekdays.timezone) == (
+        "5,20,35,50 * * * 1,2,3,4,5",
+        "America/Sao_Paulo",
+    )
+    ((active, until),) = rendered["EMD: filtros - Até 2031 (local)"]
+    assert active and until.rrule.endswith(
+        "RRULE:FREQ=DAILY;BYHOUR=1,7,13,19;BYMINUTE=0;BYSECOND=0;UNTIL=20310630T120000"
+    )
+    ((active, _),) = rendered["EMD: filtros - Encerrado (local)"]
+    assert active is False  # its end_date (2022) is past: Prefect 1 ran it no more
+    ((active, either),) = rendered["EMD: filtros - Primeiro dia ou sexta (local)"]
+    assert active and (either.cron, either.day_or) == ("0 6 1 * 5", True)
+
+    second = run_pipelines("register", "--env", "local", "--json", env=cli_env, cwd=repo_copy)
+    assert second.returncode == 0, second.stderr[-3000:]
+    again = {o["flow"]: o["action"] for o in json.loads(second.stdout) if "filtros" in o["flow"]}
+    assert set(again.values()) == {"skipped"}, again
