@@ -314,7 +314,11 @@ def up(
     try:
         environment = config.resolve_environment(env)
         running = _running_stack(settings)
-        state = stack.up(settings, environment, host or settings.host, port or settings.port)
+        # the server boots first, and Prefect and the flows load here meanwhile
+        with stack.server_starting(
+            settings, host or settings.host, port or settings.port
+        ) as server:
+            state = stack.up(settings, environment, server)
         with stack.api_settings(state.url):
             outcomes = asyncio.run(deploy.register(environment))
     except UsageError as exc:

@@ -1,5 +1,6 @@
 """The one place where the platform reads its configuration (`PIPELINES_*` variables)."""
 
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 4200
     server_start_timeout: float = 120.0
+    cache_dir: Path = Path(sys.prefix) / "var" / "pipelines"
+    """What is built once per installation and shared by every state folder: the local server's
+    migrated empty database, per Prefect version. Inside the virtualenv, which fixes the version."""
     worker_poll_seconds: float = 2.0
     """How often local workers ask the server for due runs."""
     work_pool_types: dict[str, str] = {}

@@ -71,6 +71,7 @@ MACHINE_SETTINGS = (
     "host",
     "port",
     "server_start_timeout",
+    "cache_dir",
     "worker_poll_seconds",
     "work_pool_types",
     "workers",

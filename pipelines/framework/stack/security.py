@@ -108,6 +108,11 @@ def _key_already_in_database(settings: Settings) -> str | None:
     return _fernet_key(row[0]) if row else None
 
 
+def new_encryption_key() -> str:
+    """A fresh key in the format Prefect's Secret blocks are encrypted with (Fernet)."""
+    return Fernet.generate_key().decode()
+
+
 def encryption_key(settings: Settings) -> str:
     """`PREFECT_SERVER_ENCRYPTION_KEY` from the environment, else the key file (made once, 0600)."""
     from_environment = os.environ.get(ENCRYPTION_KEY_VARIABLE)
@@ -118,7 +123,7 @@ def encryption_key(settings: Settings) -> str:
         if stat.S_IMODE(path.stat().st_mode) != 0o600:
             path.chmod(0o600)
         return path.read_text(encoding="utf-8").strip()
-    key = _key_already_in_database(settings) or Fernet.generate_key().decode()
+    key = _key_already_in_database(settings) or new_encryption_key()
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

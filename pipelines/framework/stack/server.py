@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -19,11 +20,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipelines.framework.config import Settings, get_settings
+from pipelines.framework.stack import database
 from pipelines.framework.stack.security import (
+    ENCRYPTION_KEY_VARIABLE,
     client_environment,
     exposure_refusal,
+    new_encryption_key,
     security_environment,
 )
+
+POLL_SECONDS = 0.05
+"""Between two health checks of a starting server: a check costs ~1 ms, a late answer up to this."""
+UNUSED_SERVICES = {"PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false"}
+"""Server services the platform has no use for: no flow pauses or suspends itself. The others
+stay: the scheduler, late runs, triggers and actions (the crash automation of
+`services.ensure_zombie_automation`), the event persister and task-run recorder (what the UI and
+`pipelines run` read of a run), the repossessor and cancellation cleanup (deployment concurrency
+limits), the foreman (workers' status), the DB vacuum (retention) and the cleanup reconciler."""
 
 
 class ServerError(RuntimeError):
@@ -72,16 +85,27 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def prefect_home(settings: Settings) -> Path:
+    """The server's PREFECT_HOME: its SQLite database, unless a PostgreSQL one is named."""
+    return settings.home / "prefect"
+
+
+def uses_local_sqlite(settings: Settings) -> bool:
+    """True when the server keeps its database in the state folder (no PostgreSQL URL given)."""
+    return not settings.database_url and "PREFECT_API_DATABASE_CONNECTION_URL" not in os.environ
+
+
 def server_environment(settings: Settings) -> dict[str, str]:
     """Environment of the server process: state under the home folder, telemetry off, secured."""
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
     env.update(
-        PREFECT_HOME=str(settings.home / "prefect"),
+        PREFECT_HOME=str(prefect_home(settings)),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_UI_ENABLED="true",
         # relative, so the UI calls the server that served it, whatever address the browser used
         PREFECT_UI_API_URL="/api",
+        **UNUSED_SERVICES,
     )
     if settings.database_url:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.database_url
@@ -120,12 +144,19 @@ def running_server(settings: Settings) -> ServerState | None:
     return None
 
 
+OUR_PROCESSES = (b"prefect", b"pipelines.framework.stack.worker")
+"""What the command line of a process the stack starts names: Prefect's server and flow runs, the
+platform's worker (`services.start_worker`)."""
+
+
 def pid_alive(pid: int) -> bool:
-    """True while `pid` is a live Prefect process: a pid reused by another program is not ours."""
+    """True while `pid` is a live process of the stack: a pid reused by another program is not
+    ours."""
     try:
-        return b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+    return any(name in command for name in OUR_PROCESSES)
 
 
 @contextmanager
@@ -142,46 +173,152 @@ def state_lock(settings: Settings) -> Iterator[None]:
 
 def start_server(settings: Settings, host: str, port: int) -> ServerState:
     """Start `prefect server start` in its own session and wait until it is healthy."""
+    return launch_server(settings, host, port).wait()
+
+
+def launch_server(settings: Settings, host: str, port: int) -> "Launch":
+    """Start the server in the background (refusing a bad address at once): the caller does its
+    own work while the server boots, then `wait()`s for it."""
     if refusal := exposure_refusal(settings, host):
         raise ServerError(refusal)
     if not port_is_free(host, port):
         raise ServerError(f"port {port} on {host} is in use; choose another with --port")
+    return Launch.start(settings, host, port)
+
+
+class Launch:
+    """A server starting on a thread of its own (the template database built if this
+    installation has none yet, copied into a new state folder, the server started and polled
+    until healthy), or one already running; `wait()` returns it healthy."""
+
+    def __init__(self, running: ServerState | None = None) -> None:
+        self._outcome: ServerState | BaseException = running or ServerError("not started")
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, settings: Settings, host: str, port: int) -> "Launch":
+        launch = cls()
+        launch._thread = threading.Thread(
+            target=launch._run, args=(settings, host, port), name="server-launch", daemon=True
+        )
+        launch._thread.start()
+        return launch
+
+    def _run(self, settings: Settings, host: str, port: int) -> None:
+        try:
+            self._outcome = _boot(settings, host, port)
+        except BaseException as exc:  # pylint: disable=broad-exception-caught
+            self._outcome = exc  # raised again by wait(), in the caller's thread
+
+    def wait(self) -> ServerState:
+        if self._thread is not None:
+            self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return self._outcome
+
+
+@contextmanager
+def server_starting(settings: Settings, host: str, port: int) -> Iterator[Launch]:
+    """Under the state lock: the running server, or one launched now that boots while the block
+    does its own work (importing Prefect and the flows); the block `wait()`s for it."""
+    with state_lock(settings):
+        running = running_server(settings)
+        launch = Launch(running) if running else launch_server(settings, host, port)
+        try:
+            yield launch
+        finally:
+            with suppress(BaseException):  # the block's own error, if any, is the one to show
+                launch.wait()  # never leave a thread writing the state file after the lock
+
+
+def _boot(settings: Settings, host: str, port: int) -> ServerState:
+    """The state folder's database from the template, then the server, healthy."""
+    home = prefect_home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    key = database.build_key() if uses_local_sqlite(settings) else None
+    if key and not (home / database.DATABASE_FILE).exists():
+        _ensure_template(settings, key)
+        database.seed(settings, home, key)
+    env = server_environment(settings)  # after the copy: it adopts a key found in the database
+    up_to_date = bool(key) and database.is_up_to_date(home, key)
+    if up_to_date:
+        env.update(database.UP_TO_DATE)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.logs_dir / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "prefect",
-        "server",
-        "start",
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
+    command = [sys.executable, "-m", "prefect", "server", "start"]
+    process = _spawn([*command, "--host", host, "--port", str(port)], env, log_path)
+    state = ServerState(url=api_url(host, port), pid=process.pid, log=str(log_path))
+    _wait_healthy(process, state.url, settings.server_start_timeout, log_path)
+    if key and not up_to_date:  # healthy: Prefect migrated it and registered the block types
+        database.mark_up_to_date(home, key)
+    settings.server_state_file.write_text(json.dumps(asdict(state)))
+    return state
+
+
+def _spawn(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """A server process in its own session (stopped as a group), its output in `log_path`."""
     with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
+        return subprocess.Popen(  # pylint: disable=consider-using-with
             command,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=server_environment(settings),
+            env=env,
             start_new_session=True,
         )
-    state = ServerState(url=api_url(host, port), pid=process.pid, log=str(log_path))
-    deadline = time.monotonic() + settings.server_start_timeout
+
+
+def _wait_healthy(process: subprocess.Popen, url: str, timeout: float, log_path: Path) -> None:
+    """Return once `url` answers its health check; stop the process if it never does."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerError(f"the Prefect server exited ({process.returncode}); see {log_path}")
-        if is_healthy(state.url):
-            settings.server_state_file.write_text(json.dumps(asdict(state)))
-            return state
-        time.sleep(0.25)
+        if is_healthy(url, timeout=1.0):
+            return
+        time.sleep(POLL_SECONDS)
     stop_process_group(process.pid)
     raise ServerError(
-        f"the Prefect server did not become healthy in {settings.server_start_timeout:.0f} s; "
-        f"see {log_path}"
+        f"the Prefect server did not become healthy in {timeout:.0f} s; see {log_path}"
     )
+
+
+def _ensure_template(settings: Settings, key: str) -> None:
+    """Build the template database of `key` once: Prefect's own first start (migrations, block
+    types) on a scratch folder, with no services, a throwaway key and no client. Where the
+    cache cannot be written, the server migrates its own database as Prefect does."""
+    try:
+        with database.building(settings, key) as scratch:
+            if scratch is not None:
+                _first_start(settings, scratch)
+    except database.TemplateError as exc:
+        raise ServerError(f"the template database is not a pristine one: {exc}") from exc
+    except OSError:
+        return
+
+
+def _first_start(settings: Settings, scratch: Path) -> None:
+    """Start and stop a server on `scratch`: what it leaves is the template."""
+    env = {name: value for name, value in os.environ.items() if name != "PREFECT_API_URL"}
+    env.update(
+        PREFECT_HOME=str(scratch),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_ENABLED="false",
+        PREFECT_SERVER_DATABASE_MIGRATE_ON_START="true",
+        PREFECT_SERVER_REGISTER_BLOCKS_ON_START="true",
+        **{ENCRYPTION_KEY_VARIABLE: new_encryption_key()},  # discarded: none stored
+    )
+    log_path = scratch / "server.log"
+    port = free_port()
+    command = [sys.executable, "-m", "prefect", "server", "start", "--no-services"]
+    process = _spawn([*command, "--host", "127.0.0.1", "--port", str(port)], env, log_path)
+    try:
+        _wait_healthy(process, api_url("127.0.0.1", port), settings.server_start_timeout, log_path)
+    except ServerError as exc:
+        raise ServerError(f"{exc}: {log_path.read_text(errors='replace')[-2000:]}") from None
+    finally:
+        stop_process_group(process.pid)
 
 
 def ensure_server(settings: Settings | None = None) -> str:

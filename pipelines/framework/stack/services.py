@@ -32,10 +32,9 @@ from pipelines.framework.deploy import (
 from pipelines.framework.runtime import crash_alert_action
 from pipelines.framework.stack.security import client_environment
 from pipelines.framework.stack.server import (
+    Launch,
     api_settings,
     pid_alive,
-    running_server,
-    start_server,
     state_lock,
     stop_process_group,
     stop_server,
@@ -180,27 +179,27 @@ def served_labels(env: Environment) -> list[str]:
     return sorted({*agent_labels(), *(spec.label for spec in plan(env))})
 
 
-def up(settings: Settings, env: Environment, host: str, port: int) -> StackState:
-    """Start (or reuse) the server, create pools and queues, start missing workers."""
-    with state_lock(settings):
-        server = running_server(settings) or start_server(settings, host, port)
-        previous = StackState.load(settings)
-        workers = {
-            label: pid
-            for label, pid in (previous.workers if previous else {}).items()
-            if pid_alive(pid) and previous and previous.url == server.url
-        }
-        labels = served_labels(env)
-        with api_settings(server.url):
-            asyncio.run(prepare_server(labels, env))
-        for label in labels:  # a Kubernetes pool's worker runs in its cluster, not here
-            if pool_type(label) != "process" and label in workers:
-                stop_worker(workers.pop(label))
-            elif pool_type(label) == "process" and label not in workers:
-                workers[label] = start_worker(settings, server.url, label, env)
-        state = StackState(url=server.url, env=env.name, workers=workers)
-        state.save(settings)
-        return state
+def up(settings: Settings, env: Environment, launch: Launch) -> StackState:
+    """With the server booting (`server_starting`, whose state lock the caller holds): read the
+    flows meanwhile, then create pools and queues and start the missing workers."""
+    labels = served_labels(env)  # imports every flow while the server boots
+    server = launch.wait()
+    previous = StackState.load(settings)
+    workers = {
+        label: pid
+        for label, pid in (previous.workers if previous else {}).items()
+        if pid_alive(pid) and previous and previous.url == server.url
+    }
+    with api_settings(server.url):
+        asyncio.run(prepare_server(labels, env))
+    for label in labels:  # a Kubernetes pool's worker runs in its cluster, not here
+        if pool_type(label) != "process" and label in workers:
+            stop_worker(workers.pop(label))
+        elif pool_type(label) == "process" and label not in workers:
+            workers[label] = start_worker(settings, server.url, label, env)
+    state = StackState(url=server.url, env=env.name, workers=workers)
+    state.save(settings)
+    return state
 
 
 def down(settings: Settings) -> StackState | None:
