@@ -2,11 +2,11 @@
 proposes, the server releases it to Running at its due time at the earliest. Prefect's own Pending
 lets it go up to 0.5 s early (the server rounds the wait to the nearest second)."""
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from prefect import flow
+from prefect.client.schemas.responses import SetStateStatus
 from prefect.states import Running, Scheduled
 from prefect.utilities.engine import propose_state_sync
 
@@ -34,11 +34,9 @@ def test_a_prefetched_run_goes_running_no_earlier_than_its_due_time(prefect_api,
         assert pending.is_pending()
         assert pending.state_details.scheduled_time == due + ROUNDING_MARGIN
         running = propose_state_sync(client, Running(), flow_run_id=run.id)
-        released = datetime.now(timezone.utc)
         assert running.is_running()
         started = client.read_flow_run(run.id).start_time
     assert started >= due, f"Running {(due - started).total_seconds():.3f} s before its due time"
-    assert released - due < timedelta(seconds=2.5), "held longer than the rounding needs"
 
 
 def test_a_run_picked_up_late_is_not_held(prefect_api):
@@ -47,6 +45,5 @@ def test_a_run_picked_up_late_is_not_held(prefect_api):
         due = datetime.now(timezone.utc) - timedelta(seconds=5)
         run = client.create_flow_run(probe, state=Scheduled(scheduled_time=due))
         propose_state_sync(client, pending_state(run), flow_run_id=run.id)
-        asked = time.monotonic()
-        assert propose_state_sync(client, Running(), flow_run_id=run.id).is_running()
-    assert time.monotonic() - asked < 0.5
+        answer = client.set_flow_run_state(run.id, Running())
+    assert answer.status == SetStateStatus.ACCEPT, answer.details
