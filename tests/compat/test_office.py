@@ -20,7 +20,7 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
-from pipelines.compat.migrate import main, migrate
+from pipelines.compat.migrate import main, migrate, rewrite_source
 from pipelines.framework.config import REPO_ROOT
 from tests.conftest import run_pipelines
 
@@ -325,3 +325,81 @@ def test_pipelines_run_runs_a_migrated_flow_and_names_the_failing_task(migrated,
     failed = run_pipelines("run", "Sinais e laços", env=cli_env, cwd=repo)
     assert failed.returncode == 1
     assert "'end_run_failed': stopped on purpose; 'fail_signal': explicit failure" in failed.stderr
+
+
+CHILD_AND_PARENT = """
+from prefect import Parameter, task
+from prefect.run_configs import LocalRun
+from prefect.tasks.prefect import StartFlowRun, create_flow_run, get_task_run_result
+
+from pipelines.utils.decorators import Flow
+
+
+@task(checkpoint=True)
+def contar(n):
+    return n * 2
+
+
+with Flow("EMD: exemplo - Contagem", code_owners=["paty"]) as rj_exemplo_contagem_flow:
+    contar(Parameter("n", default=3))
+rj_exemplo_contagem_flow.run_config = LocalRun(labels=["rj-exemplo"])
+
+with Flow("EMD: exemplo - Contagem mãe", code_owners=["paty"]) as rj_exemplo_contagem_mae_flow:
+    waited = StartFlowRun(flow_name="EMD: exemplo - Contagem", parameters={"n": 5}, wait=True)()
+    child = create_flow_run(flow_name="EMD: exemplo - Contagem", parameters={"n": 21})
+    doubled = get_task_run_result(child, task_slug="contar-1")
+rj_exemplo_contagem_mae_flow.run_config = LocalRun(labels=["rj-exemplo"])
+"""
+
+RUN_COUNTING = """
+import json
+from pipelines.rj_exemplo.contagem.flows import rj_exemplo_contagem_mae_flow as flow
+state = flow.run()
+print(json.dumps({t.name: [type(s).__name__, repr(s.result)] for t, s in state.result.items()}))
+"""
+
+
+@pytest.mark.e2e
+def test_start_flow_run_waits_and_get_task_run_result_reads_the_childs_task(
+    migrated, cli_env, prefect_home
+):
+    repo, _ = migrated
+    project = repo / "pipelines/rj_exemplo/contagem"
+    project.mkdir()
+    (project / "__init__.py").write_text("")
+    code, findings, _ = rewrite_source(CHILD_AND_PARENT.encode(), MOVED)
+    assert findings == []
+    (project / "flows.py").write_bytes(code)
+    # The child's result is written by the worker's run and read by the parent: one storage.
+    cli_env = {**cli_env, "PREFECT_LOCAL_STORAGE_PATH": str(prefect_home / "results")}
+    registered = run_pipelines("register", "--env", "local", "--json", env=cli_env, cwd=repo)
+    assert registered.returncode == 0, registered.stderr[-3000:]
+    worker_env = {**cli_env, "PREFECT_WORKER_QUERY_SECONDS": "1", "PYTHONPATH": str(repo)}
+    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", "rj-exemplo"]
+    worker = subprocess.Popen(  # our own worker, stopped below by its process group
+        [*command, "--work-queue", "local", "--install-policy", "never"],
+        cwd=repo,
+        env=worker_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        parent = subprocess.run(
+            [sys.executable, "-c", RUN_COUNTING],
+            cwd=repo,
+            env={**cli_env, "PYTHONPATH": str(repo), "PIPELINES_ENV": "local"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(timeout=30)
+    assert parent.returncode == 0, parent.stderr[-3000:]
+    states = json.loads(parent.stdout.strip().splitlines()[-1])
+    # Prefect 1: StartFlowRun(wait=True) ends in the child's final state, with its id as result.
+    assert states["StartFlowRun"][0] == "Success", states
+    assert states["create_flow_run"][0] == "Success"
+    assert states["get_task_run_result"] == ["Success", "42"], states

@@ -123,7 +123,9 @@ def _prefect3_task(task: Task) -> prefect.Task:
         timeout_seconds=task.timeout,
         retry_condition_fn=_may_retry,
         cache_policy=NO_CACHE,
-        persist_result=False if task.checkpoint is False else None,
+        # checkpoint=True: the result is stored, so `get_task_run_result` reads it from another
+        # run (Prefect 1 checkpointed it to the flow's result); unset: Prefect 3's default.
+        persist_result=task.checkpoint,
         task_run_name=_run_name,
         tags=set(task.tags),
     )

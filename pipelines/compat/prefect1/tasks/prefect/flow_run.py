@@ -74,6 +74,10 @@ def wait_for_flow_run(
     return flow_run
 
 
+TASK_RUN_RECORD_SECONDS = 30.0
+"""How long a finished child run's task run may take to appear in the server's records."""
+
+
 @task
 def get_task_run_result(
     flow_run_id: str, task_slug: str, map_index: int = -1, poll_time: int = 5
@@ -86,7 +90,15 @@ def get_task_run_result(
     while not view.state.is_finished():
         time.sleep(poll_time)
         view = view.get_latest()
-    return view.get_task_run(task_slug, map_index).get_result()
+    # The server records task runs from their events, a moment after the flow run ends.
+    deadline = time.monotonic() + TASK_RUN_RECORD_SECONDS
+    while True:
+        try:
+            return view.get_task_run(task_slug, map_index).get_result()
+        except ValueError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 class StartFlowRun(Task):
