@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +30,16 @@ def test_the_stack_knows_its_own_processes_by_their_command_line(names, ours):
     sleeper = "import time; time.sleep(30)"
     with subprocess.Popen([sys.executable, "-c", sleeper, *names]) as process:
         try:
+            _wait_for_exec(process.pid, sleeper.encode())
             assert pid_alive(process.pid) is ours
         finally:
             process.kill()
     assert not pid_alive(process.pid)
+
+
+def _wait_for_exec(pid: int, marker: bytes, timeout: float = 30) -> None:
+    """Until the child runs its own program: right after the fork it still shows pytest's."""
+    deadline = time.monotonic() + timeout
+    while marker not in Path(f"/proc/{pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the child never started its program"
+        time.sleep(0.01)
