@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from report import Row, heading, markdown  # benchmarks/ is the script's first sys.path entry
+from report import Row, heading, markdown, skip  # benchmarks/ is the script's first sys.path entry
 
 REPO = Path(__file__).resolve().parent.parent
 PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres", "dbname": "test"}
@@ -175,6 +176,21 @@ class Result:
     peak_mb: float
     rows: int | None
     detail: dict
+
+
+def _require_postgres() -> None:
+    """A machine without the PostgreSQL or the `psql` this needs gets one plain line, not a
+    traceback (make bench goes on with the other benchmarks)."""
+    if shutil.which("psql") is None:
+        skip("Dumps", "no `psql` on PATH (Debian: apt-get install postgresql-client)")
+    probe = subprocess.run(
+        ["psql", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d", PG["dbname"],
+         "-XAtc", "SELECT 1"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        reason = (probe.stderr.strip().splitlines() or ["no answer"])[0]
+        skip("Dumps", f"no PostgreSQL at {PG['host']}:{PG['port']} (database `test`): {reason}")
 
 
 def _psql(sql: str, **kwargs) -> subprocess.CompletedProcess:
@@ -415,6 +431,7 @@ def main() -> None:  # pylint: disable=too-many-locals
     os.environ.setdefault("PGUSER", PG["user"])
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     load_at_start = os.getloadavg()[0]
+    _require_postgres()
     table = f"public.bench_dumps_{args.rows}"
     _psql(CREATE.format(table=table, rows=args.rows), stdout=subprocess.DEVNULL)
     try:

@@ -97,3 +97,13 @@ def test_compat_waits_for_its_temporary_server_however_slow_the_machine(tmp_path
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| per task, compat | " in result.stdout
+
+
+def test_dumps_without_psql_says_it_skipped(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "dumps.py"), "--rows", "10"], cwd=REPO_ROOT,
+        capture_output=True, text=True, timeout=120, env={"PATH": str(tmp_path)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "SKIPPED: no `psql` on PATH" in result.stdout
+    assert "Traceback" not in result.stderr
