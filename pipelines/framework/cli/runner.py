@@ -23,6 +23,7 @@ import importlib
 import io
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -32,7 +33,7 @@ import sys
 import sysconfig
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -235,8 +236,8 @@ def serve(path: str) -> None:
                 else:
                     _reap(key.fd, selector, children)
                     idle_since = time.monotonic()
-            if not children:
-                learned.import_all()
+            if not children:  # a caller waiting meanwhile is served first
+                learned.import_all(lambda: bool(select.select([listener], [], [], 0)[0]))
     finally:
         if os.getpid() == owner and _still_ours(path, inode):
             Path(path).unlink(missing_ok=True)
@@ -457,10 +458,13 @@ class _Learned:
             if any(origin.startswith(root) for root in self.roots):
                 yield name
 
-    def import_all(self) -> None:
-        """In the runner, between runs: import what the runs needed; stop if one starts a thread."""
+    def import_all(self, waiting: Callable[[], bool] = lambda: False) -> None:
+        """In the runner, between runs: import what the runs needed, pausing while a caller is
+        `waiting`; stop if one starts a thread."""
         data = self._read()
         for name in data["modules"]:
+            if waiting():
+                return
             if name in sys.modules or name in data["unsafe"] or name in self.tried:
                 continue
             self.tried.add(name)
