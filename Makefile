@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev]'
+	@# The local server's database template (stack/database.py: Prefect migrates it once, 20-50 s
+	@# here), so the first `pipelines up` copies it; if this fails, that first start builds it.
+	$(BIN)/python -c 'from pipelines.framework.stack.server import prepare_template; prepare_template()' \
+	  || echo "warning: the server's database template was not built; the first pipelines up builds it"
 	touch $(STAMP)
 
 # The repository's own modules too (only what changed since): the CLI imports them on every call.

@@ -284,6 +284,14 @@ def _wait_healthy(process: subprocess.Popen, url: str, timeout: float, log_path:
     )
 
 
+def prepare_template(settings: Settings | None = None) -> None:
+    """Build the template database now (`make install` does), so that the first `pipelines up`
+    or `pipelines run` of an installation copies it instead of building it."""
+    settings = settings or get_settings()
+    if uses_local_sqlite(settings):
+        _ensure_template(settings, database.build_key())
+
+
 def _ensure_template(settings: Settings, key: str) -> None:
     """Build the template database of `key` once: Prefect's own first start (migrations, block
     types) on a scratch folder, with no services, a throwaway key and no client. Where the
