@@ -189,6 +189,17 @@ def test_a_migrated_flow_name_is_a_warning_and_a_platform_one_an_error(git_repo)
     assert (False, name_message) in found
 
 
+def test_two_flows_of_one_name_are_an_error_naming_both_places(git_repo):
+    repo = Repository(git_repo)
+    first = FlowInfo(_old_style_flow, "pipelines.rj_inea.radar.flows", "flow")
+    second = FlowInfo(_old_style_flow, "pipelines.rj_inea.dump_ftp.flows", "backfill")
+    shared = [f for f in flow_findings([first, second], repo) if "overwrite" in f.message]
+    assert len(shared) == 1 and not shared[0].warning  # migrated or not: one deployment for two
+    assert shared[0].path == second.path
+    assert f"the name of the flow at {first.path}:{first.line}" in shared[0].message
+    assert not [f for f in flow_findings([first], repo) if "overwrite" in f.message]
+
+
 @pytest.mark.e2e
 def test_check_passes_a_migrated_checkout_with_warnings_and_names_a_planted_key(repo_copy):
     from pipelines.compat.migrate import migrate  # the test's setup: compat is not framework

@@ -208,6 +208,22 @@ def flow_findings(
         if not info.code_owners:
             message = f"flow {info.name!r} declares no code_owners"
             yield Finding(info.path, info.line, message, warning=migrated)
+    yield from _shared_names(flows)
+
+
+def _shared_names(flows: "list[FlowInfo] | list[FlowRecord]") -> Iterator[Finding]:
+    """Two flows of one name would register as one deployment, each overwriting the other."""
+    by_name: dict[str, list] = {}
+    for info in flows:
+        by_name.setdefault(info.name, []).append(info)
+    for name, infos in by_name.items():
+        for info in infos[1:] if len(infos) > 1 else ():
+            first = infos[0]
+            message = (
+                f"flow name {name!r} is also the name of the flow at {first.path}:{first.line}:"
+                " their deployments would overwrite each other"
+            )
+            yield Finding(info.path, info.line, message)
 
 
 def check_syntax(repo: Repository | None = None) -> Iterator[Finding]:
