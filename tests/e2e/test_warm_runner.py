@@ -117,3 +117,16 @@ def test_an_edited_task_runs_as_edited_by_the_same_runner(
     assert sorted((prefect_home / "runner").glob("*.sock")) == runners  # no new runner
     assert "Baixados, v2" in second.stdout + second.stderr
     assert "Dados baixados com sucesso!" not in second.stdout + second.stderr
+
+
+def test_pipelines_down_stops_the_warm_runners(cli_env, randomuser, tmp_path):
+    env = {**cli_env, "PIPELINES_HOME": str(tmp_path / "home")}  # no server of its own to stop
+    args = ("run", "Users report", "-p", "n_users=2", "-p", f"api_url={randomuser.url}")
+    assert run_pipelines(*args, env=env, cwd=tmp_path).returncode == 0
+    sockets = tmp_path / "home" / "runner"
+    assert list(sockets.glob("*.sock"))  # the run left its runner waiting for the next one
+    try:
+        assert run_pipelines("down", env=env, cwd=tmp_path).returncode == 0
+        assert not list(sockets.glob("*.sock"))
+    finally:
+        stop_runners(tmp_path / "home")

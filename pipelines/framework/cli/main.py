@@ -348,8 +348,13 @@ def up(
 
 @app.command()
 def down():
-    """Stop the workers and the server started by `up` (or by a local run)."""
-    stack.down(config.get_settings())
+    """Stop the workers and the server started by `up` (or by a local run), and the warm runners
+    of `pipelines run`."""
+    from pipelines.framework.cli import runner  # the standard library's alone
+
+    settings = config.get_settings()
+    stack.down(settings)
+    runner.stop_runners(settings.home)
     console.print("stopped")
 
 
