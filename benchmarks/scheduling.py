@@ -250,7 +250,7 @@ def report(delays: dict[str, list[dict]]) -> None:
     )
     for case, rows in delays.items():
         print(f"{case}: " + ", ".join(f"{row['delay']:.2f}" for row in rows))
-    sys.exit(0 if met else 1)
+    sys.exit(1 if early else 0)  # a run started early is a fault; a goal missed is a figure
 
 
 if __name__ == "__main__":
