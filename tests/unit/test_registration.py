@@ -73,6 +73,15 @@ def test_without_a_schedule_the_run_config_labels_pick_the_pool(run_config, labe
     assert _spec(run_config).render().work_pool == label
 
 
+def test_flows_lists_the_labels_registration_uses():
+    unscheduled = _spec(KubernetesRun(image=IMAGE, labels=["rj-exemplo"])).info
+    assert unscheduled.summary()["labels"] == ["rj-exemplo"]  # as Prefect 1 reports it
+    labelled = Schedule(clocks=[IntervalClock(timedelta(days=1), labels=["rj-cor"])])
+    assert _spec(KubernetesRun(labels=["rj-exemplo"]), labelled).info.summary()["labels"] == [
+        "rj-cor"
+    ]
+
+
 def test_a_clock_label_wins_over_the_run_config_and_a_clock_without_one_takes_it():
     labelled = Schedule(clocks=[IntervalClock(timedelta(days=1), labels=["rj-cor"])])
     bare = Schedule(clocks=[IntervalClock(timedelta(days=1))])

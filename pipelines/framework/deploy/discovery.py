@@ -117,6 +117,14 @@ class FlowInfo:
         return getattr(self.flow, "schedule", None)
 
     @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels that pick the flow's work pool: its schedule's; without one, its Prefect 1
+        run config's (`flow.run_config.labels`, pipelines.compat), sorted."""
+        if self.schedule:
+            return tuple(self.schedule.labels)
+        return tuple(sorted(getattr(getattr(self.flow, "run_config", None), "labels", None) or ()))
+
+    @property
     def deployment_concurrency(self) -> ConcurrencyLimitConfig | None:
         """The deployment's concurrency limit and what a run over it does (queue or cancel)."""
         return getattr(self.flow, "deployment_concurrency", None)
@@ -162,7 +170,7 @@ class FlowInfo:
                 }
                 for p in self.parameters.values()
             ],
-            "labels": list(schedule.labels) if schedule else [],
+            "labels": list(self.labels),
             "schedules": [
                 {
                     "description": clock.describe(),

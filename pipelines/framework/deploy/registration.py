@@ -139,11 +139,8 @@ class DeploymentSpec:
     def label(self) -> str:
         """The agent label (work pool) of the flow: its schedule's; without one, its Prefect 1
         run config's (`flow.run_config.labels`), else the default one."""
-        schedule = self.info.schedule
-        if schedule:
-            labels, source = schedule.labels, "a schedule"
-        else:
-            labels, source = _run_config_labels(self.info), "a run config"
+        labels, source = self.info.labels, "a schedule" if self.info.schedule else "a run config"
+        if not self.info.schedule:
             labels = labels or (constants.DEFAULT_AGENT_LABEL.value,)
         if len(labels) != 1:
             raise ScheduleError(f"{self.info.name!r}: {source} names one label, got {labels}")
@@ -192,11 +189,6 @@ class DeploymentSpec:
             digest.update(str(path).encode())
             digest.update(file_digest(REPO_ROOT / path))
         return digest.hexdigest()[:16]
-
-
-def _run_config_labels(info: FlowInfo) -> tuple[str, ...]:
-    """A Prefect 1 flow's `run_config.labels` (pipelines.compat), sorted; () for other flows."""
-    return tuple(sorted(getattr(getattr(info.flow, "run_config", None), "labels", None) or ()))
 
 
 def upload_code(spec: DeploymentSpec, fingerprint: str) -> str:
