@@ -10,6 +10,7 @@ or `pipelines status` marks the runs of a record whose process is gone Crashed.
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -206,12 +207,18 @@ def _reason(state: State) -> str:
     return (state.message or state.name).splitlines()[0]
 
 
-def _failed_task_name(flow_run_id: UUID | None) -> str | None:
+def _failed_task_name(flow_run_id: UUID | None, wait_seconds: float = 5.0) -> str | None:
+    """The failed task of a failed run. The server records task runs from their events, which
+    can reach it after the flow run's own final state: a quick run waits for them, a little."""
     if flow_run_id is None:
         return None
+    deadline = time.monotonic() + wait_seconds
     with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
-    failed = [run for run in task_runs if run.state and run.state.is_failed()]
-    return failed[-1].task_key.rsplit("-", 1)[0] if failed else None
+        while True:
+            task_runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            failed = [run for run in task_runs if run.state and run.state.is_failed()]
+            if failed or time.monotonic() > deadline:
+                return failed[-1].task_key.rsplit("-", 1)[0] if failed else None
+            time.sleep(0.2)
