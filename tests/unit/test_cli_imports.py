@@ -71,6 +71,34 @@ def test_help_usage_errors_and_status_import_neither_prefect_nor_the_flows(tmp_p
     assert too_heavy(modules) == []
 
 
+@pytest.mark.parametrize(
+    ("args", "lines"),
+    [
+        (
+            ["no-such-command"],
+            ["Try 'pipelines --help' for help.", "Error: No such command 'no-such-command'."],
+        ),
+        (["run"], ["Try 'pipelines run --help' for help.", "Error: Missing argument 'flow'."]),
+        (["status"], ["error: the local stack is not running; start it with `pipelines up`"]),
+    ],
+)
+def test_usage_errors_and_status_print_without_rich(tmp_path, args, lines):
+    """Typer's boxed usage errors import rich's markdown, traceback and pretty-printing first,
+    and rich's console alone costs 40 ms: these print plain lines, and still say what to do."""
+    report = tmp_path / "modules.json"
+    result = subprocess.run(
+        [sys.executable, "-c", COMMAND.format(report=str(report), before=""), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PIPELINES_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+    )
+
+    assert all(line in result.stderr.splitlines() for line in lines), result.stderr
+    assert [name for name in json.loads(report.read_text()) if name.startswith("rich")] == []
+
+
 def test_the_check_sees_a_top_level_prefect_import(tmp_path):
     """What a top-level `from pipelines.framework.deploy import discover_flows` in the CLI would
     do: the test above would then fail."""

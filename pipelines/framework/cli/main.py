@@ -12,16 +12,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from typer.core import TyperGroup
 
 from pipelines.framework import config, deploy, stack
 from pipelines.framework.cli.dev import dev_app
+from pipelines.framework.cli.output import error, print_table, say, warn
 from pipelines.framework.cli.secrets import secrets_app
 from pipelines.framework.config import UsageError
 
 if TYPE_CHECKING:
     from uuid import UUID
+
+    from rich.table import Table
 
     from pipelines.framework.config import Environment
     from pipelines.framework.deploy import ImportFailure, Outcome, PlannedRun
@@ -30,13 +32,32 @@ if TYPE_CHECKING:
 # `stack.x`, so Prefect and the flows load only in the commands that need them, never for
 # `--help`, a usage error or `status` (tests/unit/test_cli_imports.py holds this).
 
+
+class Commands(TyperGroup):
+    """The command group, its usage errors in click's plain three lines (usage, hint, error):
+    Typer's boxed ones import rich's markdown, traceback and pretty-printing machinery first,
+    0.1 s of a usage error's 0.3 s."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as exc:  # click's errors: usage, bad parameter, file
+            exc.show()  # type: ignore[attr-defined]
+            raise SystemExit(exc.exit_code) from None
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            raise SystemExit(1) from None
+        raise SystemExit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=Commands,
     help="The city's data pipelines: list, run, scaffold and check flows.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
 
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(dev_app, name="dev")
@@ -46,29 +67,16 @@ EnvOption = Annotated[
 ]
 
 
-PIPED_WIDTH = 10_000
-"""Output that is not a terminal is not wrapped at 80 columns: one table row, one line."""
-
-
-def _print_table(table: Table) -> None:
-    """A table on stdout: in a terminal, long cells wrap (never cut to `…`); in a pipe or a
-    file, each row is one line however wide, as grep and a log need it."""
-    for column in table.columns:
-        column.overflow = "fold"
-    (console if console.is_terminal else Console(width=PIPED_WIDTH)).print(table)
-
-
 def fail(message: str, code: int) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    error(message)
     return typer.Exit(code)
 
 
 def _print_failures(failures: "Sequence[ImportFailure]", level: str = "error") -> None:
     """One line per flows module that did not import: where, and why."""
-    color = "bold red" if level == "error" else "yellow"
     for failure in failures:
-        errors.print(f"[{color}]{level}:[/] {failure}", highlight=False, soft_wrap=True)
+        (error if level == "error" else warn)(str(failure))
 
 
 @app.command()
@@ -88,6 +96,8 @@ def flows(
 
 
 def _print_flows_table(found: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
     table = Table("flow", "module", "parameters", "owners", "schedule")
     for item in found:
         params = ", ".join(
@@ -98,7 +108,7 @@ def _print_flows_table(found: list[dict[str, Any]]) -> None:
         table.add_row(
             item["name"], item["module"], params, ", ".join(item["code_owners"]), schedule
         )
-    _print_table(table)
+    print_table(table)
 
 
 @app.command()
@@ -142,7 +152,7 @@ def run(
         log = _run_log(outcome.state.state_details.flow_run_id)
         hint = "" if verbose else "; -v prints the tracebacks here"
         raise fail(f"{info.name!r} failed in {where}: {outcome.reason} ({log}{hint})", 1)
-    console.print(f"[green]{info.name!r} completed[/]", highlight=False)
+    say(f"{info.name!r} completed", fg="green")
 
 
 def _run_log(flow_run_id: "UUID | None") -> str:
@@ -156,9 +166,10 @@ def _run_log(flow_run_id: "UUID | None") -> str:
 def _print_crashed_orphans(names: Sequence[str]) -> None:
     """Say which runs of dead `pipelines run` processes this command marked Crashed."""
     for name in names:
-        errors.print(
-            f"[yellow]run {name!r} of a `pipelines run` whose process died: marked Crashed[/]",
-            highlight=False,
+        say(
+            f"run {name!r} of a `pipelines run` whose process died: marked Crashed",
+            fg="yellow",
+            err=True,
         )
 
 
@@ -177,7 +188,7 @@ def new(
     except UsageError as exc:
         raise fail(str(exc), 2) from None
     for path in created:
-        console.print(f"created {path}", highlight=False)
+        say(f"created {path}")
 
 
 @app.command()
@@ -190,12 +201,14 @@ def check():
     if broken:
         raise fail(f"{len(broken)} finding(s)", 1)
     warned = f" ({len(findings)} warning(s), in migrated folders)" if findings else ""
-    console.print(f"[green]all conventions hold[/]{warned}", highlight=False)
+    say(typer.style("all conventions hold", fg="green") + warned)
 
 
 def _registration_table(
     outcomes: "list[Outcome]", dry_run: bool, environment: "Environment"
-) -> Table:
+) -> "Table":
+    from rich.table import Table
+
     title = f"{'would register' if dry_run else 'registered'} in {environment.name}"
     table = Table("flow", "action", "detail", title=title)
     for outcome in outcomes:
@@ -224,7 +237,7 @@ def register_command(
         typer.echo(json.dumps([o.__dict__ for o in outcomes], indent=2, ensure_ascii=False))
         _exit_on_failures(outcomes)
         return
-    _print_table(_registration_table(outcomes, dry_run, environment))
+    print_table(_registration_table(outcomes, dry_run, environment))
     _print_counts(outcomes)
     _exit_on_failures(outcomes)
 
@@ -233,12 +246,13 @@ def _register(environment: "Environment", url: str, dry_run: bool, quiet: bool) 
     """Registration proper, a progress bar on stderr."""
     import asyncio  # 30 ms each, paid by the commands that talk to the server alone
 
+    from rich.console import Console
     from rich.progress import Progress
 
     total = len(deploy.discover().flows)
     with (
         stack.api_settings(url),
-        Progress(console=errors, transient=True, disable=quiet) as progress,
+        Progress(console=Console(stderr=True), transient=True, disable=quiet) as progress,
     ):
         task = progress.add_task(f"registering in {environment.name}", total=total)
         return asyncio.run(
@@ -250,20 +264,22 @@ def _print_counts(outcomes: "list[Outcome]") -> None:
     actions = ("created", "updated", "skipped", "paused", "failed", "kept")
     counts = {a: sum(o.action == a for o in outcomes) for a in actions}
     shown = [f"{n} {a}" for a, n in counts.items() if n or a in actions[:4]]
-    console.print(", ".join(shown), highlight=False)
+    say(", ".join(shown))
 
 
 def _exit_on_failures(outcomes: "list[Outcome]") -> None:
     """Exit 1 after the rest registered when a flows module did not import (each named)."""
     failed = [o for o in outcomes if o.action == "failed"]
     for outcome in failed:
-        errors.print(f"[bold red]error:[/] {outcome.detail}", highlight=False, soft_wrap=True)
+        error(outcome.detail)
     if failed:
         raise fail(f"{len(failed)} flows module(s) do not import; the others registered", 1)
 
 
 def _print_deployments(environment: "Environment") -> None:
     """Each deployment with its pool and its next run, as the scheduler will create it."""
+    from rich.table import Table
+
     table = Table("deployment", "pool / queue", "next run", title=f"in {environment.name}")
     now = datetime.now().astimezone()
     for spec in deploy.plan(environment):
@@ -271,7 +287,7 @@ def _print_deployments(environment: "Environment") -> None:
         shown = upcoming.isoformat(timespec="minutes") if upcoming else "-"
         name = deploy.deployment_name(spec.info.name, environment)
         table.add_row(name, f"{spec.label} / {environment.work_queue()}", shown)
-    _print_table(table)
+    print_table(table)
 
 
 STOP_POLL_SECONDS = 0.5
@@ -325,25 +341,22 @@ def up(
         raise fail(str(exc), 2) from None
     except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
-    _print_table(_registration_table(outcomes, False, environment))
+    print_table(_registration_table(outcomes, False, environment))
     _print_deployments(environment)
-    console.print(f"UI: [bold]{state.url.removesuffix('/api')}[/]", highlight=False)
-    console.print(f"workers: {', '.join(state.workers)} (queue {environment.work_queue()})")
+    say("UI: " + typer.style(state.url.removesuffix("/api"), bold=True))
+    say(f"workers: {', '.join(state.workers)} (queue {environment.work_queue()})")
     if running:
-        console.print(
-            "already running (server and workers kept; `pipelines down` stops them)",
-            highlight=False,
-        )
+        say("already running (server and workers kept; `pipelines down` stops them)")
     if detach:
         if not running:
-            console.print("running in the background; `pipelines down` stops it")
+            say("running in the background; `pipelines down` stops it")
         return
-    console.print("Ctrl-C (or `pipelines down` in another terminal) stops the server and workers")
+    say("Ctrl-C (or `pipelines down` in another terminal) stops the server and workers")
     if _wait_until_stopped(settings):
         stack.down(settings)
-        console.print("stopped")
+        say("stopped")
     else:
-        console.print("stopped by `pipelines down`")
+        say("stopped by `pipelines down`")
 
 
 @app.command()
@@ -355,7 +368,7 @@ def down():
     settings = config.get_settings()
     stack.down(settings)
     runner.stop_runners(settings.home)
-    console.print("stopped")
+    say("stopped")
 
 
 @app.command()
@@ -375,11 +388,16 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False):
         typer.echo(json.dumps({**current, "crashed_orphans": crashed}, indent=2))
         return
     _print_crashed_orphans(crashed)
-    console.print(f"server {current['server']} ({'healthy' if current['healthy'] else 'DOWN'})")
-    console.print(f"UI {current['ui']}")
+    health = typer.style("healthy", fg="green") if current["healthy"] else _dead("DOWN")
+    say(f"server {current['server']} ({health})")
+    say(f"UI {current['ui']}")
     for label, worker in current["workers"].items():
-        alive = "running" if worker["alive"] else "DEAD"
-        console.print(f"worker {label}: pid {worker['pid']} {alive}", highlight=False)
+        alive = typer.style("running", fg="green") if worker["alive"] else _dead("DEAD")
+        say(f"worker {label}: pid {worker['pid']} {alive}")
+
+
+def _dead(word: str) -> str:
+    return typer.style(word, fg="red", bold=True)
 
 
 @app.command()
@@ -397,13 +415,12 @@ def image(
     if as_json:
         typer.echo(json.dumps(build.as_dict(), indent=2))
         return
-    console.print(f"image: {build.tag}", highlight=False)
+    say(f"image: {build.tag}")
     if build.tag.endswith("-dirty"):
-        errors.print("warning: tracked files differ from the commit; commit before building")
-    console.print(f"build: {shlex.join(build.build)}", highlight=False, soft_wrap=True)
-    console.print(f"push:  {shlex.join(build.push)}", highlight=False, soft_wrap=True)
-    then = f"then:  PIPELINES_IMAGE={build.tag} pipelines register --env prod"
-    console.print(then, highlight=False, soft_wrap=True)
+        warn("tracked files differ from the commit; commit before building")
+    say(f"build: {shlex.join(build.build)}")
+    say(f"push:  {shlex.join(build.push)}")
+    say(f"then:  PIPELINES_IMAGE={build.tag} pipelines register --env prod")
 
 
 @app.command()
@@ -436,18 +453,20 @@ def _print_backfill(
     flow: str, env: str, runs: "list[PlannedRun]", created: list[bool] | None
 ) -> None:
     """The runs of a backfill, each created or already there (None: a dry run), and a summary."""
+    from rich.table import Table
+
     title = f"{'would backfill' if created is None else 'backfilled'} in {env}"
     table = Table("due", "parameters", "run", title=title)
     for i, planned in enumerate(runs):
         shown = "-" if created is None else ("created" if created[i] else "already there")
         table.add_row(planned.scheduled_time.isoformat(), json.dumps(planned.parameters), shown)
-    _print_table(table)
+    print_table(table)
     where = f"of {flow!r} in {env}"
     if created is None:
-        console.print(f"would create {len(runs)} run(s) {where} (less any already there)")
+        say(f"would create {len(runs)} run(s) {where} (less any already there)")
         return
     already = f"; {len(runs) - sum(created)} already there" if not all(created) else ""
-    console.print(f"created {sum(created)} new run(s) {where}{already}", highlight=False)
+    say(f"created {sum(created)} new run(s) {where}{already}")
 
 
 @app.command("migrate")
