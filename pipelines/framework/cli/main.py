@@ -124,6 +124,7 @@ def run(
     """Run a flow here, with parameters converted to their declared types."""
     from pipelines.framework.cli import runner  # the standard library's alone
 
+    stack.start_in_background()  # boots while the runner imports Prefect and the flow
     pairs = [part for pair in param or [] for part in ("-p", pair)]
     code = runner.hand_over(["run", flow, *pairs, *(["-v"] if verbose else [])])
     if code is not None:  # the warm runner ran it, in this terminal: Prefect is imported there
@@ -131,7 +132,7 @@ def run(
     from pipelines.framework.cli.parameters import parse_parameters  # pydantic: for `run` alone
 
     try:
-        discovery = deploy.discover()
+        discovery = deploy.discover(looking_for=flow)  # a fresh home: the flow's module alone
         _print_failures(discovery.failures, "warning")
         info = deploy.find_flow(flow, discovery.flows)
         parameters = parse_parameters(info, param or [])

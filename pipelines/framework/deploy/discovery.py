@@ -25,6 +25,7 @@ from pipelines.framework.deploy.manifest import (
     ImportFailure,
     discover,
     flow_modules,
+    matching,
 )
 from pipelines.framework.runtime import Schedule
 
@@ -273,10 +274,8 @@ class FlowNotFoundError(UsageError, LookupError):
 def find_flow(query: str, flows: list[FlowInfo] | list[FlowRecord] | None = None) -> FlowInfo:
     """A flow by full name, a unique part of its name, its module, or `module:attribute`; looked
     up in the manifest's records, so only the module of the flow found is imported."""
-    flows = discover().flows if flows is None else flows
-    candidates = [f for f in flows if query in (f.name, f.module, f.entrypoint)]
-    if len(candidates) != 1:
-        candidates = candidates or [f for f in flows if query.lower() in f.name.lower()]
+    flows = discover(looking_for=query).flows if flows is None else flows
+    candidates = matching(query, flows)
     if len(candidates) == 1:
         found = candidates[0]
         return found.load() if isinstance(found, FlowRecord) else found

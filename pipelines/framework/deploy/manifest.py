@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.framework.config import PACKAGE_ROOT, REPO_ROOT, get_settings
 from pipelines.framework.deploy import code_closure
+from pipelines.framework.deploy.flow_names import DeclaredFlow, declared_flows
 
 if TYPE_CHECKING:
     from pipelines.framework.deploy.discovery import FlowInfo
@@ -163,9 +164,16 @@ def flow_modules() -> list[str]:
     return sorted(names)
 
 
-def discover() -> Discovery:
+def discover(looking_for: str | None = None) -> Discovery:
     """Every flow of the repository, sorted by name, and every flows module that did not import;
-    modules unchanged since the manifest was written are read from it, not imported."""
+    modules unchanged since the manifest was written are read from it, not imported.
+
+    `looking_for` a flow (`find_flow`'s query) in a state folder with no manifest yet: only the
+    modules that may declare it are imported (`_looked_up`), when their sources say so."""
+    if looking_for is not None and not manifest_path().is_file():
+        found = _looked_up(looking_for)
+        if found is not None:
+            return found
     code_closure.forget()  # this call's files as they are now, even in a long-lived process
     manifest = _Manifest.load()
     context = _context_digest()
@@ -188,6 +196,45 @@ def discover() -> Discovery:
     manifest.retain(modules)
     manifest.save()
     return Discovery(sorted(records, key=lambda record: record.name), failures)
+
+
+def matching(query: str, flows: list[Any]) -> list[Any]:
+    """The flows `query` names: by full name, module or `module:attribute`; else those whose
+    name holds it, in any case."""
+    candidates = [f for f in flows if query in (f.name, f.module, f.entrypoint)]
+    if len(candidates) != 1:
+        candidates = candidates or [f for f in flows if query.lower() in f.name.lower()]
+    return candidates
+
+
+def _looked_up(query: str) -> Discovery | None:
+    """The flows of the one module whose source declares the flow `query` names, with those of
+    the modules whose sources do not say (imported, as discovery would); None when the query
+    does not name exactly one flow or the module imported does not declare it after all (the
+    whole discovery then decides, and reports)."""
+    records: list[FlowRecord] = []
+    failures: list[ImportFailure] = []
+    declared: list[DeclaredFlow] = []
+    for module, flows in declared_flows(flow_modules()).items():
+        if flows is None:
+            read, failure = _read_module(module, None)
+            records += read
+            failures += [failure] if failure else []
+        else:
+            declared += flows
+    candidates = matching(query, [*records, *declared])
+    if len(candidates) != 1:
+        return None
+    if isinstance(candidates[0], DeclaredFlow):
+        read, failure = _read_module(candidates[0].module, None)
+        if failure or candidates[0] not in [_declared(record) for record in read]:
+            return None
+        records += read
+    return Discovery(sorted(records, key=lambda record: record.name), failures)
+
+
+def _declared(record: FlowRecord) -> DeclaredFlow:
+    return DeclaredFlow(record.name, record.module, record.attribute)
 
 
 def remember_renderings(env_name: str, renderings: dict[FlowRecord, tuple[str, str]]) -> None:

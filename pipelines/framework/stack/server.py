@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 from pipelines.framework.config import Settings, get_settings
 from pipelines.framework.stack import database
@@ -162,13 +163,46 @@ def pid_alive(pid: int) -> bool:
 @contextmanager
 def state_lock(settings: Settings) -> Iterator[None]:
     """Serialise start/stop so two commands never start two servers."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with open(settings.home / "server.lock", "w", encoding="utf-8") as lock:
+    with _lock_file(settings) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _lock_file(settings: Settings) -> TextIO:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return open(settings.home / "server.lock", "w", encoding="utf-8")  # pylint: disable=consider-using-with
+
+
+def start_in_background(settings: Settings | None = None) -> None:
+    """Start the local server now, on a thread, when a command will need it and none is running
+    or starting: `pipelines run` imports Prefect and its flow while the server boots, and its
+    `ensure_server`, waiting on the state lock meanwhile, finds it healthy. A boot that fails is
+    left to that `ensure_server`, which starts it again and says why. The thread is no daemon:
+    a command that ends first (a usage error) still leaves the server recorded for the next."""
+    settings = settings or get_settings()
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    lock = _lock_file(settings)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # another command is starting or stopping it
+        lock.close()
+        return
+    state = read_state(settings)
+    if state and pid_alive(state.pid):  # recorded once healthy: `ensure_server` checks it
+        lock.close()
+        return
+    threading.Thread(target=_boot_holding, args=(settings, lock), name="server-start").start()
+
+
+def _boot_holding(settings: Settings, lock: TextIO) -> None:
+    """Start the server as `ensure_server` would, then release the state lock."""
+    with lock, suppress(Exception):
+        port = settings.port if port_is_free(settings.host, settings.port) else None
+        start_server(settings, settings.host, port or free_port(settings.host))
 
 
 def start_server(settings: Settings, host: str, port: int) -> ServerState:
