@@ -11,9 +11,11 @@ its run stays Running until the next command marks it Crashed, as an in-process 
 
 One runner serves one interpreter, import path, version of this file and set of the variables
 libraries read at import (`PREFECT_*`, `PYTHON*`, locale); it learns which installed libraries its
-runs imported and imports them before the next run, and it exits after `IDLE_SECONDS` without a
-run or once its socket is removed (`stop_runners`). Where it cannot be used (no fd passing, a
-socket path too long, a runner that does not start) the command runs in its own process.
+runs imported and has them imported for the next runs by a successor, a fork of itself that takes
+over the socket once it has them (meanwhile the runner serves callers at once); it exits after
+`IDLE_SECONDS` without a run or once its socket is removed (`stop_runners`). Where it cannot be
+used (no fd passing, a socket path too long, a runner that does not start) the command runs in its
+own process.
 """
 
 import atexit
@@ -22,8 +24,8 @@ import hashlib
 import importlib
 import io
 import json
+import mmap
 import os
-import select
 import selectors
 import signal
 import socket
@@ -216,31 +218,97 @@ def _read_line(connection: socket.socket) -> str:
 
 
 def serve(path: str) -> None:
-    """The runner's loop: import the libraries, then fork a child per request until idle."""
-    learned = _Learned(Path(path))
+    """The runner's loop: fork a child per request until idle. The libraries earlier runs
+    needed are imported by a successor, a fork that takes over the socket once it has them: a
+    caller never waits for an import (one of dbt's takes seconds)."""
     for name in PRELOAD:
         importlib.import_module(name)
-    learned.import_all()
-    listener = _listen(Path(path))
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ)
-    children: dict[int, tuple[int, socket.socket]] = {}
-    owner, inode, idle_since = os.getpid(), os.stat(path).st_ino, time.monotonic()
-    try:
-        while children or (
-            time.monotonic() - idle_since < IDLE_SECONDS and _still_ours(path, inode)
-        ):
-            for key, _ in selector.select(timeout=5):
-                if key.fileobj is listener:
-                    _accept(listener, selector, children, learned)
-                else:
-                    _reap(key.fd, selector, children)
-                    idle_since = time.monotonic()
-            if not children:  # a caller waiting meanwhile is served first
-                learned.import_all(lambda: bool(select.select([listener], [], [], 0)[0]))
-    finally:
-        if os.getpid() == owner and _still_ours(path, inode):
-            Path(path).unlink(missing_ok=True)
+    _Runner(Path(path), _listen(Path(path)), _Learned(Path(path))).serve()
+
+
+class _Runner:
+    """One generation of the runner: the children it forked and the successor it may have."""
+
+    def __init__(self, path: Path, listener: socket.socket, learned: "_Learned") -> None:
+        self.path, self.listener, self.learned = path, listener, learned
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(listener, selectors.EVENT_READ)
+        self.children: dict[int, tuple[int, socket.socket]] = {}
+        self.successor: tuple[int, int] | None = None
+        """A successor's pid and the read end of the pipe on which it says it is ready."""
+        self.running = mmap.mmap(-1, 1)
+        """One byte shared with a successor: 1 while a child runs here (the successor waits
+        meanwhile: its imports would slow the run down)."""
+        self.handed_over = False
+        self.owner, self.inode = os.getpid(), os.stat(path).st_ino
+        self.idle_since = time.monotonic()
+
+    def serve(self) -> None:
+        try:
+            while self.children or (
+                not self.handed_over
+                and time.monotonic() - self.idle_since < IDLE_SECONDS
+                and _still_ours(str(self.path), self.inode)
+            ):
+                for key, _ in self.selector.select(timeout=5):
+                    if key.fileobj is self.listener:
+                        _accept(self.listener, self.selector, self.children, self.learned)
+                    elif self.successor and key.fd == self.successor[1]:
+                        self._successor_answered()
+                    else:
+                        _reap(key.fd, self.selector, self.children)
+                        self.idle_since = time.monotonic()
+                    self.running[0] = 1 if self.children else 0
+                if self._idle_and_alone() and self.learned.pending():
+                    self._become_successor()
+        finally:
+            if self._idle_and_alone() and _still_ours(str(self.path), self.inode):
+                self.path.unlink(missing_ok=True)
+
+    def _idle_and_alone(self) -> bool:
+        """This process serves the socket, alone and idle."""
+        return (
+            os.getpid() == self.owner
+            and not (self.children or self.handed_over)
+            and self.successor is None
+        )
+
+    def _become_successor(self) -> None:
+        """Fork a successor, which imports what the runs needed, says so and serves from then
+        on; this process goes on serving meanwhile."""
+        ready, tell = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(tell)
+            self.successor = (pid, ready)
+            self.selector.register(ready, selectors.EVENT_READ)
+            return
+        os.close(ready)
+        parent, running = os.getppid(), self.running
+        self.running = mmap.mmap(-1, 1)  # its own, for its successor
+        if not self.learned.import_all(lambda: running[0] and os.getppid() == parent):
+            os._exit(1)  # the socket stays the runner's
+        self.owner = os.getpid()
+        self.selector.close()  # an epoll descriptor is shared across a fork: a new one
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ)
+        os.write(tell, b"ready")
+        os.close(tell)
+
+    def _successor_answered(self) -> None:
+        """A ready successor serves from now on: this process only sees its children out. One
+        that ended without saying so (an import started a thread) leaves the serving here."""
+        (pid, fd), self.successor = self.successor, None
+        self.selector.unregister(fd)
+        ready = os.read(fd, 16)
+        os.close(fd)
+        if ready:
+            self.selector.unregister(self.listener)
+            self.listener.close()
+            self.handed_over = True
+        else:
+            os.waitpid(pid, 0)
+            self.learned.skip_pending()
 
 
 def _listen(path: Path) -> socket.socket:
@@ -422,9 +490,10 @@ def _watch_caller(connection: socket.socket) -> None:
 
 
 class _Learned:
-    """The installed modules the runs imported, kept beside the socket: the runner imports
-    them before the next run. One that starts a thread when imported is never imported again
-    (forking a process with threads is unsafe): the runner stops instead, and a new one skips it."""
+    """The installed modules the runs imported, kept beside the socket: a successor imports
+    them for the next runs. One that starts a thread when imported is never imported again
+    (forking a process with threads is unsafe): that successor stops, and the runner that
+    forked it goes on serving without it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path.with_suffix(".modules.json")
@@ -458,13 +527,23 @@ class _Learned:
             if any(origin.startswith(root) for root in self.roots):
                 yield name
 
-    def import_all(self, waiting: Callable[[], bool] = lambda: False) -> None:
-        """In the runner, between runs: import what the runs needed, pausing while a caller is
-        `waiting`; stop if one starts a thread."""
+    def pending(self) -> bool:
+        """Whether the runs needed a module this process has not imported (nor tried to)."""
+        data = self._read()
+        skipped = self.tried | set(data["unsafe"])
+        return any(name not in sys.modules and name not in skipped for name in data["modules"])
+
+    def skip_pending(self) -> None:
+        """Give up the modules not imported yet (a successor that tried them stopped)."""
+        self.tried.update(self._read()["modules"])
+
+    def import_all(self, paused: Callable[[], bool] = lambda: False) -> bool:
+        """In a successor: import what the runs needed, waiting while `paused`; False, and no
+        more imports, once one starts a thread."""
         data = self._read()
         for name in data["modules"]:
-            if waiting():
-                return
+            while paused():
+                time.sleep(0.05)
             if name in sys.modules or name in data["unsafe"] or name in self.tried:
                 continue
             self.tried.add(name)
@@ -473,4 +552,6 @@ class _Learned:
             if threading.active_count() > 1:
                 data["unsafe"].append(name)
                 self._write(data)
-                raise SystemExit(f"runner: importing {name!r} started a thread; stopping")
+                print(f"runner: importing {name!r} started a thread; skipped", file=sys.stderr)
+                return False
+        return True
