@@ -101,7 +101,7 @@ def test_register_skips_unchanged_updates_importers_and_pauses_deleted(
         tutorial = client.read_deployment_by_name(named(TUTORIAL, "staging"))
         assert tutorial.name == "EMD: escritorio - Users report (staging)"
         assert tutorial.work_queue_name == "staging"
-        assert tutorial.job_variables["env"]["PIPELINES_ENV"] == "staging"
+        assert tutorial.job_variables == {}  # its worker names the run's environment from its tag
         assert {"env:staging", "orgao:rj_escritorio", "project:tutorial", "owner:paty"} <= set(
             tutorial.tags
         )
@@ -114,7 +114,9 @@ def test_the_uploaded_code_is_what_the_deployment_runs(
     register(cli_env, repo_copy)
     with client_for(prefect_api) as client:
         deployment = client.read_deployment_by_name(named(TUTORIAL, "staging"))
-    code_dir = deployment.job_variables["env"]["PYTHONPATH"]
+    [[(step, arguments)]] = [step.items() for step in deployment.pull_steps]
+    assert step == "prefect.deployments.steps.set_working_directory"
+    code_dir = arguments["directory"]
     assert code_dir.startswith(str(prefect_home / "storage" / "code" / "staging"))
     assert deployment.version in code_dir
     stored = Path(code_dir) / "pipelines/rj_escritorio/tutorial/tasks.py"

@@ -35,7 +35,7 @@ def test_staging_and_prod_never_share_a_queue_or_a_deployment():
     for s, p in zip(staging, prod, strict=True):
         assert s.render().work_queue != p.render().work_queue
         assert s.render().deployment != p.render().deployment
-        assert s.render().env["PIPELINES_ENV"] == "staging"
+        assert "env:staging" in s.render().tags  # what names a run's environment
 
 
 @pytest.mark.parametrize(

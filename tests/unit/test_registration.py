@@ -120,11 +120,21 @@ def test_on_a_kubernetes_pool_a_new_image_is_a_new_version(kubernetes_pools):
     assert old != new
 
 
-def test_on_a_process_pool_the_run_config_adds_nothing(process_pools):
+def test_on_a_process_pool_a_deployment_carries_no_job_variables(process_pools):
+    """Its worker names the run's environment and a pull step enters its code: the server has
+    nothing to validate against the pool's template (most of a first registration's time)."""
     run_config = KubernetesRun(image=IMAGE, labels=["rj-exemplo"], env={"BATCH": "500"})
-    assert _spec(run_config).render().as_dict()["job_variables"] == {
-        "env": {"PIPELINES_ENV": "prod"}
-    }
+    rendered = _spec(run_config).render()
+    assert rendered.as_dict()["job_variables"] == {}
+    pull_steps, code_env = registration.code_location("/srv/code/prod/0123abcd")
+    assert rendered.sent_job_variables(code_env) == {}
+    assert pull_steps == [
+        {
+            "prefect.deployments.steps.set_working_directory": {
+                "directory": "/srv/code/prod/0123abcd"
+            }
+        }
+    ]
 
 
 def test_up_serves_every_label_a_flow_registers_on(monkeypatch):
@@ -157,3 +167,27 @@ def test_a_migrated_flows_snapshot_holds_the_compat_layer_it_imports():
     files = closure_files("pipelines.compat.prefect1")
     assert Path("pipelines/compat/prefect1/schedules/clocks.py") in files
     assert Path("pipelines/compat/prefect1/tasks/control_flow/case.py") in files
+
+
+def test_a_code_snapshot_keeps_its_files_when_the_checkout_changes(tmp_path, monkeypatch):
+    """Snapshots of one content share its stored copy; a file edited since is stored anew, and
+    the snapshot taken before still holds the old bytes."""
+    checkout, code = tmp_path / "checkout", tmp_path / "code" / "staging"
+    helper = Path("pipelines/utils/helper.py")
+    (checkout / helper).parent.mkdir(parents=True)
+    (checkout / helper).write_text("OLD = 1\n")
+    monkeypatch.setattr(registration, "REPO_ROOT", checkout)
+    registration._stored.cache_clear()  # pylint: disable=protected-access
+
+    registration._copy_locally((helper,), code / "first")  # pylint: disable=protected-access
+    registration._copy_locally((helper,), code / "second")  # pylint: disable=protected-access
+    (checkout / helper).write_text("NEW = 2\n")
+    registration._stored.cache_clear()  # pylint: disable=protected-access  # a new command
+    registration._copy_locally((helper,), code / "third")  # pylint: disable=protected-access
+
+    assert (code / "first" / helper).read_text() == "OLD = 1\n"
+    assert (code / "third" / helper).read_text() == "NEW = 2\n"
+    assert (code / "first" / helper).stat().st_ino == (code / "second" / helper).stat().st_ino
+    assert (code / "first" / ".complete").exists() and (code / "third" / ".complete").exists()
+    stored = (code / registration.FILE_STORE).iterdir()
+    assert sorted(path.read_text() for path in stored) == ["NEW = 2\n", "OLD = 1\n"]

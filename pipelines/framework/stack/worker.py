@@ -9,6 +9,10 @@ and the flow before the due time; the server then holds the run's move to Runnin
 whole seconds, to the nearest: Prefect's own worker lets a run start up to 0.5 s early. Ours
 proposes Pending with the due time plus those 0.5 s, so the server releases the run at the due time
 at the earliest (and 1 s after it at the latest, plus a round trip).
+
+A run's process also gets its environment's name (`PIPELINES_ENV`) from the run's `env:<name>`
+tag, which registration gives every deployment and Prefect copies onto its runs: a deployment on
+a process pool carries no job variables (see `deploy/registration.py`).
 """
 
 import warnings
@@ -22,7 +26,9 @@ from prefect.utilities.engine import propose_state
 from prefect.workers.process import ProcessWorker
 
 if TYPE_CHECKING:
+    import anyio.abc
     from prefect.client.schemas.objects import FlowRun, State
+    from prefect.workers.process import ProcessJobConfiguration, ProcessWorkerResult
 
 # Defining the class replaces Prefect's process worker in this process's registry of worker
 # types, which `worker start` reads: Prefect warns that it does, and that is the point.
@@ -30,6 +36,8 @@ warnings.filterwarnings("ignore", message="Type 'PunctualProcessWorker'")
 
 ROUNDING_MARGIN = timedelta(seconds=0.5)
 """The server rounds a run's wait to the nearest second: half a second is the most it cuts."""
+ENV_TAG = "env:"
+"""The prefix of the tag naming a deployment's environment (`DeploymentSpec.tags`)."""
 
 
 class PunctualProcessWorker(ProcessWorker):
@@ -37,6 +45,16 @@ class PunctualProcessWorker(ProcessWorker):
     `ROUNDING_MARGIN` (the server copies the Scheduled one as is otherwise)."""
 
     type = "process"
+
+    async def run(
+        self,
+        flow_run: "FlowRun",
+        configuration: "ProcessJobConfiguration",
+        task_status: "anyio.abc.TaskStatus[int] | None" = None,
+    ) -> "ProcessWorkerResult":
+        """Prefect's run, in the environment its `env:` tag names (`run_environment`)."""
+        configuration.env = {**configuration.env, **run_environment(flow_run)}
+        return await super().run(flow_run, configuration, task_status)
 
     async def _propose_pending_state(self, flow_run: "FlowRun") -> bool:
         """Prefect 3.9.1's `BaseWorker._propose_pending_state` with `pending_state`."""
@@ -56,6 +74,12 @@ class PunctualProcessWorker(ProcessWorker):
             )
             return False
         return True
+
+
+def run_environment(flow_run: "FlowRun") -> dict[str, str]:
+    """`PIPELINES_ENV` of the environment the run's tag names; nothing for an untagged run."""
+    names = [tag.removeprefix(ENV_TAG) for tag in flow_run.tags if tag.startswith(ENV_TAG)]
+    return {"PIPELINES_ENV": names[0]} if names else {}
 
 
 def pending_state(flow_run: "FlowRun") -> "State":
