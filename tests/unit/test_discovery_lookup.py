@@ -58,7 +58,9 @@ FILES = {
         "def somar() -> int:\n"
         "    return 1 + 1\n\n\n"
         "with Flow(NOME) as carga_antiga:\n"
-        "    somar()\n"
+        "    somar()\n\n"
+        'if __name__ == "__main__":\n'
+        "    carga_antiga.run()\n"
     ),
     "rj_busca/quebrado/__init__.py": "",
     "rj_busca/quebrado/flows.py": (

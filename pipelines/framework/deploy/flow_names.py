@@ -140,6 +140,8 @@ class _Source:
             return self._assigned(node)
         if isinstance(node, ast.With):
             return self._prefect1(node)
+        if isinstance(node, ast.If) and _runs_as_script(node.test):
+            return []  # `if __name__ == "__main__":` runs nothing at import
         raise _UndecidedError
 
     def _imported_copies(self, node: ast.ImportFrom) -> list[tuple[str, str]]:
@@ -197,7 +199,7 @@ class _Source:
         return [(target.id, self._flow_name(call))]
 
     def _maker(self, func: ast.expr) -> str | None:
-        """ "flow", "instantiate" or "Flow" when `func` is one of the makers the scan reads."""
+        """The maker's name (`flow`, `instantiate`, `Flow`) when `func` is one the scan reads."""
         if not isinstance(func, ast.Name) or func.id not in self.imported:
             return None
         origin, attribute = self.imported[func.id]
@@ -302,6 +304,18 @@ def _called_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
     return func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _runs_as_script(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
 
 
 def _names_enum(base: ast.expr) -> bool:
