@@ -26,6 +26,7 @@ import io
 import json
 import mmap
 import os
+import select
 import selectors
 import signal
 import socket
@@ -60,6 +61,9 @@ _KEY_VARIABLES = ("PREFECT_", "PYTHON", "LANG", "LC_", "TZ")
 CONSOLE_SCRIPT = "pipelines"
 _MAX_SOCKET_PATH = 100  # sockaddr_un holds 108 bytes
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+HAND_OVER_WAIT = 2.0
+"""How long a caller may wait for a successor's import under way (`_Runner`)."""
+READY = b"ready"
 
 INSIDE = False
 """True in a runner's child: its `pipelines run` runs there instead of handing over again."""
@@ -227,7 +231,13 @@ def serve(path: str) -> None:
 
 
 class _Runner:
-    """One generation of the runner: the children it forked and the successor it may have."""
+    """One generation of the runner: the children it forked and the successor it may have.
+
+    A successor writes a byte on its pipe before each import and `READY` once it serves. A
+    caller that comes meanwhile is the successor's at its next import (it has the libraries
+    imported so far), unless it has been in one import for `HAND_OVER_WAIT` seconds: then it is
+    served here at once. Both may then reach for it: the listener does not block, and the one
+    that does not get it goes on."""
 
     def __init__(self, path: Path, listener: socket.socket, learned: "_Learned") -> None:
         self.path, self.listener, self.learned = path, listener, learned
@@ -235,7 +245,9 @@ class _Runner:
         self.selector.register(listener, selectors.EVENT_READ)
         self.children: dict[int, tuple[int, socket.socket]] = {}
         self.successor: tuple[int, int] | None = None
-        """A successor's pid and the read end of the pipe on which it says it is ready."""
+        """A successor's pid and the read end of its pipe."""
+        self.progress = 0.0
+        """When the successor last started an import."""
         self.running = mmap.mmap(-1, 1)
         """One byte shared with a successor: 1 while a child runs here (the successor waits
         meanwhile: its imports would slow the run down)."""
@@ -252,9 +264,9 @@ class _Runner:
             ):
                 for key, _ in self.selector.select(timeout=5):
                     if key.fileobj is self.listener:
-                        _accept(self.listener, self.selector, self.children, self.learned)
+                        self._caller_waits()
                     elif self.successor and key.fd == self.successor[1]:
-                        self._successor_answered()
+                        self._successor_wrote()
                     else:
                         _reap(key.fd, self.selector, self.children)
                         self.idle_since = time.monotonic()
@@ -273,36 +285,60 @@ class _Runner:
             and self.successor is None
         )
 
+    def _caller_waits(self) -> None:
+        """Serve the caller, unless a successor busy importing takes it in a moment."""
+        if self.successor and time.monotonic() - self.progress < HAND_OVER_WAIT:
+            time.sleep(0.01)  # the listener stays readable: no busy loop meanwhile
+            return
+        _accept(self.listener, self.selector, self.children, self.learned)
+
     def _become_successor(self) -> None:
-        """Fork a successor, which imports what the runs needed, says so and serves from then
-        on; this process goes on serving meanwhile."""
+        """Fork a successor, which imports what the runs needed and serves from then on; this
+        process goes on serving meanwhile."""
         ready, tell = os.pipe()
         pid = os.fork()
         if pid:
             os.close(tell)
-            self.successor = (pid, ready)
+            self.successor, self.progress = (pid, ready), time.monotonic()
             self.selector.register(ready, selectors.EVENT_READ)
             return
         os.close(ready)
         parent, running = os.getppid(), self.running
         self.running = mmap.mmap(-1, 1)  # its own, for its successor
-        if not self.learned.import_all(lambda: running[0] and os.getppid() == parent):
+
+        def between_imports() -> bool:
+            while running[0] and os.getppid() == parent and not self._caller():
+                time.sleep(0.05)  # a run is under way there
+            if self._caller():
+                return True
+            os.write(tell, b".")
+            return False
+
+        if not self.learned.import_all(between_imports):
             os._exit(1)  # the socket stays the runner's
         self.owner = os.getpid()
         self.selector.close()  # an epoll descriptor is shared across a fork: a new one
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.listener, selectors.EVENT_READ)
-        os.write(tell, b"ready")
+        os.write(tell, READY)
         os.close(tell)
 
-    def _successor_answered(self) -> None:
-        """A ready successor serves from now on: this process only sees its children out. One
-        that ended without saying so (an import started a thread) leaves the serving here."""
-        (pid, fd), self.successor = self.successor, None
+    def _caller(self) -> bool:
+        """A caller waits on the socket."""
+        return bool(select.select([self.listener], [], [], 0)[0])
+
+    def _successor_wrote(self) -> None:
+        """The successor started an import, or serves from now on (this process then only
+        sees its children out), or ended without serving (an import started a thread)."""
+        pid, fd = self.successor
+        written = os.read(fd, 4096)
+        if written and READY not in written:
+            self.progress = time.monotonic()
+            return
+        self.successor = None
         self.selector.unregister(fd)
-        ready = os.read(fd, 16)
         os.close(fd)
-        if ready:
+        if written:
             self.selector.unregister(self.listener)
             self.listener.close()
             self.handed_over = True
@@ -318,6 +354,7 @@ def _listen(path: Path) -> socket.socket:
     listener.bind(temporary)
     os.chmod(temporary, 0o600)
     listener.listen(16)
+    listener.setblocking(False)  # a successor may take a caller first (`_Runner`)
     os.replace(temporary, path)
     return listener
 
@@ -336,7 +373,10 @@ def _accept(
     learned: "_Learned",
 ) -> None:
     """Take one caller's request and fork the child that runs it."""
-    connection, _ = listener.accept()
+    try:
+        connection, _ = listener.accept()
+    except BlockingIOError:  # the successor took it
+        return
     connection.settimeout(10)
     try:
         _, uid, _ = struct.unpack("3i", connection.getsockopt(
@@ -537,15 +577,15 @@ class _Learned:
         """Give up the modules not imported yet (a successor that tried them stopped)."""
         self.tried.update(self._read()["modules"])
 
-    def import_all(self, paused: Callable[[], bool] = lambda: False) -> bool:
-        """In a successor: import what the runs needed, waiting while `paused`; False, and no
-        more imports, once one starts a thread."""
+    def import_all(self, between: Callable[[], bool]) -> bool:
+        """In a successor: import what the runs needed, stopping early when `between` two
+        imports says so; False, and no more imports, once one starts a thread."""
         data = self._read()
         for name in data["modules"]:
-            while paused():
-                time.sleep(0.05)
             if name in sys.modules or name in data["unsafe"] or name in self.tried:
                 continue
+            if between():
+                return True
             self.tried.add(name)
             with suppress(Exception):
                 importlib.import_module(name)
