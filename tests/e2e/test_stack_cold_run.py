@@ -4,6 +4,10 @@ next commands."""
 
 import csv
 import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,7 @@ from pipelines.framework.cli.runner import stop_runners
 from pipelines.framework.config import Settings
 from pipelines.framework.stack import free_port, is_healthy, stop_server
 from pipelines.framework.stack.server import read_state
-from tests.conftest import run_pipelines
+from tests.conftest import pipelines_command, run_pipelines
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +58,12 @@ def servers_of(home: Path) -> list[int]:
     return found
 
 
+def wait_until(condition: Callable[[], object], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_a_cold_run_completes_on_the_server_it_started_and_the_next_run_reuses_it(
     fresh_home, randomuser, tmp_path
 ):
@@ -83,3 +93,22 @@ def test_a_usage_error_of_a_cold_run_is_one_line_and_leaves_the_server_started(f
     state = read_state(Settings(home=fresh_home))
     assert state is not None and is_healthy(state.url)
     assert servers_of(fresh_home) == [state.pid]
+
+
+def test_a_cold_run_stopped_while_its_server_boots_leaves_that_server_to_the_next_run(
+    fresh_home, randomuser, tmp_path
+):
+    env = cold_env(fresh_home)
+    args = ("run", "Users report", "-p", "n_users=5", "-p", f"api_url={randomuser.url}")
+    with subprocess.Popen([*pipelines_command(), *args], env=env, cwd=tmp_path) as stopped:
+        wait_until(lambda: servers_of(fresh_home), 120)
+        wait_until(lambda: read_state(Settings(home=fresh_home)), 1)  # a boot takes seconds
+        stopped.send_signal(signal.SIGTERM)
+        assert stopped.wait(timeout=120) != 0
+    booting = read_state(Settings(home=fresh_home))
+
+    again = run_pipelines(*args, env=env, cwd=tmp_path)
+
+    assert again.returncode == 0, again.stderr
+    assert booting is not None and read_state(Settings(home=fresh_home)) == booting
+    assert servers_of(fresh_home) == [booting.pid]

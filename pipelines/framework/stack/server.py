@@ -145,6 +145,18 @@ def running_server(settings: Settings) -> ServerState | None:
     return None
 
 
+def _recorded_server(settings: Settings) -> ServerState | None:
+    """The server recorded in the state file, waited for while it boots (the command that
+    started it was interrupted): a second server never starts beside it. Under the state lock."""
+    state = read_state(settings)
+    deadline = time.monotonic() + settings.server_start_timeout
+    while state and pid_alive(state.pid) and time.monotonic() < deadline:
+        if is_healthy(state.url, timeout=1.0):
+            return state
+        time.sleep(POLL_SECONDS)
+    return None
+
+
 OUR_PROCESSES = (b"prefect", b"pipelines.framework.stack.worker")
 """What the command line of a process the stack starts names: Prefect's server and flow runs, the
 platform's worker (`services.start_worker`)."""
@@ -192,7 +204,7 @@ def start_in_background(settings: Settings | None = None) -> None:
         lock.close()
         return
     state = read_state(settings)
-    if state and pid_alive(state.pid):  # recorded once healthy: `ensure_server` checks it
+    if state and pid_alive(state.pid):  # running or booting: `ensure_server` waits for it
         lock.close()
         return
     threading.Thread(target=_boot_holding, args=(settings, lock), name="server-start").start()
@@ -257,7 +269,7 @@ def server_starting(settings: Settings, host: str, port: int) -> Iterator[Launch
     """Under the state lock: the running server, or one launched now that boots while the block
     does its own work (importing Prefect and the flows); the block `wait()`s for it."""
     with state_lock(settings):
-        running = running_server(settings)
+        running = _recorded_server(settings)
         launch = Launch(running) if running else launch_server(settings, host, port)
         try:
             yield launch
@@ -283,10 +295,15 @@ def _boot(settings: Settings, host: str, port: int) -> ServerState:
     command = [sys.executable, "-m", "prefect", "server", "start"]
     process = _spawn([*command, "--host", host, "--port", str(port)], env, log_path)
     state = ServerState(url=api_url(host, port), pid=process.pid, log=str(log_path))
-    _wait_healthy(process, state.url, settings.server_start_timeout, log_path)
+    # recorded at once: a command interrupted while it boots leaves it to the next one (`down`)
+    settings.server_state_file.write_text(json.dumps(asdict(state)))
+    try:
+        _wait_healthy(process, state.url, settings.server_start_timeout, log_path)
+    except ServerError:
+        settings.server_state_file.unlink(missing_ok=True)
+        raise
     if key and not up_to_date:  # healthy: Prefect migrated it and registered the block types
         database.mark_up_to_date(home, key)
-    settings.server_state_file.write_text(json.dumps(asdict(state)))
     return state
 
 
@@ -371,7 +388,7 @@ def ensure_server(settings: Settings | None = None) -> str:
         return os.environ["PREFECT_API_URL"]
     settings = settings or get_settings()
     with state_lock(settings):
-        state = running_server(settings)
+        state = _recorded_server(settings)
         if state:
             return state.url
         port = (
