@@ -507,7 +507,7 @@ def _fresh_library_state() -> None:
     from prefect.logging.configuration import setup_logging
 
     prefect.context.refresh_global_settings_context()
-    setup_logging()
+    setup_logging(incremental=False)  # new handlers: the runner's write as to its log (no colour)
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()  # each run its own draws (`random` reseeds itself after a fork)
