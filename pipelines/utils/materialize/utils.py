@@ -11,12 +11,13 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from dbt.cli.main import dbtRunner, dbtRunnerResult
-from dbt_common.events.base_types import EventMsg
+from typing import TYPE_CHECKING, Any
 
 from pipelines.utils.materialize.constants import constants
+
+if TYPE_CHECKING:  # dbt takes 2 s to import: only a run of the flow pays it, not its discovery
+    from dbt.cli.main import dbtRunnerResult
+    from dbt_common.events.base_types import EventMsg
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -84,7 +85,7 @@ def build_args(
     ]
 
 
-def log_line(event: EventMsg) -> tuple[str, str] | None:
+def log_line(event: "EventMsg") -> tuple[str, str] | None:
     """(line, level) of a dbt event worth showing in the run log; None for debug chatter."""
     message = event.info.msg.rstrip()
     level = event.info.level
@@ -97,7 +98,7 @@ def log_line(event: EventMsg) -> tuple[str, str] | None:
 
 def run_dbt(
     args: list[str], env: Mapping[str, str], emit: Callable[[str, str], None]
-) -> dbtRunnerResult:
+) -> "dbtRunnerResult":
     """Invoke dbt in this process, calling `emit(line, level)` for each log line as it happens.
 
     dbt runs in a helper thread and its callback only queues the lines; `emit` runs here, in
@@ -108,6 +109,8 @@ def run_dbt(
     outcome: list[dbtRunnerResult] = []
 
     def invoke() -> None:
+        from dbt.cli.main import dbtRunner  # pylint: disable=import-outside-toplevel
+
         try:
             with _DBT_LOCK, _environ(env):
                 runner = dbtRunner(callbacks=[lambda event: lines.put(log_line(event))])
@@ -138,13 +141,13 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def node_statuses(result: dbtRunnerResult) -> dict[str, str]:
+def node_statuses(result: "dbtRunnerResult") -> dict[str, str]:
     """Status of every node dbt ran (`model.pipelines.x` -> success, pass, error, fail...)."""
     results = getattr(result.result, "results", None) or []
     return {item.node.unique_id: _status(item) for item in results}
 
 
-def check_result(result: dbtRunnerResult, selector: str) -> dict[str, str]:
+def check_result(result: "dbtRunnerResult", selector: str) -> dict[str, str]:
     """The node statuses of a successful build; raise with dbt's own message otherwise."""
     if result.exception is not None:
         message = str(result.exception)
@@ -163,7 +166,7 @@ def check_result(result: dbtRunnerResult, selector: str) -> dict[str, str]:
     return statuses
 
 
-def _failures(result: dbtRunnerResult) -> list[str]:
+def _failures(result: "dbtRunnerResult") -> list[str]:
     failures = []
     for item in getattr(result.result, "results", None) or []:
         status = _status(item)
