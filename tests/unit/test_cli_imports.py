@@ -120,3 +120,14 @@ def test_flows_and_check_read_the_manifest_when_nothing_changed(tmp_path):
         returncode, modules = loaded_modules(tmp_path, *command, env=env)
         assert returncode in (0, 1)  # check may find something in a tree being edited
         assert too_heavy(modules) == [], command
+
+
+def test_status_of_a_running_server_imports_no_client_library(tmp_path, prefect_api, prefect_home):
+    """With the server up, `status` also reads the run records of `pipelines run` processes:
+    that is a JSON file, not a reason to load fsspec (40 ms), httpx or Prefect."""
+    env = {"PIPELINES_HOME": str(prefect_home), "PATH": "/usr/bin:/bin"}
+    _, modules = loaded_modules(tmp_path, "status", env=env)
+
+    roots = {name.split(".")[0] for name in modules}
+    assert too_heavy(modules) == []
+    assert roots.isdisjoint({"fsspec", "httpx", "psycopg", "rich"})

@@ -10,11 +10,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
-
-import fsspec
+from typing import IO, TYPE_CHECKING, Any
 
 from pipelines.framework.config import get_settings
+
+if TYPE_CHECKING:  # fsspec, imported on first use: `status` writes run records, not URLs
+    import fsspec
 
 LOCAL_PROTOCOLS = frozenset({"file", "local"})
 S3_PROTOCOLS = frozenset({"s3", "s3a"})
@@ -29,8 +30,10 @@ def storage_options(url: str) -> dict[str, Any]:
     return {}
 
 
-def url_to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+def url_to_fs(url: str) -> "tuple[fsspec.AbstractFileSystem, str]":
     """The filesystem of `url` with the platform's options, and the path inside it."""
+    import fsspec  # pylint: disable=import-outside-toplevel
+
     return fsspec.core.url_to_fs(url, **storage_options(url))
 
 
