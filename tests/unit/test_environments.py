@@ -56,3 +56,23 @@ def test_the_register_workflow_names_its_environment():
         in (workflow)
     )
     assert 'branches: [main, master, "staging/**"]' in workflow
+
+
+def test_a_flow_run_without_pipelines_env_is_in_the_environment_its_tag_names(environ, prefect_api):
+    """A plain `prefect worker start` on a process pool sets no `PIPELINES_ENV` on its runs (our
+    workers and Kubernetes jobs do): the run's `env:` tag, which registration gives every
+    deployment, then names its environment; the variable, where set, wins."""
+    from prefect import flow, tags  # pylint: disable=import-outside-toplevel
+
+    @flow
+    def environment_of_the_run() -> str:
+        return current_environment().name
+
+    with tags("env:staging"):
+        assert environment_of_the_run() == "staging"
+    assert environment_of_the_run() == "local"
+
+    environ.setenv("PIPELINES_ENV", "prod")
+    get_settings.cache_clear()
+    with tags("env:staging"):
+        assert environment_of_the_run() == "prod"

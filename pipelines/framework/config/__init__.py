@@ -11,6 +11,7 @@ from pipelines.framework.config.errors import UsageError
 
 if TYPE_CHECKING:  # pydantic-settings (0.1 s), imported on first use: `pipelines --help` needs none
     from pipelines.framework.config.environments import (
+        ENV_TAG,
         ENVIRONMENTS,
         Environment,
         UnknownEnvironmentError,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # pydantic-settings (0.1 s), imported on first use: `pipeline
 
 __all__ = [
     "ENVIRONMENTS",
+    "ENV_TAG",
     "PACKAGE_ROOT",
     "REPO_ROOT",
     "Environment",

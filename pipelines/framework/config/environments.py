@@ -4,6 +4,7 @@ where data is written, which dbt target runs, which work queue and storage prefi
 Staging never resolves to a prod location.
 """
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from pipelines.framework.config.settings import get_settings
 
 ENVIRONMENTS = (constants.ENV_LOCAL.value, constants.ENV_STAGING.value, constants.ENV_PROD.value)
 MATERIALIZATION_MODES = ("dev", "prod")
+ENV_TAG = "env:"
+"""The prefix of the tag that names a deployment's environment (registration tags every one, and
+Prefect copies a deployment's tags onto its runs)."""
 
 
 class UnknownEnvironmentError(UsageError, ValueError):
@@ -89,8 +93,25 @@ class Environment:
 
 
 def current_environment() -> Environment:
-    """The environment of this process (`PIPELINES_ENV`, set on workers by registration)."""
-    return resolve_environment()
+    """The environment of this process: `PIPELINES_ENV` (set on a run by our workers and by a
+    Kubernetes job's variables); in a flow run without it (a plain `prefect worker start` on a
+    process pool), the run's `env:` tag; else local."""
+    settings = get_settings()
+    if "env" not in settings.model_fields_set and (tagged := _flow_run_environment()):
+        return Environment(tagged)
+    return Environment(settings.env)
+
+
+def _flow_run_environment() -> str | None:
+    """The environment the current flow run's `env:` tag names, if any."""
+    if "prefect.context" not in sys.modules:  # no flow run where Prefect was never imported
+        return None
+    from prefect.context import FlowRunContext  # pylint: disable=import-outside-toplevel
+
+    context = FlowRunContext.get()
+    tags = context.flow_run.tags if context and context.flow_run else []
+    names = [tag.removeprefix(ENV_TAG) for tag in tags if tag.startswith(ENV_TAG)]
+    return names[0] if names else None
 
 
 def resolve_environment(name: str | None = None) -> Environment:

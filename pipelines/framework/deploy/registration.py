@@ -43,7 +43,7 @@ from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from pipelines.constants import constants
-from pipelines.framework.config import REPO_ROOT, Environment
+from pipelines.framework.config import ENV_TAG, REPO_ROOT, Environment
 from pipelines.framework.deploy.code_closure import closure_files, file_digest
 from pipelines.framework.deploy.discovery import FlowInfo, discover_flows, load_flows
 from pipelines.framework.deploy.manifest import (
@@ -163,7 +163,7 @@ class DeploymentSpec:
     def tags(self) -> list[str]:
         owners = [f"owner:{owner}" for owner in self.info.code_owners]
         scope = [f"orgao:{self.info.orgao}", f"project:{self.info.project or '-'}"]
-        return [REGISTRY_TAG, f"env:{self.env.name}", *scope, *owners]
+        return [REGISTRY_TAG, f"{ENV_TAG}{self.env.name}", *scope, *owners]
 
     def schedules(self) -> list[DeploymentScheduleCreate]:
         clocks = self.info.schedule.clocks if self.info.schedule else ()

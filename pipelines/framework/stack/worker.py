@@ -25,6 +25,8 @@ from prefect.states import Pending
 from prefect.utilities.engine import propose_state
 from prefect.workers.process import ProcessWorker
 
+from pipelines.framework.config import ENV_TAG
+
 if TYPE_CHECKING:
     import anyio.abc
     from prefect.client.schemas.objects import FlowRun, State
@@ -36,8 +38,6 @@ warnings.filterwarnings("ignore", message="Type 'PunctualProcessWorker'")
 
 ROUNDING_MARGIN = timedelta(seconds=0.5)
 """The server rounds a run's wait to the nearest second: half a second is the most it cuts."""
-ENV_TAG = "env:"
-"""The prefix of the tag naming a deployment's environment (`DeploymentSpec.tags`)."""
 
 
 class PunctualProcessWorker(ProcessWorker):
