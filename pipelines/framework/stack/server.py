@@ -30,6 +30,7 @@ from pipelines.framework.stack.security import (
     new_encryption_key,
     security_environment,
 )
+from pipelines.framework.storage import atomic_write
 
 POLL_SECONDS = 0.05
 """Between two health checks of a starting server: a check costs ~1 ms, a late answer up to this."""
@@ -138,22 +139,17 @@ def read_state(settings: Settings) -> ServerState | None:
         return None
 
 
-def running_server(settings: Settings) -> ServerState | None:
-    """The server recorded in the state file, if it is alive and healthy."""
-    state = read_state(settings)
-    if state and pid_alive(state.pid) and is_healthy(state.url):
-        return state
-    return None
-
-
-def _recorded_server(settings: Settings) -> ServerState | None:
-    """The server recorded in the state file, waited for while it boots (the command that
-    started it was interrupted): a second server never starts beside it. Under the state lock."""
+def running_server(settings: Settings, booting: bool = False) -> ServerState | None:
+    """The server recorded in the state file, if it is alive and healthy. With `booting`, one
+    still booting (the command that started it was interrupted) is waited for: under the state
+    lock, so that a second server never starts beside it."""
     state = read_state(settings)
     deadline = time.monotonic() + settings.server_start_timeout
-    while state and pid_alive(state.pid) and time.monotonic() < deadline:
-        if is_healthy(state.url, timeout=1.0):
+    while state and pid_alive(state.pid):
+        if is_healthy(state.url, timeout=1.0 if booting else 2.0):
             return state
+        if not booting or time.monotonic() >= deadline:
+            break
         time.sleep(POLL_SECONDS)
     return None
 
@@ -270,7 +266,7 @@ def server_starting(settings: Settings, host: str, port: int) -> Iterator[Launch
     """Under the state lock: the running server, or one launched now that boots while the block
     does its own work (importing Prefect and the flows); the block `wait()`s for it."""
     with state_lock(settings):
-        running = _recorded_server(settings)
+        running = running_server(settings, booting=True)
         launch = Launch(running) if running else launch_server(settings, host, port)
         try:
             yield launch
@@ -389,7 +385,7 @@ def ensure_server(settings: Settings | None = None) -> str:
         return os.environ["PREFECT_API_URL"]
     settings = settings or get_settings()
     with state_lock(settings):
-        state = _recorded_server(settings)
+        state = running_server(settings, booting=True)
         if state:
             return state.url
         port = (
@@ -468,15 +464,13 @@ def _one_certificate() -> Path:
     """A CA file of one certificate (certifi's first), written once in the state folder."""
     path = get_settings().home / "plain-http-ca.pem"
     if not path.is_file():
-        import certifi  # installed with httpx, which Prefect's client uses
+        import certifi  # pylint: disable=import-outside-toplevel
 
         bundle = Path(certifi.where()).read_text(encoding="ascii")
         end = "-----END CERTIFICATE-----"
         first = bundle[bundle.index("-----BEGIN CERTIFICATE-----") : bundle.index(end) + len(end)]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}")
-        temporary.write_text(first + "\n", encoding="ascii")
-        os.replace(temporary, path)
+        with atomic_write(path, encoding="ascii") as out:
+            out.write(first + "\n")
     return path
 
 
