@@ -42,6 +42,16 @@ stay: the scheduler, late runs, triggers and actions (the crash automation of
 limits), the foreman (workers' status), the DB vacuum (retention) and the cleanup reconciler."""
 
 
+PREFECT_SERVER = [
+    sys.executable,
+    "-m",
+    "pipelines.framework.stack.prefect_server",
+    "server",
+    "start",
+]
+"""`prefect server start`, its SQLite writes taking the write lock at BEGIN (prefect_server.py)."""
+
+
 class ServerError(RuntimeError):
     """The server could not be started or reached."""
 
@@ -289,8 +299,7 @@ def _boot(settings: Settings, host: str, port: int) -> ServerState:
         env.update(database.UP_TO_DATE)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.logs_dir / "server.log"
-    command = [sys.executable, "-m", "prefect", "server", "start"]
-    process = _spawn([*command, "--host", host, "--port", str(port)], env, log_path)
+    process = _spawn([*PREFECT_SERVER, "--host", host, "--port", str(port)], env, log_path)
     state = ServerState(url=api_url(host, port), pid=process.pid, log=str(log_path))
     # recorded at once: a command interrupted while it boots leaves it to the next one (`down`)
     settings.server_state_file.write_text(json.dumps(asdict(state)))
@@ -367,8 +376,11 @@ def _first_start(settings: Settings, scratch: Path) -> None:
     )
     log_path = scratch / "server.log"
     port = free_port()
-    command = [sys.executable, "-m", "prefect", "server", "start", "--no-services"]
-    process = _spawn([*command, "--host", "127.0.0.1", "--port", str(port)], env, log_path)
+    process = _spawn(
+        [*PREFECT_SERVER, "--no-services", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        log_path,
+    )
     try:
         _wait_healthy(process, api_url("127.0.0.1", port), settings.server_start_timeout, log_path)
     except ServerError as exc:
