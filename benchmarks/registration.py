@@ -4,7 +4,9 @@
 1. first registration of N generated projects (one flow each, `pipelines new`'s template) into a
    fresh environment; the alternative is Prefect's own client creating N flows and their
    deployments (a daily schedule, a queue, tags) one after another in one process, on a fresh
-   server of its own (no discovery, no code upload): the floor of what Prefect itself costs;
+   server of its own (no discovery, no code upload): the floor of what Prefect itself costs. Both
+   servers are the platform's (`start_server`): a plain `prefect server start` on SQLite would
+   add its 2 s "database is locked" retries (stack/prefect_server.py) to the alternative only;
 2. the same command again with nothing changed; the alternative is a fresh process that imports
    Prefect and reads those N deployments back (what any Prefect-based no-op check pays);
 3. one project's schedule edited: one flow updated, the others skipped.
