@@ -124,10 +124,49 @@ def test_flows_and_check_read_the_manifest_when_nothing_changed(tmp_path):
 
 def test_status_of_a_running_server_imports_no_client_library(tmp_path, prefect_api, prefect_home):
     """With the server up, `status` also reads the run records of `pipelines run` processes:
-    that is a JSON file, not a reason to load fsspec (40 ms), httpx or Prefect."""
+    that is a JSON file, not a reason to load fsspec (40 ms), httpx or Prefect; nor cryptography
+    (11 ms), which only a new encryption key needs."""
     env = {"PIPELINES_HOME": str(prefect_home), "PATH": "/usr/bin:/bin"}
     _, modules = loaded_modules(tmp_path, "status", env=env)
 
     roots = {name.split(".")[0] for name in modules}
     assert too_heavy(modules) == []
-    assert roots.isdisjoint({"fsspec", "httpx", "psycopg", "rich"})
+    assert roots.isdisjoint({"cryptography", "fsspec", "httpx", "psycopg", "rich"})
+
+
+def _pydantic_plugin(folder: Path) -> Path:
+    """An installed pydantic plugin (a distribution with a `pydantic` entry point) on `folder`."""
+    (folder / "marker_plugin.py").write_text(
+        "class Plugin:\n"
+        "    def new_schema_validator(self, *args):\n"
+        "        return None, None, None\n"
+        "plugin = Plugin()\n"
+    )
+    info = folder / "marker_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: marker-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[pydantic]\nmarker = marker_plugin:plugin\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("args", "variable", "loaded"),
+    [
+        (["status"], None, False),  # runs no flow: not worth 13 ms of looking for plugins
+        (["status"], "", True),  # the user's own setting wins
+        (["flows"], None, True),  # discovery imports the flows, whose models may use plugins
+    ],
+)
+def test_pydantic_plugins_are_sought_only_by_commands_that_run_flow_code(
+    tmp_path, args, variable, loaded
+):
+    env = {
+        "PIPELINES_HOME": str(tmp_path / "home"),
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(_pydantic_plugin(tmp_path)),
+    }
+    if variable is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = variable
+    _, modules = loaded_modules(tmp_path, *args, env=env)
+
+    assert ("marker_plugin" in modules) is loaded

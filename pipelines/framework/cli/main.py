@@ -3,8 +3,10 @@ The `pipelines` command: list, run, scaffold and check the repository's flows.
 """
 
 import json
+import os
 import shlex
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -39,6 +41,8 @@ class Commands(TyperGroup):
     0.1 s of a usage error's 0.3 s."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        given = kwargs.get("args", args[0] if args else None)
+        _skip_pydantic_plugins(sys.argv[1:] if given is None else list(given))
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -50,6 +54,16 @@ class Commands(TyperGroup):
             typer.echo("Aborted!", err=True)
             raise SystemExit(1) from None
         raise SystemExit(code if isinstance(code, int) else 0)
+
+
+RUNS_NO_FLOW = ("status", "down", "--help")
+"""Commands that run no flow code: they skip pydantic's search for plugins (the entry points of
+every installed distribution, 25 ms of a 0.3 s `status`); the others keep it for the flows."""
+
+
+def _skip_pydantic_plugins(argv: Sequence[str]) -> None:
+    if not argv or argv[0] in RUNS_NO_FLOW:  # a variable set by the user stays as it is
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
 app = typer.Typer(

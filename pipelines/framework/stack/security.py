@@ -26,8 +26,6 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 from pipelines.framework.config import Settings
 
 ENCRYPTION_KEY_VARIABLE = "PREFECT_SERVER_ENCRYPTION_KEY"
@@ -110,6 +108,8 @@ def _key_already_in_database(settings: Settings) -> str | None:
 
 def new_encryption_key() -> str:
     """A fresh key in the format Prefect's Secret blocks are encrypted with (Fernet)."""
+    from cryptography.fernet import Fernet  # 11 ms, paid where a key is made, not by `status`
+
     return Fernet.generate_key().decode()
 
 
