@@ -16,6 +16,7 @@ from pipelines.framework import stack  # its face: the stand-in loads without Pr
 dev_app = typer.Typer(
     help="Stand-ins for external APIs, to run the example flows offline.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

@@ -71,6 +71,7 @@ app = typer.Typer(
     help="The city's data pipelines: list, run, scaffold and check flows.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 app.add_typer(secrets_app, name="secrets")

@@ -22,6 +22,7 @@ from pipelines.framework import secrets, stack  # faces: Prefect loads on first 
 secrets_app = typer.Typer(
     help="Secrets for local development (Prefect Secret blocks on the local server).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
