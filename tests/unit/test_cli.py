@@ -4,6 +4,8 @@ traceback and exits 1."""
 import subprocess
 import sys
 
+import pytest
+
 RUN = """
 import sys
 from pipelines.framework.cli import main
@@ -15,6 +17,15 @@ def find_flow(query, flows=None):
     return {}["a key the code forgot"]
 main.deploy.find_flow = find_flow  # the CLI reaches discovery through its face
 """
+
+
+@pytest.fixture(autouse=True)
+def _no_server(tmp_path, monkeypatch):
+    """A state folder of the test's own, and a server named by PREFECT_API_URL (nothing listens
+    there): `pipelines run` would otherwise start one in the background, in the user's state
+    folder, and leave it running after the test."""
+    monkeypatch.setenv("PIPELINES_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
 
 
 def pipelines(*args: str, patch: str = "") -> subprocess.CompletedProcess:
