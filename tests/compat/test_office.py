@@ -11,6 +11,7 @@ import ast
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -384,7 +385,18 @@ def _run_beside_a_worker(repo, cli_env, script: str) -> subprocess.CompletedProc
             check=False,
         )
     finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(timeout=30)
+        _stop(worker)
     assert parent.returncode == 0, parent.stderr[-3000:]
     return parent
+
+
+def _stop(worker: subprocess.Popen) -> None:
+    """Stop the worker's process group: SIGTERM, then SIGKILL after 30 s. In the whole suite a
+    plain Prefect worker did not always exit within 30 s of SIGTERM (on the session's server it
+    may be running more than the test's child); what the tests assert is the parent's run."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
