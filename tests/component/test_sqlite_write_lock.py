@@ -25,18 +25,18 @@ async def _read_then_write_while_another_writes(path: Path) -> list[str]:
     has_read = asyncio.Event()
 
     async def reads_then_writes() -> None:
-        async with await config.session(engine) as session:
-            async with config.begin_transaction(session):
-                await session.execute(sa.text("SELECT count(*) FROM runs"))
-                has_read.set()
-                await asyncio.sleep(0.3)  # the other writer commits meanwhile, or waits for us
-                await session.execute(sa.text("INSERT INTO runs VALUES ('first')"))
+        session = await config.session(engine)
+        async with session, config.begin_transaction(session):
+            await session.execute(sa.text("SELECT count(*) FROM runs"))
+            has_read.set()
+            await asyncio.sleep(0.3)  # the other writer commits meanwhile, or waits for us
+            await session.execute(sa.text("INSERT INTO runs VALUES ('first')"))
 
     async def writes() -> None:
         await has_read.wait()
-        async with await config.session(engine) as session:
-            async with config.begin_transaction(session):
-                await session.execute(sa.text("INSERT INTO runs VALUES ('second')"))
+        session = await config.session(engine)
+        async with session, config.begin_transaction(session):
+            await session.execute(sa.text("INSERT INTO runs VALUES ('second')"))
 
     try:
         await asyncio.gather(reads_then_writes(), writes())

@@ -14,6 +14,7 @@ read-then-write transactions. Readers are never blocked (WAL); PostgreSQL is not
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from prefect.cli import app
 from prefect.server.database.configurations import SQLITE_BEGIN_MODE, AioSqliteConfiguration
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
@@ -38,7 +39,5 @@ def take_write_lock_at_begin() -> None:
 
 
 if __name__ == "__main__":
-    from prefect.cli import app
-
     take_write_lock_at_begin()
     app()
