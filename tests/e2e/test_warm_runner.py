@@ -26,7 +26,9 @@ IMPORTED = re.compile(r"^import time:.*\|\s+(prefect|pandas|pipelines\.rj_escrit
 
 @pytest.fixture
 def runner_env(cli_env, prefect_home):
-    """The CLI's environment; the runners it starts are stopped after the test."""
+    """The CLI's environment, with no runner left by an earlier test of the session (the tests
+    without this fixture leave theirs up); the runners it starts are stopped after the test."""
+    stop_runners(prefect_home)
     yield cli_env
     stop_runners(prefect_home)
 
