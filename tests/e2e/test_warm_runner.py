@@ -20,8 +20,11 @@ from pipelines.framework.stack.dev import RandomUserAPI
 from tests.conftest import pipelines_command, run_pipelines
 
 pytestmark = pytest.mark.e2e
-IMPORTED = re.compile(r"^import time:.*\|\s+(prefect|pandas|pipelines\.rj_escritorio)(\.|$)")
-"""An import of Prefect, pandas or the flow in `python -X importtime`'s report."""
+IMPORTED = re.compile(
+    r"^import time:.*\|\s+(prefect|pandas|typer|pydantic|pipelines\.rj_escritorio)(\.|$)"
+)
+"""An import of Prefect, pandas, the command line's parser and pydantic, or the flow in
+`python -X importtime`'s report: a warm run's caller hands its command over as typed."""
 
 
 @pytest.fixture
@@ -61,6 +64,23 @@ def test_usage_errors_keep_their_exit_code_and_line(runner_env, tmp_path):
     assert result.stderr.strip().splitlines() == [
         "error: parameter 'n_users': input should be greater than or equal to 1 (got '0')"
     ]
+
+
+def test_the_prefect_settings_of_the_callers_folder_are_the_runs(runner_env, randomuser, tmp_path):
+    """The runner keeps the Prefect settings it read for the folder of its first caller; a run
+    from a folder whose `prefect.toml` says otherwise has that folder's."""
+    args = ("run", "Users report", "-p", "n_users=2", "-p", f"api_url={randomuser.url}")
+    outputs = []
+    for settings in (None, '[logging]\nlevel = "WARNING"\n', None):
+        if settings:
+            (tmp_path / "prefect.toml").write_text(settings, encoding="utf-8")
+        else:
+            (tmp_path / "prefect.toml").unlink(missing_ok=True)
+        result = run_pipelines(*args, env=runner_env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout + result.stderr)
+
+    assert ["Beginning flow run" in output for output in outputs] == [True, False, True]
 
 
 def _running(known: set) -> list[FlowRun]:

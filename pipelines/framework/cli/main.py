@@ -139,11 +139,9 @@ def run(
     """Run a flow here, with parameters converted to their declared types."""
     from pipelines.framework.cli import runner  # the standard library's alone
 
-    stack.start_in_background()  # boots while the runner imports Prefect and the flow
-    pairs = [part for pair in param or [] for part in ("-p", pair)]
-    code = runner.hand_over(["run", flow, *pairs, *(["-v"] if verbose else [])])
-    if code is not None:  # the warm runner ran it, in this terminal: Prefect is imported there
-        raise typer.Exit(code)
+    # the console script handed it to the warm runner when one could take it (`console.py`):
+    # this is the runner's child, or a process no runner serves
+    stack.start_in_background()  # boots while this process imports Prefect and the flow
     from pipelines.framework.cli.parameters import parse_parameters  # pydantic: for `run` alone
 
     try:

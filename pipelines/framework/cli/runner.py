@@ -19,7 +19,9 @@ own process.
 """
 
 import atexit
+import copy
 import fcntl
+import gc
 import hashlib
 import importlib
 import io
@@ -72,11 +74,11 @@ CALLER_PID: int | None = None
 name that process: when it dies, its runs are orphans)."""
 
 
-def hand_over(args: list[str]) -> int | None:
-    """Run `pipelines ARGS` in the warm runner (started if need be); its exit code, or None when
-    no runner can take it (the caller then runs the command itself). Only the console script's
-    commands are handed over: a program that calls the app itself (a test that patched the CLI
-    first) runs it in its own process."""
+def hand_over(args: list[str], starting: Callable[[], None] = lambda: None) -> int | None:
+    """Run `pipelines ARGS` in the warm runner (started if need be, after `starting()`: what
+    may go on while it imports); its exit code, or None when no runner can take it (the caller
+    then runs the command itself). Only the console script's commands are handed over: a program
+    that calls the app itself (a test that patched the CLI first) runs it in its own process."""
     if INSIDE or Path(sys.argv[0]).name != CONSOLE_SCRIPT:
         return None
     if not hasattr(socket, "send_fds") or not hasattr(os, "pidfd_open"):
@@ -84,7 +86,7 @@ def hand_over(args: list[str]) -> int | None:
     path = socket_path()
     if path is None:
         return None
-    connection = _connect(path) or _start(path)
+    connection = _connect(path) or _start(path, starting)
     if connection is None:
         return None
     with connection:
@@ -97,10 +99,11 @@ def hand_over(args: list[str]) -> int | None:
 
 def socket_path() -> Path | None:
     """This caller's runner socket, under the state folder; None when the path is too long."""
-    from pipelines.framework.config import get_settings  # pydantic-settings: `run` alone
+    from pipelines.framework import config
 
     key = hashlib.sha256(json.dumps(_key_material(), sort_keys=True).encode()).hexdigest()
-    path = get_settings().home / "runner" / f"{key[:16]}.sock"
+    home = config.plain_home() or config.get_settings().home  # pydantic-settings: rarely
+    path = home / "runner" / f"{key[:16]}.sock"
     return path if len(str(path)) <= _MAX_SOCKET_PATH else None
 
 
@@ -132,8 +135,9 @@ def _connect(path: Path) -> socket.socket | None:
     return connection
 
 
-def _start(path: Path) -> socket.socket | None:
+def _start(path: Path, starting: Callable[[], None]) -> socket.socket | None:
     """Start a runner for `path` (one caller at a time) and wait until it answers."""
+    starting()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)  # whoever can connect runs code as this user
     with open(path.with_suffix(".lock"), "w", encoding="utf-8") as lock:
@@ -159,11 +163,11 @@ def _spawn(path: Path) -> subprocess.Popen:
     logs.mkdir(parents=True, exist_ok=True)
     code = (
         "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-        "from pipelines.framework.cli.runner import serve; serve(sys.argv[2])"
+        "from pipelines.framework.cli.runner import serve; serve(*sys.argv[2:])"
     )
     with open(logs / "runner.log", "ab") as log:
         return subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-c", code, json.dumps(sys.path), str(path)],
+            [sys.executable, "-c", code, json.dumps(sys.path), str(path), os.getcwd()],
             cwd="/",
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -221,13 +225,30 @@ def _read_line(connection: socket.socket) -> str:
     return data.decode().strip()
 
 
-def serve(path: str) -> None:
+def serve(path: str, cwd: str = "/") -> None:
     """The runner's loop: fork a child per request until idle. The libraries earlier runs
     needed are imported by a successor, a fork that takes over the socket once it has them: a
-    caller never waits for an import (one of dbt's takes seconds)."""
+    caller never waits for an import (one of dbt's takes seconds). Prefect's settings are read
+    as in `cwd`, the first caller's working folder, where the next callers most likely are."""
     for name in PRELOAD:
         importlib.import_module(name)
+    _complete_models()
+    with suppress(OSError):
+        _read_prefect_state(cwd)
     _Runner(Path(path), _listen(Path(path)), _Learned(Path(path))).serve()
+
+
+def _complete_models() -> None:
+    """Build the pydantic models the imports left incomplete (Prefect's client schemas wait for
+    their first use): once here, not in every run (0.1 s of a warm run's first requests)."""
+    pydantic = sys.modules.get("pydantic")
+    pending = [pydantic.BaseModel] if pydantic else []
+    while pending:
+        for model in pending.pop().__subclasses__():
+            pending.append(model)
+            if not getattr(model, "__pydantic_complete__", True):
+                with suppress(Exception):  # a model that cannot be built yet is built later
+                    model.model_rebuild()
 
 
 class _Runner:
@@ -316,6 +337,7 @@ class _Runner:
 
         if not self.learned.import_all(between_imports):
             os._exit(1)  # the socket stays the runner's
+        _complete_models()
         self.owner = os.getpid()
         self.selector.close()  # an epoll descriptor is shared across a fork: a new one
         self.selector = selectors.DefaultSelector()
@@ -390,6 +412,7 @@ def _accept(
             os.close(fd)
         connection.close()
         return
+    gc.freeze()  # the child's collections skip the runner's objects (copy-on-write, seconds)
     pid = os.fork()
     if pid == 0:
         for pidfd in children:
@@ -502,16 +525,88 @@ def _forget_repository_modules() -> None:
 
 def _fresh_library_state() -> None:
     """What the libraries read at import from the runner's context, read again from the
-    caller's: Prefect's settings (its `.env`, `prefect.toml`) and logging (a terminal now)."""
+    caller's: Prefect's settings (its `.env`, `prefect.toml`) and logging (a terminal now).
+    Where Prefect's settings sources say what they said to the runner, its settings and logging
+    configuration are kept (reading them again was a fifth of a warm run's fixed cost): only
+    the logging handlers are new."""
     # pylint: disable=import-outside-toplevel  # loaded already: the runner imported them
     import prefect.context
-    from prefect.logging.configuration import setup_logging
+    from prefect.logging import configuration
 
-    prefect.context.refresh_global_settings_context()
-    setup_logging(incremental=False)  # new handlers: the runner's write as to its log (no colour)
+    sources, config = _PREFECT_STATE or (None, {})
+    if _prefect_settings_sources() != sources:
+        prefect.context.refresh_global_settings_context()
+        configuration.setup_logging(incremental=False)  # the runner's write to its log
+    else:
+        load = configuration.load_logging_config
+        configuration.load_logging_config = lambda _path: copy.deepcopy(config)
+        try:
+            configuration.setup_logging(incremental=False)
+        finally:
+            configuration.load_logging_config = load
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()  # each run its own draws (`random` reseeds itself after a fork)
+
+
+_PREFECT_FILES = ((".env", "prefect_"), ("prefect.toml", ""), ("pyproject.toml", "tool.prefect"))
+"""The working folder's files Prefect reads settings from, each with what marks one that sets some
+(in lower case)."""
+_PREFECT_STATE: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+"""In a runner: Prefect's settings sources as it read them, and the logging configuration they
+gave (`_fresh_library_state`)."""
+
+
+def _read_prefect_state(cwd: str) -> None:
+    """Prefect's settings and logging configuration as a caller in `cwd` has them, kept for the
+    children (`_fresh_library_state`); the runner stays in `/`."""
+    global _PREFECT_STATE  # pylint: disable=global-statement
+    import prefect.context  # pylint: disable=import-outside-toplevel
+
+    os.chdir(cwd)
+    try:
+        prefect.context.refresh_global_settings_context()
+        _PREFECT_STATE = (_prefect_settings_sources(), _prefect_logging_config())
+    finally:
+        os.chdir("/")
+
+
+def _prefect_settings_sources() -> tuple[Any, ...]:
+    """What Prefect's settings and logging read besides the variables (which a runner's callers
+    share): the working folder's `.env`, `prefect.toml` and `pyproject.toml` where they speak
+    of Prefect, and the profiles and logging files as they are now."""
+    from prefect.settings import (  # pylint: disable=import-outside-toplevel
+        PREFECT_LOGGING_SETTINGS_PATH,
+        PREFECT_PROFILES_PATH,
+    )
+
+    found: list[Any] = []
+    for name, mark in _PREFECT_FILES:
+        try:
+            text = Path(name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = None
+        found.append(text if text is not None and mark in text.lower() else None)
+    for path in (PREFECT_PROFILES_PATH.value(), PREFECT_LOGGING_SETTINGS_PATH.value()):
+        try:
+            stat = os.stat(path)
+        except OSError:
+            found.append(None)
+        else:
+            found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+def _prefect_logging_config() -> dict[str, Any]:
+    """The logging configuration Prefect's `setup_logging` reads under the current settings."""
+    # pylint: disable=import-outside-toplevel
+    from prefect.logging import configuration
+    from prefect.settings import PREFECT_LOGGING_SETTINGS_PATH
+
+    path = PREFECT_LOGGING_SETTINGS_PATH.value()
+    return configuration.load_logging_config(
+        path if path.exists() else configuration.DEFAULT_LOGGING_SETTINGS_PATH
+    )
 
 
 def _watch_caller(connection: socket.socket) -> None:

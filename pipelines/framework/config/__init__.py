@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pydantic-settings (0.1 s), imported on first use: `pipeline
         current_environment,
         resolve_environment,
     )
+    from pipelines.framework.config.home import plain_home
     from pipelines.framework.config.settings import (
         PACKAGE_ROOT,
         REPO_ROOT,
@@ -38,6 +39,7 @@ __all__ = [
     "WorkerSettings",
     "current_environment",
     "get_settings",
+    "plain_home",
     "resolve_environment",
 ]
 __getattr__ = lazy_names(__name__)

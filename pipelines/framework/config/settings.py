@@ -8,9 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-import pipelines
+from pipelines.framework.config.home import DEFAULT_HOME, REPO_ROOT
 
-REPO_ROOT = Path(pipelines.__file__).resolve().parent.parent
 PACKAGE_ROOT = REPO_ROOT / "pipelines"
 
 
@@ -50,7 +49,7 @@ class Settings(BaseSettings):
         env_prefix="PIPELINES_", env_file=".env", extra="ignore", populate_by_name=True
     )
 
-    home: Path = REPO_ROOT / ".pipelines"
+    home: Path = DEFAULT_HOME
     """State folder: the local server's database, logs, code storage and warehouse."""
     env: str = "local"
     """Environment of this process and of the commands run without `--env`: local, staging or

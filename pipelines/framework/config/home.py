@@ -1,0 +1,23 @@
+"""Where the state folder is, for a command that must know it before anything heavy loads:
+`pipelines run` finds its warm runner there, and building `Settings` (pydantic) took longer than
+the rest of handing the run over."""
+
+import os
+from pathlib import Path
+
+import pipelines
+
+REPO_ROOT = Path(pipelines.__file__).resolve().parent.parent
+DEFAULT_HOME = REPO_ROOT / ".pipelines"
+
+
+def plain_home() -> Path | None:
+    """`Settings().home` where nothing but the environment can set it: `PIPELINES_HOME` (in any
+    case, as pydantic-settings reads it), else the default. None when a `.env` here may set it,
+    or the environment has it twice: `get_settings()` decides."""
+    if os.path.lexists(".env"):
+        return None
+    given = [value for name, value in os.environ.items() if name.upper() == "PIPELINES_HOME"]
+    if len(given) > 1:
+        return None
+    return Path(given[0]) if given else DEFAULT_HOME
