@@ -74,7 +74,7 @@ CALLER_PID: int | None = None
 name that process: when it dies, its runs are orphans)."""
 
 
-def hand_over(args: list[str], starting: Callable[[], None] = lambda: None) -> int | None:
+def hand_over(args: list[str], starting: Callable[[], None]) -> int | None:
     """Run `pipelines ARGS` in the warm runner (started if need be, after `starting()`: what
     may go on while it imports); its exit code, or None when no runner can take it (the caller
     then runs the command itself). Only the console script's commands are handed over: a program
@@ -233,7 +233,7 @@ def serve(path: str, cwd: str = "/") -> None:
     for name in PRELOAD:
         importlib.import_module(name)
     _complete_models()
-    with suppress(OSError):
+    with suppress(Exception):  # a folder gone, or settings that do not load: children read theirs
         _read_prefect_state(cwd)
     _freeze()
     _Runner(Path(path), _listen(Path(path)), _Learned(Path(path))).serve()
