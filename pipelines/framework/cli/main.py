@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
@@ -47,10 +48,10 @@ class Commands(TyperGroup):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
-        except typer.TyperException as exc:  # click's errors: usage, bad parameter, file
-            exc.show()  # type: ignore[attr-defined]
+        except click.ClickException as exc:  # usage, bad parameter, file
+            exc.show()
             raise SystemExit(exc.exit_code) from None
-        except typer.Abort:
+        except click.Abort:
             typer.echo("Aborted!", err=True)
             raise SystemExit(1) from None
         raise SystemExit(code if isinstance(code, int) else 0)
