@@ -68,6 +68,19 @@ def _with_parents(module: str) -> list[str]:
 
 
 @cache
+def _next_modules(name: str, root: Path) -> tuple[str, ...] | None:
+    """The repository modules importing `name` executes next (its imports and their packages);
+    None when `name` is no repository module. Once per module however many flows import it: a
+    walk over 200 flows' closures otherwise re-expanded the shared helpers' imports each time."""
+    path = module_path(name, root)
+    if path is None:
+        return None
+    return tuple(
+        {parent for imported in _imported_modules(path) for parent in _with_parents(imported)}
+    )
+
+
+@cache
 def module_closure(module: str, root: Path = REPO_ROOT) -> frozenset[str]:
     """Every repository module that importing `module` executes (packages included)."""
     seen: set[str] = set()
@@ -76,13 +89,17 @@ def module_closure(module: str, root: Path = REPO_ROOT) -> frozenset[str]:
         name = pending.pop()
         if name in seen:
             continue
-        path = module_path(name, root)
-        if path is None:
+        following = _next_modules(name, root)
+        if following is None:
             continue
         seen.add(name)
-        for imported in _imported_modules(path):
-            pending.extend(_with_parents(imported))
+        pending.extend(following)
     return frozenset(seen)
+
+
+@cache
+def _relative_file(name: str, root: Path) -> Path:
+    return module_path(name, root).relative_to(root)  # type: ignore[union-attr]
 
 
 @cache
@@ -95,7 +112,7 @@ def file_digest(path: Path) -> bytes:
 def closure_files(module: str, root: Path = REPO_ROOT) -> tuple[Path, ...]:
     """Files, relative to `root`, that a flow in `module` needs to run."""
     modules = module_closure(module, root)
-    files = {module_path(name, root).relative_to(root) for name in modules}  # type: ignore[union-attr]
+    files = {_relative_file(name, root) for name in modules}
     project_dir = module_path(module, root).parent  # type: ignore[union-attr]
     files.update(
         p.relative_to(root) for p in project_dir.iterdir() if p.is_file() and p.suffix != ".pyc"
@@ -114,5 +131,13 @@ def closure_files(module: str, root: Path = REPO_ROOT) -> tuple[Path, ...]:
 def forget() -> None:
     """Read every file afresh: the caches above hold a process's first reading (a long-lived
     process, `pipelines up` or a test, calls this before it looks again)."""
-    for cached in (module_path, _imported_modules, module_closure, file_digest, closure_files):
+    for cached in (
+        module_path,
+        _imported_modules,
+        _next_modules,
+        module_closure,
+        _relative_file,
+        file_digest,
+        closure_files,
+    ):
         cached.cache_clear()
