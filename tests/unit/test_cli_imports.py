@@ -92,6 +92,13 @@ def test_help_and_usage_errors_parse_without_pydantic(tmp_path, args):
         ),
         (["run"], ["Try 'pipelines run --help' for help.", "Error: Missing argument 'FLOW'."]),
         (["status"], ["error: the local stack is not running; start it with `pipelines up`"]),
+        (
+            ["backfill", "x", "--start", "yesterday", "--end", "2024-01-31T00:00-03:00"],
+            [
+                "Error: Invalid value for '--start': 'yesterday' is not an ISO date or time,"
+                " e.g. 2024-01-01T00:00-03:00"
+            ],
+        ),
         (["--help"], ["Usage: pipelines [OPTIONS] COMMAND [ARGS]...", "Commands:"]),
         (["secrets", "--help"], ["Usage: pipelines secrets [OPTIONS] COMMAND [ARGS]..."]),
         (["dev", "--help"], ["Usage: pipelines dev [OPTIONS] COMMAND [ARGS]..."]),

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from pipelines.framework.config import Environment
-    from pipelines.framework.deploy import ImportFailure, Outcome, PlannedRun
+    from pipelines.framework.deploy import Discovery, ImportFailure, Outcome, PlannedRun
 
 # The faces above import nothing heavy: each command reaches its machinery as `deploy.x` or
 # `stack.x`, so Prefect and the flows load only in the commands that need them, never for
@@ -241,9 +241,10 @@ def register_command(
     try:
         environment = config.resolve_environment(env)
         url = stack.ensure_server()
-        outcomes = deploy.nothing_to_register(environment, url)  # imports no Prefect, no flow
+        found = deploy.discover()
+        outcomes = deploy.nothing_to_register(environment, url, found)  # no Prefect, no flow
         if outcomes is None:
-            outcomes = _register(environment, url, dry_run, quiet=as_json)
+            outcomes = _register(environment, url, dry_run, quiet=as_json, found=found)
     except UsageError as exc:
         raise fail(str(exc), 2) from None
     except stack.ServerError as exc:
@@ -257,21 +258,25 @@ def register_command(
     _exit_on_failures(outcomes)
 
 
-def _register(environment: "Environment", url: str, dry_run: bool, quiet: bool) -> "list[Outcome]":
+def _register(
+    environment: "Environment", url: str, dry_run: bool, quiet: bool, found: "Discovery"
+) -> "list[Outcome]":
     """Registration proper, a progress bar on stderr."""
     import asyncio  # 30 ms each, paid by the commands that talk to the server alone
 
     from rich.console import Console
     from rich.progress import Progress
 
-    total = len(deploy.discover().flows)
+    total = len(found.flows)
     with (
         stack.api_settings(url),
         Progress(console=Console(stderr=True), transient=True, disable=quiet) as progress,
     ):
         task = progress.add_task(f"registering in {environment.name}", total=total)
         return asyncio.run(
-            deploy.register(environment, dry_run, on_outcome=lambda _: progress.advance(task))
+            deploy.register(
+                environment, dry_run, on_outcome=lambda _: progress.advance(task), found=found
+            )
         )
 
 
@@ -438,11 +443,25 @@ def image(
     say(f"then:  PIPELINES_IMAGE={build.tag} pipelines register --env prod")
 
 
+def _instant(value: str) -> datetime:
+    """An ISO 8601 date or time, its UTC offset included (click's DateTime knows no offsets)."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date or time, e.g. 2024-01-01T00:00-03:00"
+        ) from None
+
+
 @app.command()
 def backfill(
     flow: Annotated[str, typer.Argument(help="Flow name, a unique part of it, or its module.")],
-    start: Annotated[datetime, typer.Option(help="Window start, ISO with timezone.")],
-    end: Annotated[datetime, typer.Option(help="Window end, ISO with timezone.")],
+    start: Annotated[
+        datetime, typer.Option(parser=_instant, metavar="ISO", help="Window start, with offset.")
+    ],
+    end: Annotated[
+        datetime, typer.Option(parser=_instant, metavar="ISO", help="Window end, with offset.")
+    ],
     env: EnvOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
 ):

@@ -398,14 +398,16 @@ async def register(
     env: Environment,
     dry_run: bool = False,
     on_outcome: Callable[[Outcome], None] = lambda _: None,
+    found: Discovery | None = None,
 ) -> list[Outcome]:
     """Create or update every flow's deployment in `env`; pause those of deleted flows.
 
     A flow whose deployment on the server is the one the manifest says it renders is skipped
     without importing it; the others are imported, rendered and deployed, several at once. A
     flows module that does not import is reported ("failed") and its deployments are kept as
-    they are ("kept"): its flows are unreadable this time, not deleted."""
-    found = discover()
+    they are ("kept"): its flows are unreadable this time, not deleted. `found`: the
+    repository's discovery, when the caller has just made it."""
+    found = found or discover()
     async with get_client() as client:
         ours = await _existing(client, env)
         work = _Work.sort(found, env, _by_flow(ours, env))

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from pipelines.framework.config import ENVIRONMENTS, Environment
-from pipelines.framework.deploy.manifest import discover
+from pipelines.framework.deploy.manifest import Discovery
 
 REGISTRY_TAG = "pipelines"
 PAGE = 200  # the server's largest page
@@ -32,11 +32,10 @@ class Outcome:
     detail: str = ""
 
 
-def nothing_to_register(env: Environment, url: str) -> list[Outcome] | None:
+def nothing_to_register(env: Environment, url: str, found: Discovery) -> list[Outcome] | None:
     """Every flow "skipped" when the server at `url` holds exactly what registration would make
-    of the repository in `env`; None when registration must look closer (or the server did not
-    answer: registration proper then reports why)."""
-    found = discover()
+    of the repository (`found` by discovery) in `env`; None when registration must look closer
+    (or the server did not answer: registration proper then reports why)."""
     renderings = {record.name: record.rendering(env.name) for record in found.flows}
     if found.failures or None in renderings.values():
         return None
