@@ -181,3 +181,38 @@ def test_discarding_one_table_of_a_run_keeps_a_sibling_that_is_staging(tmp_path)
     sibling.rmdir()
     store.discard_table("r1", "d", "b")
     assert not (tmp_path / "_staging" / "r1").exists()
+
+
+def test_the_retention_sweep_ignores_files_their_run_removes_while_it_looks(tmp_path):
+    """Each table of a `dump_tables` run sweeps abandoned staging when it starts, while the
+    run's other tables stage and clean up: a file listed, then removed by its writer before the
+    sweep reads its time, failed the table (FileNotFoundError) in a 20-table run."""
+    store = Lake(str(tmp_path))
+    schema = pa.schema([("id", pa.int64())])
+    staged = store.write(_ids(0, 10), schema, run_id="r1", dataset_id="d", table_id="a")
+    modified = store.fs.modified
+
+    def removed_first(path):
+        store.discard_table("r1", "d", "a")  # its writer finished meanwhile
+        return modified(path)
+
+    store.fs.modified = removed_first
+    assert store.sweep_staging(older_than_seconds=3600) == []
+    assert not any(Path(f).exists() for f in staged.files)
+
+
+def test_the_retention_sweep_removes_an_abandoned_run_once_when_another_sweep_went_first(
+    tmp_path,
+):
+    store = Lake(str(tmp_path))
+    schema = pa.schema([("id", pa.int64())])
+    store.write(_ids(0, 10), schema, run_id="old", dataset_id="d", table_id="a")
+    rm = store.fs.rm
+
+    def removed_by_another_sweep(path, recursive=False):
+        rm(path, recursive=recursive)  # the other table's sweep
+        return rm(path, recursive=recursive)
+
+    store.fs.rm = removed_by_another_sweep
+    assert store.sweep_staging(older_than_seconds=-1) == []
+    assert not (tmp_path / "_staging" / "old").exists()

@@ -433,18 +433,34 @@ class Lake:
 
     def sweep_staging(self, older_than_seconds: float) -> list[str]:
         """Remove every run's staging whose newest file is older than `older_than_seconds` (a
-        run killed before it could clean up, of a table no run loads again); return them."""
+        run killed before it could clean up, of a table no run loads again); return them.
+
+        Live runs stage and clean up meanwhile (the other tables of a `dump_tables` run, whose
+        tables each sweep when they start): a file or folder gone by the time it is looked at
+        was not abandoned, and a run's staging another sweep removed first is not removed
+        twice."""
         removed = []
         now = time.time()
         for run_root in self._staged_run_roots():
-            files = self.fs.find(run_root)
-            newest = max((self.fs.modified(f).timestamp() for f in files), default=None)
+            newest = self._newest_file_time(run_root)
             if newest is None:  # only folders: a writer that is about to write, or was killed
                 newest = self._folder_time(run_root)
             if now - newest > older_than_seconds:
-                self.fs.rm(run_root, recursive=True)
-                removed.append(self._url(run_root))
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm(run_root, recursive=True)
+                    removed.append(self._url(run_root))
         return removed
+
+    def _newest_file_time(self, path: str) -> float | None:
+        """When the newest file under `path` was written; files removed while looking skipped."""
+        newest = None
+        for file in self.fs.find(path):
+            try:
+                modified = self.fs.modified(file).timestamp()
+            except FileNotFoundError:  # its writer removed it since `find` listed it
+                continue
+            newest = modified if newest is None else max(newest, modified)
+        return newest
 
     def _folder_time(self, path: str) -> float:
         """When a folder was made (local), or now where folders have no time of their own."""
