@@ -407,7 +407,7 @@ async def register(
     flows module that does not import is reported ("failed") and its deployments are kept as
     they are ("kept"): its flows are unreadable this time, not deleted. `found`: the
     repository's discovery, when the caller has just made it."""
-    found = found or discover()
+    found = discover() if found is None else found
     async with get_client() as client:
         ours = await _existing(client, env)
         work = _Work.sort(found, env, _by_flow(ours, env))
