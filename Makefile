@@ -50,8 +50,9 @@ QUICK_scheduling := --runs 3 --rounds 1 --spacing 5 --lead 20
 QUICK_dumps := --rows 200000
 QUICK_dump_tables := --tables 4 --rows 20000 --runs 1
 QUICK_compat := --tasks 20 --runs 1
-# The dumps' flow-against-data-path ratio compares two 4-6 s processes: a median of 3 rounds.
-FULL_dumps := --runs 3
+# The dumps' flow-against-data-path ratio compares two 4-6 s processes, whose times vary by
+# a fifth from one run to the next here: a median of 5 rounds.
+FULL_dumps := --runs 5
 _bench_args = $(if $(QUICK),$(QUICK_$(1)),$(FULL_$(1)))
 _bench_run = echo "== benchmarks/$(1).py $(call _bench_args,$(1))"; \
 	$(BIN)/python benchmarks/$(1).py $(call _bench_args,$(1)) || failed="$$failed $(1)";

@@ -449,10 +449,13 @@ def csv_contenders(url: str, work: Path) -> list[Contender]:
 
 def rounds(contenders: list[Contender], runs: int) -> list[Result]:
     """Each contender once per round, in turn, so a change in the machine's load hits them all;
-    then each one's median run, with every run's time in its detail."""
+    then each one's median run, with every run's time in its detail. The files a contender
+    wrote reach the disk before the next one starts (`os.sync`): the kernel writes them back
+    about 30 s later, in the middle of whichever contender runs then."""
     timed: dict[str, list[Result]] = {key: [] for key, _ in contenders}
     for _ in range(runs):
         for key, run in contenders:
+            os.sync()
             timed[key].append(run())
     medians = []
     for results in timed.values():
