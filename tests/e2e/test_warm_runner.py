@@ -1,13 +1,16 @@
 """`pipelines run` through its warm runner: the run happens in a child of a process that imported
 Prefect once, with the caller's terminal, exit code, Ctrl-C and the repository as it is now."""
 
+import contextlib
 import csv
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from prefect import get_client
@@ -144,6 +147,48 @@ def test_an_edited_task_runs_as_edited_by_the_same_runner(
     assert sorted((prefect_home / "runner").glob("*.sock")) == runners  # no new runner
     assert "Baixados, v2" in second.stdout + second.stderr
     assert "Dados baixados com sucesso!" not in second.stdout + second.stderr
+
+
+def _runner_pids(socket_path: str) -> set[int]:
+    """The processes serving (or having served) the runner socket `socket_path`."""
+    pids = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if socket_path.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                pids.add(int(entry))
+    return pids
+
+
+def test_an_edited_platform_module_runs_as_edited_by_a_runner_that_imported_it(
+    runner_env, prefect_home, randomuser, repo_copy
+):
+    helper = repo_copy / "pipelines" / "framework" / "runtime" / "logging.py"
+    args = ("run", "Users report", "-p", "n_users=2", "-p", f"api_url={randomuser.url}")
+    first = run_pipelines(*args, env=runner_env, cwd=repo_copy)  # teaches the runner the platform
+    assert first.returncode == 0, first.stderr
+    (runner,) = (prefect_home / "runner").glob("*.sock")
+    learned = json.loads(runner.with_suffix(".modules.json").read_text(encoding="utf-8"))
+    assert "pipelines.framework.runtime.logging" in learned["modules"]
+    first_runner = min(_runner_pids(str(runner)))  # its successor, if forked yet, comes later
+    deadline = time.monotonic() + 90
+    while first_runner in _runner_pids(str(runner)):  # a successor imports it, then takes over
+        assert time.monotonic() < deadline, "no successor took the runner's place"
+        time.sleep(0.2)
+    kept = run_pipelines(*args, env=runner_env, cwd=repo_copy)
+    assert kept.returncode == 0, kept.stderr
+    assert "Dados baixados com sucesso!" in kept.stdout + kept.stderr
+
+    helper.write_text(
+        helper.read_text(encoding="utf-8").replace(
+            "logger.log(logging.getLevelName(level.upper()), message)",
+            'logger.log(logging.getLevelName(level.upper()), "v2 " + message)',
+        ),
+        encoding="utf-8",
+    )
+    edited = run_pipelines(*args, env=runner_env, cwd=repo_copy)
+    assert edited.returncode == 0, edited.stderr
+    assert "v2 Dados baixados com sucesso!" in edited.stdout + edited.stderr
+    assert sorted((prefect_home / "runner").glob("*.sock")) == [runner]  # the same runner
 
 
 def test_pipelines_down_stops_the_warm_runners(cli_env, randomuser, tmp_path):

@@ -2,20 +2,21 @@
 The warm runner of `pipelines run`: a process that imported Prefect and the libraries the flows
 use once (1.6 s for Prefect alone, pandas 0.5 s) and forks a child per run, so a run pays neither.
 
-The child is the command itself: it takes the caller's stdin, stdout and stderr (passed over a
-Unix socket), working folder, environment and import path, imports the repository's own modules
-afresh (an edited flow or helper is what runs; only installed libraries are kept warm), and runs
-`pipelines run` as the caller would have; its exit status becomes the caller's. Ctrl-C, SIGTERM
-and SIGHUP are passed on to the child; a caller that dies (SIGKILL) takes its child with it, so
-its run stays Running until the next command marks it Crashed, as an in-process run does.
+The child is the command itself: it takes the caller's stdin, stdout and stderr (passed over a Unix
+socket), working folder, environment and import path, imports the projects' modules afresh (an
+edited flow or helper is what runs; installed libraries and the platform's own modules are kept
+warm, the latter only while none of their files has changed), and runs `pipelines run` as the caller
+would have; its exit status becomes the caller's. Ctrl-C, SIGTERM and SIGHUP are passed on to the
+child; a caller that dies (SIGKILL) takes its child with it, so its run stays Running until the next
+command marks it Crashed, as an in-process run does.
 
 One runner serves one interpreter, import path, version of this file and set of the variables
-libraries read at import (`PREFECT_*`, `PYTHON*`, locale); it learns which installed libraries its
-runs imported and has them imported for the next runs by a successor, a fork of itself that takes
-over the socket once it has them (meanwhile the runner serves callers at once); it exits after
-`IDLE_SECONDS` without a run or once its socket is removed (`stop_runners`). Where it cannot be
-used (no fd passing, a socket path too long, a runner that does not start) the command runs in its
-own process.
+libraries read at import (`PREFECT_*`, `PYTHON*`, locale); it learns which installed libraries (and
+platform modules) its runs imported and has them imported for the next runs by a successor, a fork
+of itself that takes over the socket once it has them (meanwhile the runner serves callers at once);
+it exits after `IDLE_SECONDS` without a run or once its socket is removed (`stop_runners`). Where it
+cannot be used (no fd passing, a socket path too long, a runner that does not start) the command
+runs in its own process.
 """
 
 import atexit
@@ -283,7 +284,9 @@ def _rehearse() -> None:
 
 def _freeze() -> None:
     """Keep the objects the imports made out of every later collection: a child's first one
-    scanned them all, touching every page it shares with the runner (0.8 s of each run)."""
+    scanned them all, touching every page it shares with the runner (0.8 s of each run). The
+    repository's modules are stamped here: the children keep them while they are unchanged."""
+    _stamp_repository_modules()
     gc.collect()
     gc.freeze()
 
@@ -507,10 +510,9 @@ def _become_command(
     sys.argv, sys.path[:] = request["argv"], request["path"]
     _fresh_standard_streams()
     learned.forked()
-    _forget_repository_modules()
+    _forget_repository_modules(keep_platform=_fresh_library_state())
     atexit.register(learned.remember)  # runs last: after Prefect's handlers
     threading.Thread(target=_watch_caller, args=(connection,), daemon=True).start()
-    _fresh_library_state()
     fresh = importlib.import_module(__name__)
     fresh.INSIDE, fresh.CALLER_PID = True, request["pid"]
     from pipelines.framework.cli import app  # pylint: disable=import-outside-toplevel
@@ -557,25 +559,62 @@ def _stream(fd: int, mode: str, encoding: str, **options: Any) -> io.TextIOWrapp
     return open(fd, mode, encoding=encoding, closefd=False, **options)  # pylint: disable=consider-using-with
 
 
-def _forget_repository_modules() -> None:
-    """Drop every module of the repository: the child imports the code as it is now."""
+PLATFORM = ("pipelines.framework", "pipelines.utils")
+"""The repository's own platform: modules whose import reads nothing of its caller's context (no
+variable, folder or setting; the flows and tasks they declare are made under Prefect's settings),
+which a runner may therefore import for its runs, as it does the installed libraries."""
+_STAMPS: dict[str, tuple[str, int, int] | None] = {}
+"""In a runner: each repository module it has, with its file's path, time and size then."""
+
+
+def _is_platform(name: str) -> bool:
+    return any(name == package or name.startswith(package + ".") for package in PLATFORM)
+
+
+def _stamp_repository_modules() -> None:
+    """Note the file of every repository module this process has, as it is now."""
+    _STAMPS.clear()
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] == "pipelines":
+            file = getattr(module, "__file__", None)
+            _STAMPS[name] = None if file is None else (file, *_file_stamp(file))
+
+
+def _file_stamp(file: str) -> tuple[int, int]:
+    try:
+        stat = os.stat(file)
+    except OSError:
+        return (-1, -1)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def _forget_repository_modules(keep_platform: bool) -> None:
+    """Drop the repository's modules: the child imports the code as it is now. Those the runner
+    imported stay when `keep_platform` (Prefect's settings are the runner's) and not one of
+    their files has changed since: they are the platform's (`PLATFORM`), or the repository's
+    that the platform imports; a project's flows are imported afresh by every run."""
+    unchanged = keep_platform and all(
+        stamp is None or _file_stamp(stamp[0]) == stamp[1:] for stamp in _STAMPS.values()
+    )
     for name in [name for name in sys.modules if name.partition(".")[0] == "pipelines"]:
-        del sys.modules[name]
+        if not (unchanged and name in _STAMPS):
+            del sys.modules[name]
     importlib.invalidate_caches()
 
 
-def _fresh_library_state() -> None:
+def _fresh_library_state() -> bool:
     """What the libraries read at import from the runner's context, read again from the
     caller's: Prefect's settings (its `.env`, `prefect.toml`) and logging (a terminal now).
     Where Prefect's settings sources say what they said to the runner, its settings and logging
     configuration are kept (reading them again was a fifth of a warm run's fixed cost): only
-    the logging handlers are new."""
+    the logging handlers are new. Returns whether they were kept."""
     # pylint: disable=import-outside-toplevel  # loaded already: the runner imported them
     import prefect.context
     from prefect.logging import configuration
 
     sources, config = _PREFECT_STATE or (None, {})
-    if _prefect_settings_sources() != sources:
+    kept = _prefect_settings_sources() == sources
+    if not kept:
         prefect.context.refresh_global_settings_context()
         configuration.setup_logging(incremental=False)  # the runner's write to its log
     else:
@@ -588,6 +627,7 @@ def _fresh_library_state() -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()  # each run its own draws (`random` reseeds itself after a fork)
+    return kept
 
 
 _PREFECT_FILES = ((".env", "prefect_"), ("prefect.toml", ""), ("pyproject.toml", "tool.prefect"))
@@ -709,12 +749,12 @@ class _Learned:
                 self._write(data)
 
     def _installed(self) -> Iterator[str]:
-        """The installed modules imported since the fork."""
+        """The installed modules and the platform's (`PLATFORM`) imported since the fork."""
         for name, module in list(sys.modules.items()):
             if name in self.known:
                 continue
             origin = getattr(module, "__file__", None) or ""
-            if any(origin.startswith(root) for root in self.roots):
+            if _is_platform(name) or any(origin.startswith(root) for root in self.roots):
                 yield name
 
     def pending(self) -> bool:
