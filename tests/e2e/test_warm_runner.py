@@ -202,3 +202,12 @@ def test_pipelines_down_stops_the_warm_runners(cli_env, randomuser, tmp_path):
         assert not list(sockets.glob("*.sock"))
     finally:
         stop_runners(tmp_path / "home")
+
+
+@pytest.mark.parametrize("args", [("run",), ("run", "-p", "n_users=2"), ("run", "-v", "--")])
+def test_a_run_that_names_no_flow_is_a_usage_error_that_starts_no_runner(args, cli_env, tmp_path):
+    home = tmp_path / "home"
+    result = run_pipelines(*args, env={**cli_env, "PIPELINES_HOME": str(home)}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Missing argument 'FLOW'" in result.stderr
+    assert not list(home.rglob("*.sock"))  # no warm runner was started for it
