@@ -36,8 +36,8 @@ lint: install
 
 # Every benchmark of benchmarks/README.md, one after another, each printing its table; one that
 # fails does not stop the others, and the target fails at the end naming it. One that needs what
-# this machine lacks (PostgreSQL at 127.0.0.1:5432) says what it skipped. The whole takes about
-# 30 minutes on a quiet 2-core machine (scheduling.py alone waits out 40 runs due 10 s apart);
+# this machine lacks (PostgreSQL at 127.0.0.1:5432) says what it skipped. The whole takes 30 to 45
+# minutes on a quiet 2-core machine (scheduling.py alone waits out 40 runs due 10 s apart);
 # `make bench QUICK=1` runs every one on small inputs (under 10 minutes: they work, the figures
 # are not the ones BENCHMARKS.md quotes); `make bench ONLY="cli compat"` runs some.
 BENCHMARKS := cli registration local_run stack scheduling dumps dump_tables compat
