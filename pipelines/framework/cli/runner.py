@@ -563,29 +563,33 @@ PLATFORM = ("pipelines.framework", "pipelines.utils")
 """The repository's own platform: modules whose import reads nothing of its caller's context (no
 variable, folder or setting; the flows and tasks they declare are made under Prefect's settings),
 which a runner may therefore import for its runs, as it does the installed libraries."""
-_STAMPS: dict[str, tuple[str, int, int] | None] = {}
-"""In a runner: each repository module it has, with its file's path, time and size then."""
+_STAMPS: dict[str, tuple[str | None, tuple[int, int] | None]] = {}
+"""In a runner: each repository module it has, with its file and that file's time and size then
+(None for a namespace package)."""
 
 
 def _is_platform(name: str) -> bool:
     return any(name == package or name.startswith(package + ".") for package in PLATFORM)
 
 
+def _repository_modules() -> list[str]:
+    return [name for name in sys.modules if name.partition(".")[0] == "pipelines"]
+
+
 def _stamp_repository_modules() -> None:
     """Note the file of every repository module this process has, as it is now."""
     _STAMPS.clear()
-    for name, module in list(sys.modules.items()):
-        if name.partition(".")[0] == "pipelines":
-            file = getattr(module, "__file__", None)
-            _STAMPS[name] = None if file is None else (file, *_file_stamp(file))
+    for name in _repository_modules():
+        file = getattr(sys.modules[name], "__file__", None)
+        _STAMPS[name] = (file, _file_stamp(file))
 
 
-def _file_stamp(file: str) -> tuple[int, int]:
+def _file_stamp(file: str | None) -> tuple[int, int] | None:
     try:
-        stat = os.stat(file)
+        stat = os.stat(file) if file else None
     except OSError:
-        return (-1, -1)
-    return (stat.st_mtime_ns, stat.st_size)
+        return None
+    return None if stat is None else (stat.st_mtime_ns, stat.st_size)
 
 
 def _forget_repository_modules(keep_platform: bool) -> None:
@@ -594,9 +598,9 @@ def _forget_repository_modules(keep_platform: bool) -> None:
     their files has changed since: they are the platform's (`PLATFORM`), or the repository's
     that the platform imports; a project's flows are imported afresh by every run."""
     unchanged = keep_platform and all(
-        stamp is None or _file_stamp(stamp[0]) == stamp[1:] for stamp in _STAMPS.values()
+        _file_stamp(file) == stamp for file, stamp in _STAMPS.values()
     )
-    for name in [name for name in sys.modules if name.partition(".")[0] == "pipelines"]:
+    for name in _repository_modules():
         if not (unchanged and name in _STAMPS):
             del sys.modules[name]
     importlib.invalidate_caches()
