@@ -31,7 +31,6 @@ from pipelines.framework.deploy.work_pools import (
     WorkPoolError,
     agent_labels,
     base_job_template,
-    check_labels,
     pool_type,
     refusals,
     worker_job_variables,
@@ -134,7 +133,7 @@ def test_every_label_renders_a_valid_job_and_every_setting_reaches_the_container
     for env_name in ("staging", "prod"):
         env = Environment(env_name)
         specs = plan(env)  # discovery imports every flow: once per environment
-        check_labels(sorted({spec.label for spec in specs}), env)  # nothing refused
+        assert not [reason for spec in specs for reason in refusals(spec.label, env)]
         for spec in specs:
             manifest = strict_valid(job_manifest(spec.label, deployment_variables(spec)))
             settings = on_kubernetes[spec.label]
@@ -250,11 +249,6 @@ def test_registration_refuses_kubernetes_labels_that_would_use_this_machine(
         assert len(found) == len(reasons)
         for reason, text in zip(reasons, found, strict=True):
             assert reason in text
-        if reasons:
-            with pytest.raises(WorkPoolError, match=f"label '{label}': no image|label '{label}'"):
-                check_labels([label], Environment("prod"))
-        else:
-            check_labels([label], Environment("prod"))
     finally:
         get_settings.cache_clear()
 

@@ -37,32 +37,38 @@ class _Server:
         return uuid4()
 
 
-def _work(copies: int) -> "registration._Work":
+def _specs(copies: int) -> "list[registration.DeploymentSpec]":
     """`copies` deployments to write, each of the tutorial's flow (renamed, so each is new)."""
     (info,) = flows_in(TUTORIAL_FLOWS)
-    env = Environment("staging")
-    specs = [
+    return [
         registration.DeploymentSpec(
-            replace(info, flow=info.flow.with_options(name=f"flow {i}")), env
+            replace(info, flow=info.flow.with_options(name=f"flow {i}")), Environment("staging")
         )
         for i in range(copies)
     ]
-    fingerprints = {spec.info.name: f"fp{i}" for i, spec in enumerate(specs)}
-    return registration._Work(  # pylint: disable=protected-access
-        found=None, env=env, existing={}, unchanged=[], stale=[], loaded=None, specs=specs,
-        fingerprints=fingerprints,
-    )  # fmt: skip
 
 
 def test_writes_are_sent_one_at_a_time_while_several_flows_are_prepared(monkeypatch, tmp_path):
     monkeypatch.setattr(registration, "upload_code", lambda spec, fp: str(tmp_path / fp))
-    server = _Server()
-    work = _work(6)
+    pools: list[str] = []
 
-    outcomes = asyncio.run(
-        registration._deploy_all(server, work, False, lambda _: None)  # pylint: disable=protected-access
-    )
+    async def ensure_work_pools(client, labels):
+        await client._write(f"pool {labels}")  # pylint: disable=protected-access
+        pools.extend(labels)
+
+    monkeypatch.setattr(registration, "ensure_work_pools", ensure_work_pools)
+    server = _Server()
+    # pylint: disable-next=protected-access
+    work = registration._Registration(server, Environment("staging"), {}, False, lambda _: None)
+
+    async def deploy_all():
+        deployed = [work._deployed(s, work._fingerprint(s)) for s in _specs(6)]  # pylint: disable=protected-access
+        return await asyncio.gather(*deployed)
+
+    outcomes = asyncio.run(deploy_all())
 
     assert [o.action for o in outcomes] == ["created"] * 6
-    assert len(server.writes) == 12  # a flow and a deployment each
+    assert len(pools) == 1  # the label's pool made ready once, before its first deployment
+    assert server.writes[0].startswith("pool")
+    assert len(server.writes) == 13  # and a flow and a deployment each
     assert server.most_in_flight == 1

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from pipelines.framework.config import Environment
-    from pipelines.framework.deploy import Discovery, ImportFailure, Outcome, PlannedRun
+    from pipelines.framework.deploy import ImportFailure, Outcome, PlannedRun, Survey
 
 # The faces above import nothing heavy: each command reaches its machinery as `deploy.x` or
 # `stack.x`, so Prefect and the flows load only in the commands that need them, never for
@@ -241,8 +241,10 @@ def register_command(
     try:
         environment = config.resolve_environment(env)
         url = stack.ensure_server()
-        found = deploy.discover()
-        outcomes = deploy.nothing_to_register(environment, url, found)  # no Prefect, no flow
+        found = deploy.survey()  # imports nothing: registration imports what it must as it writes
+        outcomes = None
+        if not found.pending:  # every flow known: the server may hold them all (no Prefect)
+            outcomes = deploy.nothing_to_register(environment, url, found.finish())
         if outcomes is None:
             outcomes = _register(environment, url, dry_run, quiet=as_json, found=found)
     except UsageError as exc:
@@ -259,15 +261,16 @@ def register_command(
 
 
 def _register(
-    environment: "Environment", url: str, dry_run: bool, quiet: bool, found: "Discovery"
+    environment: "Environment", url: str, dry_run: bool, quiet: bool, found: "Survey"
 ) -> "list[Outcome]":
-    """Registration proper, a progress bar on stderr."""
+    """Registration proper, a progress bar on stderr (of flows known and modules to import:
+    most declare one flow)."""
     import asyncio  # 30 ms each, paid by the commands that talk to the server alone
 
     from rich.console import Console
     from rich.progress import Progress
 
-    total = len(found.flows)
+    total = len(found.known) + len(found.pending)
     with (
         stack.api_settings(url),
         Progress(console=Console(stderr=True), transient=True, disable=quiet) as progress,
@@ -288,12 +291,13 @@ def _print_counts(outcomes: "list[Outcome]") -> None:
 
 
 def _exit_on_failures(outcomes: "list[Outcome]") -> None:
-    """Exit 1 after the rest registered when a flows module did not import (each named)."""
+    """Exit 1 after the rest registered when a flows module did not import or a flow cannot run
+    in the environment (each named)."""
     failed = [o for o in outcomes if o.action == "failed"]
     for outcome in failed:
         error(outcome.detail)
     if failed:
-        raise fail(f"{len(failed)} flows module(s) do not import; the others registered", 1)
+        raise fail(f"{len(failed)} failed (above): the others registered", 1)
 
 
 def _print_deployments(environment: "Environment") -> None:

@@ -26,7 +26,14 @@ if TYPE_CHECKING:  # imported on first use: most import Prefect, the scaffold th
         find_flow,
     )
     from pipelines.framework.deploy.image import ImageBuild, image_build
-    from pipelines.framework.deploy.manifest import Discovery, FlowRecord, ImportFailure, discover
+    from pipelines.framework.deploy.manifest import (
+        Discovery,
+        FlowRecord,
+        ImportFailure,
+        Survey,
+        discover,
+        survey,
+    )
     from pipelines.framework.deploy.registration import (
         DeploymentSpec,
         Outcome,
@@ -57,6 +64,7 @@ __all__ = [
     "Outcome",
     "PlannedRun",
     "ScaffoldError",
+    "Survey",
     "WorkPoolError",
     "agent_labels",
     "create_backfill",
@@ -74,5 +82,6 @@ __all__ = [
     "pool_type",
     "register",
     "run_checks",
+    "survey",
 ]
 __getattr__ = lazy_names(__name__)

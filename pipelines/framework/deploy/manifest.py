@@ -174,28 +174,65 @@ def discover(looking_for: str | None = None) -> Discovery:
         found = _looked_up(looking_for)
         if found is not None:
             return found
+    return survey().finish()
+
+
+def survey() -> "Survey":
+    """Discovery's first half, importing nothing: the flows of the modules the manifest holds as
+    they are now, and the modules it does not (new, changed or broken before)."""
     code_closure.forget()  # this call's files as they are now, even in a long-lived process
     manifest = _Manifest.load()
     context = _context_digest()
-    records: list[FlowRecord] = []
-    failures: list[ImportFailure] = []
     modules = flow_modules()
+    known: list[FlowRecord] = []
+    pending: dict[str, str | None] = {}
     for module in modules:
         key = _module_key(module, context)
         kept = manifest.records(module, key)
-        if kept is not None:
-            records += kept
-            continue
-        read, failure = _read_module(module, key)
-        if failure:
-            failures.append(failure)
-            manifest.forget(module)
+        if kept is None:
+            pending[module] = key
         else:
-            records += read
-            manifest.keep(module, key, read)
-    manifest.retain(modules)
-    manifest.save()
-    return Discovery(sorted(records, key=lambda record: record.name), failures)
+            known += kept
+    return Survey(known, pending, modules, manifest)
+
+
+@dataclass
+class Survey:
+    """A discovery in two halves: the flows the manifest knows, at once, and the modules it does
+    not, imported one at a time (`load`), so registration deploys the first flows while it
+    imports the next ones instead of importing them all before its first write."""
+
+    known: list[FlowRecord]
+    pending: dict[str, str | None]
+    """Modules still to import, with the key of their content now."""
+    modules: list[str]
+    manifest: "_Manifest"
+    read: list[FlowRecord] = field(default_factory=list)
+    failures: list[ImportFailure] = field(default_factory=list)
+
+    def load(self, module: str) -> "tuple[list[FlowInfo], ImportFailure | None]":
+        """A module's flows, imported, or why it does not import; a pending one's flows are
+        kept in the manifest, or its failure recorded (it is imported again next time)."""
+        infos, failure = _imported(module)
+        if module not in self.pending:
+            return infos, failure
+        key = self.pending.pop(module)
+        if failure:
+            self.failures.append(failure)
+            self.manifest.forget(module)
+        else:
+            records = _records(infos, key)
+            self.read += records
+            self.manifest.keep(module, key, records)
+        return infos, failure
+
+    def finish(self) -> Discovery:
+        """Every flow found, the modules still pending imported; the manifest saved."""
+        for module in list(self.pending):
+            self.load(module)
+        self.manifest.retain(self.modules)
+        self.manifest.save()
+        return Discovery(sorted(self.known + self.read, key=lambda r: r.name), self.failures)
 
 
 def matching(query: str, flows: list[Any]) -> list[Any]:
@@ -217,8 +254,8 @@ def _looked_up(query: str) -> Discovery | None:
     declared: list[DeclaredFlow] = []
     for module, flows in declared_flows(flow_modules()).items():
         if flows is None:
-            read, failure = _read_module(module, None)
-            records += read
+            infos, failure = _imported(module)
+            records += _records(infos, None)
             failures += [failure] if failure else []
         else:
             declared += flows
@@ -226,7 +263,8 @@ def _looked_up(query: str) -> Discovery | None:
     if len(candidates) != 1:
         return None
     if isinstance(candidates[0], DeclaredFlow):
-        read, failure = _read_module(candidates[0].module, None)
+        infos, failure = _imported(candidates[0].module)
+        read = _records(infos, None)
         if failure or candidates[0] not in [_declared(record) for record in read]:
             return None
         records += read
@@ -252,16 +290,19 @@ def remember_renderings(env_name: str, renderings: dict[FlowRecord, tuple[str, s
     manifest.save()
 
 
-def _read_module(module: str, key: str | None) -> tuple[list[FlowRecord], ImportFailure | None]:
-    """Import a module the manifest does not hold as it is now."""
+def _imported(module: str) -> "tuple[list[FlowInfo], ImportFailure | None]":
+    """The flows of a module the manifest does not hold as it is now, imported."""
     # discovery imports Prefect and the flows: paid only for the modules whose content changed
     from pipelines.framework.deploy.discovery import DiscoveryError, flows_in
 
     try:
-        infos = flows_in(module)
+        return flows_in(module), None
     except DiscoveryError as exc:
         return [], exc.failure
-    return [FlowRecord.from_info(info, key or "") for info in infos], None
+
+
+def _records(infos: "list[FlowInfo]", key: str | None) -> list[FlowRecord]:
+    return [FlowRecord.from_info(info, key or "") for info in infos]
 
 
 def _module_key(module: str, context: str) -> str | None:

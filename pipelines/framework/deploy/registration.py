@@ -45,18 +45,20 @@ from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 from pipelines.constants import constants
 from pipelines.framework.config import ENV_TAG, REPO_ROOT, Environment
 from pipelines.framework.deploy.code_closure import closure_files, file_digest
-from pipelines.framework.deploy.discovery import FlowInfo, discover_flows, load_flows
+from pipelines.framework.deploy.discovery import FlowInfo, discover_flows
 from pipelines.framework.deploy.manifest import (
     Discovery,
     FlowRecord,
-    discover,
+    ImportFailure,
+    Survey,
     remember_renderings,
+    survey,
 )
 from pipelines.framework.deploy.unchanged import PAGE, REGISTRY_TAG, Outcome
 from pipelines.framework.deploy.work_pools import (
-    check_labels,
     ensure_work_pools,
     pool_type,
+    refusals,
     worker_job_variables,
 )
 from pipelines.framework.runtime import ScheduleError
@@ -398,86 +400,148 @@ async def register(
     env: Environment,
     dry_run: bool = False,
     on_outcome: Callable[[Outcome], None] = lambda _: None,
-    found: Discovery | None = None,
+    found: Survey | None = None,
 ) -> list[Outcome]:
     """Create or update every flow's deployment in `env`; pause those of deleted flows.
 
     A flow whose deployment on the server is the one the manifest says it renders is skipped
-    without importing it; the others are imported, rendered and deployed, several at once. A
-    flows module that does not import is reported ("failed") and its deployments are kept as
-    they are ("kept"): its flows are unreadable this time, not deleted. `found`: the
-    repository's discovery, when the caller has just made it."""
-    found = discover() if found is None else found
+    without importing it. The others are imported module after module, and each module's flows
+    are deployed while the next one is imported: the server's writes, one at a time, are the
+    limit, and the imports go on beside them. A flows module that does not import is reported
+    ("failed") and its deployments are kept as they are ("kept"): its flows are unreadable this
+    time, not deleted; so is a flow whose label cannot run in `env`, and the others register.
+    `found`: the repository's survey, when the caller has just made it."""
+    found = survey() if found is None else found
     async with get_client() as client:
         ours = await _existing(client, env)
-        work = _Work.sort(found, env, _by_flow(ours, env))
-        outcomes = _told(on_outcome, work.failures())
-        labels = work.labels()
-        check_labels(labels, env)
-        if not dry_run:
-            await ensure_work_pools(client, labels)
-        outcomes += _told(on_outcome, work.skipped())
-        outcomes += await _deploy_all(client, work, dry_run, on_outcome)
-        _remember(work)
-        for deployment in [] if dry_run else _renamed(ours, env, work.wanted):
+        registration = _Registration(client, env, _by_flow(ours, env), dry_run, on_outcome)
+        with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}):  # `_retried`'s, not its
+            outcomes = await registration.deploy_all(found)
+        discovery = found.finish()
+        remember_renderings(env.name, registration.renderings(discovery))
+        wanted = {record.name for record in discovery.flows}
+        for deployment in [] if dry_run else _renamed(ours, env, wanted):
             await client.delete_deployment(deployment.id)
-        gone = await _pause_deleted(client, work, dry_run)
-    return work.in_order(outcomes) + _told(on_outcome, gone)
+        gone = await _pause_deleted(
+            client, registration.existing, wanted, registration.failed_modules, dry_run
+        )
+    return _in_order(discovery, outcomes) + _told(on_outcome, gone)
 
 
-@dataclass(frozen=True)
-class _Work:  # pylint: disable=too-many-instance-attributes
-    """One registration's flows: those the server holds as they render now (known from the
-    manifest, not imported), and the others, imported and rendered."""
+class _Registration:  # pylint: disable=too-many-instance-attributes
+    """One registration's deployments: each flow's, prepared several at once (`CONCURRENT_DEPLOYS`),
+    written one after another (`CONCURRENT_WRITES`), its label's pool made ready first, once."""
 
-    found: Discovery
-    env: Environment
-    existing: dict[str, DeploymentResponse]
-    unchanged: list[FlowRecord]
-    stale: list[FlowRecord]
-    loaded: Discovery
-    specs: list[DeploymentSpec]
-    fingerprints: dict[str, str]
+    def __init__(
+        self,
+        client: PrefectClient,
+        env: Environment,
+        existing: dict[str, DeploymentResponse],
+        dry_run: bool,
+        on_outcome: Callable[[Outcome], None],
+    ) -> None:
+        self.client, self.env, self.existing = client, env, existing
+        self.dry_run, self.on_outcome = dry_run, on_outcome
+        self.slots = asyncio.Semaphore(CONCURRENT_DEPLOYS)
+        self.writes = asyncio.Semaphore(CONCURRENT_WRITES)
+        self.pools: dict[str, asyncio.Task[None]] = {}
+        self.fingerprints: dict[str, tuple[str, str]] = {}
+        """Flow name -> (fingerprint, label) of every flow imported and rendered."""
+        self.failed_modules: set[str] = set()
+        """Modules that do not import: their flows' deployments are kept, not paused."""
 
-    @classmethod
-    def sort(
-        cls, found: Discovery, env: Environment, existing: dict[str, DeploymentResponse]
-    ) -> "_Work":
-        """Which flows the server holds as rendered; the others imported, rendered, hashed."""
-        unchanged = [r for r in found.flows if _is_current(r, env, existing.get(r.name))]
-        stale = [r for r in found.flows if r not in unchanged]
-        loaded = load_flows(Discovery(stale))
-        specs = plan(env, loaded.flows)
-        fingerprints = {spec.info.name: spec.fingerprint() for spec in specs}
-        return cls(found, env, existing, unchanged, stale, loaded, specs, fingerprints)
+    async def deploy_all(self, found: Survey) -> list[Outcome]:
+        """Every flow's outcome: the unchanged ones skipped at once, the others as deployed."""
+        stale = {r.module for r in found.known if not self._is_current(r)}
+        unchanged = [r for r in found.known if r.module not in stale]
+        outcomes = [self._told(Outcome(r.name, "skipped", "unchanged")) for r in unchanged]
+        known = filter(None, (r.rendering(self.env.name) for r in unchanged))
+        for label in [] if self.dry_run else sorted({label for _, label in known}):
+            self._pool(label)  # a pool deleted since is made again
+        deploys: list[asyncio.Task[Outcome]] = []
+        try:
+            for module in [*sorted(stale), *found.pending]:
+                # imported in a thread: the loop goes on sending and answering the writes
+                failure, prepared = await asyncio.to_thread(self._prepared, found, module)
+                if failure:
+                    self.failed_modules.add(module)
+                    outcomes.append(self._told(Outcome(module, "failed", str(failure))))
+                for spec, fingerprint in prepared:
+                    deploys.append(asyncio.create_task(self._deployed(spec, fingerprint)))
+            outcomes += await asyncio.gather(*deploys)
+        finally:
+            for task in deploys:
+                task.cancel()
+            await asyncio.gather(*deploys, *self.pools.values(), return_exceptions=True)
+        return outcomes
 
-    @property
-    def wanted(self) -> set[str]:
-        return {record.name for record in self.found.flows}
+    def _prepared(
+        self, found: Survey, module: str
+    ) -> tuple[ImportFailure | None, list[tuple[DeploymentSpec, str | Outcome]]]:
+        """A module's flows imported, each rendered and hashed, or why it cannot be deployed:
+        the CPU of registration, kept out of the loop."""
+        infos, failure = found.load(module)
+        specs = [DeploymentSpec(info, self.env) for info in infos]
+        return failure, [(spec, self._fingerprint(spec)) for spec in specs]
 
-    @property
-    def failed_modules(self) -> frozenset[str]:
-        """Modules that did not import: at discovery, or now though the manifest read them."""
-        return self.found.failed_modules | self.loaded.failed_modules
+    def _fingerprint(self, spec: DeploymentSpec) -> str | Outcome:
+        """The deployment's fingerprint, or its failure: a label that cannot run in `env`."""
+        try:
+            refused = refusals(spec.label, self.env)
+            fingerprint = spec.fingerprint()
+        except ScheduleError as exc:
+            return Outcome(spec.info.name, "failed", str(exc))
+        if refused:
+            reasons = "; ".join(refused)
+            detail = f"label {spec.label!r} in {self.env.name}: {reasons}"
+            return Outcome(spec.info.name, "failed", detail)
+        return fingerprint
 
-    def failures(self) -> list[Outcome]:
-        return [
-            Outcome(failure.module, "failed", str(failure))
-            for failure in [*self.found.failures, *self.loaded.failures]
-        ]
+    def _is_current(self, record: FlowRecord) -> bool:
+        """The server holds the deployment the flow renders now (known without importing it)."""
+        rendering, current = record.rendering(self.env.name), self.existing.get(record.name)
+        return bool(
+            rendering and current and not current.paused and current.version == rendering[0]
+        )
 
-    def labels(self) -> list[str]:
-        known = {r.rendering(self.env.name) for r in self.unchanged}
-        return sorted({label for _, label in filter(None, known)} | {s.label for s in self.specs})
+    async def _deployed(self, spec: DeploymentSpec, fingerprint: str | Outcome) -> Outcome:
+        if isinstance(fingerprint, Outcome):
+            return self._told(fingerprint)
+        name = spec.info.name
+        self.fingerprints[name] = (fingerprint, spec.label)
+        current = self.existing.get(name)
+        if current and current.version == fingerprint and not current.paused:
+            return self._told(Outcome(name, "skipped", "unchanged"))
+        if not self.dry_run:
+            await self._pool(spec.label)
+            async with self.slots:
+                await _deploy(self.client, spec, fingerprint, self.writes)
+        return self._told(_written(spec, current, fingerprint))
 
-    def skipped(self) -> list[Outcome]:
-        return [Outcome(record.name, "skipped", "unchanged") for record in self.unchanged]
+    def _pool(self, label: str) -> "asyncio.Task[None]":
+        """The label's pool and queues made ready, once per registration."""
+        if label not in self.pools:
+            ensured = _written_alone(self.writes, lambda: ensure_work_pools(self.client, [label]))
+            self.pools[label] = asyncio.create_task(ensured)
+        return self.pools[label]
 
-    def in_order(self, outcomes: list[Outcome]) -> list[Outcome]:
-        """The failures first, then one outcome per flow in the order of their names."""
-        by_flow = {o.flow: o for o in outcomes if o.action != "failed"}
-        flows = [by_flow[r.name] for r in self.found.flows if r.name in by_flow]
-        return [o for o in outcomes if o.action == "failed"] + flows
+    def _told(self, outcome: Outcome) -> Outcome:
+        self.on_outcome(outcome)
+        return outcome
+
+    def renderings(self, discovery: Discovery) -> dict[FlowRecord, tuple[str, str]]:
+        """What each imported flow rendered, for the record it was found as: the next
+        registration needs not import it."""
+        return {
+            r: self.fingerprints[r.name] for r in discovery.flows if r.name in self.fingerprints
+        }
+
+
+def _in_order(discovery: Discovery, outcomes: list[Outcome]) -> list[Outcome]:
+    """The failures first, then one outcome per flow in the order of their names."""
+    by_flow = {o.flow: o for o in outcomes if o.action != "failed"}
+    flows = [by_flow[r.name] for r in discovery.flows if r.name in by_flow]
+    return [o for o in outcomes if o.action == "failed"] + flows
 
 
 def _told(on_outcome: Callable[[Outcome], None], outcomes: list[Outcome]) -> list[Outcome]:
@@ -486,54 +550,19 @@ def _told(on_outcome: Callable[[Outcome], None], outcomes: list[Outcome]) -> lis
     return outcomes
 
 
-def _is_current(record: FlowRecord, env: Environment, current: DeploymentResponse | None) -> bool:
-    """The server holds the deployment the flow renders now (known without importing it)."""
-    rendering = record.rendering(env.name)
-    return bool(rendering and current and not current.paused and current.version == rendering[0])
-
-
-async def _deploy_all(
-    client: PrefectClient, work: _Work, dry_run: bool, on_outcome: Callable[[Outcome], None]
+async def _pause_deleted(
+    client: PrefectClient,
+    existing: dict[str, DeploymentResponse],
+    wanted: set[str],
+    failed_modules: set[str],
+    dry_run: bool,
 ) -> list[Outcome]:
-    """Create or update the deployments whose fingerprint the server lacks: several prepared
-    at once, written one after another."""
-    slots, writes = asyncio.Semaphore(CONCURRENT_DEPLOYS), asyncio.Semaphore(CONCURRENT_WRITES)
-
-    async def one(spec: DeploymentSpec) -> Outcome:
-        fingerprint = work.fingerprints[spec.info.name]
-        current = work.existing.get(spec.info.name)
-        if current and current.version == fingerprint and not current.paused:
-            outcome = Outcome(spec.info.name, "skipped", "unchanged")
-        else:
-            if not dry_run:
-                async with slots:
-                    await _deploy(client, spec, fingerprint, writes)
-            outcome = _written(spec, current, fingerprint)
-        on_outcome(outcome)
-        return outcome
-
-    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}):  # `_retried`'s, not its
-        return list(await asyncio.gather(*(one(spec) for spec in work.specs)))
-
-
-def _remember(work: _Work) -> None:
-    """Keep what each loaded flow renders, so the next registration needs not import it."""
-    records = {record.name: record for record in work.stale}
-    renderings = {
-        records[spec.info.name]: (work.fingerprints[spec.info.name], spec.label)
-        for spec in work.specs
-        if spec.info.name in records
-    }
-    remember_renderings(work.env.name, renderings)
-
-
-async def _pause_deleted(client: PrefectClient, work: _Work, dry_run: bool) -> list[Outcome]:
     """Pause the deployments of flows that are gone; keep those whose module did not import."""
     outcomes = []
-    for name, deployment in sorted(work.existing.items()):
-        if name in work.wanted or deployment.paused:
+    for name, deployment in sorted(existing.items()):
+        if name in wanted or deployment.paused:
             continue
-        if (deployment.entrypoint or "").partition(":")[0] in work.failed_modules:
+        if (deployment.entrypoint or "").partition(":")[0] in failed_modules:
             outcomes.append(Outcome(name, "kept", "its module does not import: left as registered"))
             continue
         deleted = 0 if dry_run else await pause_deployment(client, deployment)

@@ -226,15 +226,6 @@ def refusals(label: str, env: Environment) -> list[str]:
     return found
 
 
-def check_labels(labels: list[str], env: Environment) -> None:
-    """Refuse, naming every reason, labels whose runs in `env` cannot work where they run."""
-    problems = [f"label {label!r}: {reason}" for label in labels for reason in refusals(label, env)]
-    if problems:
-        raise WorkPoolError(
-            f"refusing to register {env.name} on Kubernetes pools:\n  " + "\n  ".join(problems)
-        )
-
-
 def _same(left: dict[str, Any], right: dict[str, Any]) -> bool:
     return json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
 
