@@ -193,7 +193,7 @@ def main() -> None:
                 temporary_settings(updates={PREFECT_API_URL: url}),
                 get_client(sync_client=True) as client,
             ):
-                state = StackState.load(settings)
+                state = StackState.load(settings.home)
                 assert state is not None
                 stop_worker(state.workers[LABEL])  # each round starts its own worker
                 for _ in range(args.rounds):

@@ -71,13 +71,13 @@ def test_a_cold_run_completes_on_the_server_it_started_and_the_next_run_reuses_i
     args = ("run", "Users report", "-p", "n_users=5", "-p", f"api_url={randomuser.url}")
 
     first = run_pipelines(*args, env=env, cwd=tmp_path)
-    state = read_state(Settings(home=fresh_home))
+    state = read_state(fresh_home)
     second = run_pipelines(*args, env=env, cwd=tmp_path)
 
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
     assert state is not None and is_healthy(state.url)
-    assert read_state(Settings(home=fresh_home)) == state
+    assert read_state(fresh_home) == state
     assert servers_of(fresh_home) == [state.pid]
     with open(tmp_path / "report.csv", newline="", encoding="utf-8") as handle:
         assert len(list(csv.reader(handle))) == 6
@@ -90,7 +90,7 @@ def test_a_usage_error_of_a_cold_run_is_one_line_and_leaves_the_server_started(f
     assert result.stderr.strip().splitlines() == [
         "error: no flow matches 'no such flow'; `pipelines flows` lists them"
     ]
-    state = read_state(Settings(home=fresh_home))
+    state = read_state(fresh_home)
     assert state is not None and is_healthy(state.url)
     assert servers_of(fresh_home) == [state.pid]
 
@@ -102,13 +102,13 @@ def test_a_cold_run_stopped_while_its_server_boots_leaves_that_server_to_the_nex
     args = ("run", "Users report", "-p", "n_users=5", "-p", f"api_url={randomuser.url}")
     with subprocess.Popen([*pipelines_command(), *args], env=env, cwd=tmp_path) as stopped:
         wait_until(lambda: servers_of(fresh_home), 120)
-        wait_until(lambda: read_state(Settings(home=fresh_home)), 1)  # a boot takes seconds
+        wait_until(lambda: read_state(fresh_home), 1)  # a boot takes seconds
         stopped.send_signal(signal.SIGTERM)
         assert stopped.wait(timeout=120) != 0
-    booting = read_state(Settings(home=fresh_home))
+    booting = read_state(fresh_home)
 
     again = run_pipelines(*args, env=env, cwd=tmp_path)
 
     assert again.returncode == 0, again.stderr
-    assert booting is not None and read_state(Settings(home=fresh_home)) == booting
+    assert booting is not None and read_state(fresh_home) == booting
     assert servers_of(fresh_home) == [booting.pid]

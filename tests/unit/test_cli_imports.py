@@ -21,7 +21,11 @@ FRAMEWORK_MAY_IMPORT = ("pipelines", "pipelines.constants")
 
 
 def loaded_modules(
-    tmp_path: Path, *args: str, before: str = "", env: dict[str, str] | None = None
+    tmp_path: Path,
+    *args: str,
+    before: str = "",
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> tuple[int, list[str]]:
     """Exit code and every module a `pipelines ARGS` process had imported when it ended."""
     report = tmp_path / "modules.json"
@@ -32,6 +36,7 @@ def loaded_modules(
         timeout=120,
         check=False,
         env=env or {"PIPELINES_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+        cwd=cwd,
     )
     return result.returncode, json.loads(report.read_text())
 
@@ -151,11 +156,26 @@ def test_status_of_a_running_server_imports_no_client_library(tmp_path, prefect_
     that is a JSON file, not a reason to load fsspec (40 ms), httpx or Prefect; nor cryptography
     (11 ms), which only a new encryption key needs."""
     env = {"PIPELINES_HOME": str(prefect_home), "PATH": "/usr/bin:/bin"}
-    _, modules = loaded_modules(tmp_path, "status", env=env)
+    returncode, modules = loaded_modules(tmp_path, "status", env=env, cwd=tmp_path)
 
     roots = {name.split(".")[0] for name in modules}
+    assert returncode == 0
     assert too_heavy(modules) == []
     assert roots.isdisjoint({"cryptography", "fsspec", "httpx", "psycopg", "rich"})
+    assert roots.isdisjoint({"pydantic", "pydantic_settings"})
+
+
+@pytest.mark.parametrize("args", [["status"], ["status", "--json"]])
+def test_status_reads_the_state_folder_without_the_settings(tmp_path, args):
+    """`status` needs the state folder alone, which `PIPELINES_HOME` (or the default) names:
+    building the settings (pydantic and pydantic-settings) cost 0.1 s of its 0.3 s. A `.env`
+    where it runs may name another folder: then the settings decide."""
+    _, modules = loaded_modules(tmp_path, *args, cwd=tmp_path)
+    assert {name.split(".")[0] for name in modules}.isdisjoint({"pydantic", "pydantic_settings"})
+
+    (tmp_path / ".env").write_text(f"PIPELINES_HOME={tmp_path / 'other'}\n")
+    _, modules = loaded_modules(tmp_path, *args, cwd=tmp_path)
+    assert "pydantic_settings" in modules
 
 
 def _pydantic_plugin(folder: Path) -> Path:
@@ -176,8 +196,8 @@ def _pydantic_plugin(folder: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "variable", "loaded"),
     [
-        (["status"], None, False),  # runs no flow: not worth 13 ms of looking for plugins
-        (["status"], "", True),  # the user's own setting wins
+        (["down"], None, False),  # runs no flow: not worth 13 ms of looking for plugins
+        (["down"], "", True),  # the user's own setting wins
         (["flows"], None, True),  # discovery imports the flows, whose models may use plugins
     ],
 )

@@ -59,7 +59,7 @@ class Commands(TyperGroup):
 
 RUNS_NO_FLOW = ("status", "down", "--help")
 """Commands that run no flow code: they skip pydantic's search for plugins (the entry points of
-every installed distribution, 13 ms of a 0.3 s `status`); the others keep it for the flows."""
+every installed distribution, 13 ms of a 0.3 s `down`); the others keep it for the flows."""
 
 
 def _skip_pydantic_plugins(argv: Sequence[str]) -> None:
@@ -324,7 +324,7 @@ def _wait_until_stopped(settings: "config.Settings") -> bool:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     while not stopped.wait(STOP_POLL_SECONDS):
-        if not stack.StackState.path(settings).exists():
+        if not stack.StackState.path(settings.home).exists():
             return False
     return True
 
@@ -332,7 +332,7 @@ def _wait_until_stopped(settings: "config.Settings") -> bool:
 def _running_stack(settings: "config.Settings") -> dict[str, Any] | None:
     """The local stack's status when its server is healthy and every worker alive, else None."""
     try:
-        current = stack.status(settings)
+        current = stack.status(settings.home)
     except stack.ServerError:
         return None
     workers = current["workers"]
@@ -398,14 +398,14 @@ def down():
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False):
     """The local server and workers: address, health, pids."""
-    settings = config.get_settings()
+    home = config.plain_home() or config.get_settings().home  # pydantic-settings: rarely
     try:
-        current = stack.status(settings)
+        current = stack.status(home)
     except stack.ServerError as exc:
         raise fail(str(exc), 1) from None
     crashed: list[str] = []
     url = str(current["server"])
-    if current["healthy"] and stack.dead_records(settings, url):  # only then is Prefect imported
+    if current["healthy"] and stack.dead_records(home, url):  # only then is Prefect imported
         with stack.api_settings(url):
             crashed = stack.crash_orphaned_runs(url)
     if as_json:

@@ -1,6 +1,6 @@
 """Where the state folder is, for a command that must know it before anything heavy loads:
-`pipelines run` finds its warm runner there, and building `Settings` (pydantic) took longer than
-the rest of handing the run over."""
+`pipelines run` finds its warm runner there and `pipelines status` the stack's state files, and
+building `Settings` (pydantic) took longer than the rest of either."""
 
 import os
 from pathlib import Path
@@ -21,3 +21,8 @@ def plain_home() -> Path | None:
     if len(given) > 1:
         return None
     return Path(given[0]) if given else DEFAULT_HOME
+
+
+def server_state_file(home: Path) -> Path:
+    """The local server's state file in the state folder `home`."""
+    return home / "server.json"

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipelines.framework.config.home import DEFAULT_HOME, REPO_ROOT
+from pipelines.framework.config.home import DEFAULT_HOME, REPO_ROOT, server_state_file
 
 PACKAGE_ROOT = REPO_ROOT / "pipelines"
 
@@ -151,7 +151,7 @@ class Settings(BaseSettings):
 
     @property
     def server_state_file(self) -> Path:
-        return self.home / "server.json"
+        return server_state_file(self.home)
 
     @property
     def logs_dir(self) -> Path:

@@ -18,6 +18,8 @@ types). So:
   collection, a database from before this) runs them as Prefect does and is marked once healthy.
 """
 
+from __future__ import annotations
+
 import fcntl
 import hashlib
 import shutil
@@ -27,8 +29,11 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from importlib.metadata import entry_points, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipelines.framework.config import Settings
+if TYPE_CHECKING:  # pydantic-settings (0.1 s): `pipelines status` reads the state folder without it
+    from pipelines.framework.config import Settings
+
 
 DATABASE_FILE = "prefect.db"
 KEY_FILE = "pipelines-database-key"

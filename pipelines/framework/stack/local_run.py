@@ -132,7 +132,7 @@ def crash_orphaned_runs(url: str, settings: Settings | None = None) -> list[str]
     died, on the server at `url`; returns the runs' names. The server must be reachable: a record
     it cannot be asked about is kept for a later command."""
     crashed: list[str] = []
-    for path, record in dead_records(settings or get_settings(), url):
+    for path, record in dead_records((settings or get_settings()).home, url):
         try:
             crashed += _crash_runs_of(record)
         except (httpx.HTTPError, PrefectHTTPStatusError) as exc:

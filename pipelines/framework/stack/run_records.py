@@ -3,6 +3,8 @@ The records `pipelines run` leaves in the state folder while its runs last: read
 so `pipelines status` pays Prefect's import only when a record names a dead process.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import socket
@@ -10,10 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
-from pipelines.framework.config import Settings
 from pipelines.framework.storage import atomic_write
+
+if TYPE_CHECKING:  # pydantic-settings (0.1 s): `pipelines status` reads the state folder without it
+    from pipelines.framework.config import Settings
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,8 @@ class LocalRunRecord:
         )
 
 
-def records_dir(settings: Settings) -> Path:
-    return settings.home / "local-runs"
+def records_dir(home: Path) -> Path:
+    return home / "local-runs"
 
 
 @contextmanager
@@ -53,7 +58,7 @@ def recorded(settings: Settings, url: str, pid: int | None = None) -> Iterator[s
     pid = os.getpid() if pid is None else pid
     started = process_start(pid)
     record = LocalRunRecord(f"pipelines-run:{key}", url, socket.gethostname(), pid, started)
-    path = records_dir(settings) / f"{key}.json"
+    path = records_dir(settings.home) / f"{key}.json"
     if started:
         with atomic_write(path, encoding="utf-8") as handle:
             json.dump(asdict(record), handle)
@@ -63,10 +68,11 @@ def recorded(settings: Settings, url: str, pid: int | None = None) -> Iterator[s
         path.unlink(missing_ok=True)
 
 
-def dead_records(settings: Settings, url: str) -> list[tuple[Path, LocalRunRecord]]:
-    """Records of runs on `url` whose process is gone (records of other servers wait)."""
+def dead_records(home: Path, url: str) -> list[tuple[Path, LocalRunRecord]]:
+    """Records of runs on `url` whose process is gone (records of other servers wait), in the
+    state folder `home`."""
     found = []
-    for path in sorted(records_dir(settings).glob("*.json")):
+    for path in sorted(records_dir(home).glob("*.json")):
         try:
             record = LocalRunRecord(**json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):

@@ -18,6 +18,8 @@ long it keeps run history. `server.server_environment` applies it to the server 
   `PIPELINES_RUN_RETENTION_DAYS` (default 30; 0 keeps everything).
 """
 
+from __future__ import annotations
+
 import ipaddress
 import json
 import os
@@ -25,8 +27,11 @@ import re
 import sqlite3
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipelines.framework.config import Settings
+if TYPE_CHECKING:  # pydantic-settings (0.1 s): `pipelines status` reads the state folder without it
+    from pipelines.framework.config import Settings
+
 
 ENCRYPTION_KEY_VARIABLE = "PREFECT_SERVER_ENCRYPTION_KEY"
 ENCRYPTION_KEY_FILE = "encryption.key"

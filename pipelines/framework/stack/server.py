@@ -5,6 +5,8 @@ The local Prefect server: started once in the background, found again by every l
 session pays the server's start-up; a server named by `PREFECT_API_URL` is used as it is.
 """
 
+from __future__ import annotations
+
 import fcntl
 import json
 import os
@@ -18,10 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
-from pipelines.framework.config import Settings, get_settings
+from pipelines.framework import config
 from pipelines.framework.stack import database
 from pipelines.framework.stack.security import (
     ENCRYPTION_KEY_VARIABLE,
@@ -31,6 +33,9 @@ from pipelines.framework.stack.security import (
     security_environment,
 )
 from pipelines.framework.storage import atomic_write
+
+if TYPE_CHECKING:  # pydantic-settings (0.1 s): `pipelines status` reads the state folder without it
+    from pipelines.framework.config import Settings
 
 POLL_SECONDS = 0.05
 """Between two health checks of a starting server: a check costs ~1 ms, a late answer up to this."""
@@ -142,19 +147,21 @@ def redis_environment(redis_url: str) -> dict[str, str]:
     }
 
 
-def read_state(settings: Settings) -> ServerState | None:
+def read_state(home: Path) -> ServerState | None:
+    """The server the state folder `home` records, running or not."""
     try:
-        return ServerState(**json.loads(settings.server_state_file.read_text()))
+        return ServerState(**json.loads(config.server_state_file(home).read_text()))
     except (OSError, ValueError, TypeError):
         return None
 
 
-def running_server(settings: Settings, booting: bool = False) -> ServerState | None:
-    """The server recorded in the state file, if it is alive and healthy. With `booting`, one
-    still booting (the command that started it was interrupted) is waited for: under the state
-    lock, so that a second server never starts beside it."""
-    state = read_state(settings)
-    deadline = time.monotonic() + settings.server_start_timeout
+def running_server(home: Path, boot_timeout: float | None = None) -> ServerState | None:
+    """The server recorded in the state folder `home`, if it is alive and healthy. With a
+    `boot_timeout`, one still booting (the command that started it was interrupted) is waited
+    for that long: under the state lock, so that a second server never starts beside it."""
+    state = read_state(home)
+    booting = boot_timeout is not None
+    deadline = time.monotonic() + (boot_timeout or 0)
     while state and pid_alive(state.pid):
         if is_healthy(state.url, timeout=1.0 if booting else 2.0):
             return state
@@ -201,7 +208,7 @@ def start_in_background(settings: Settings | None = None) -> None:
     `ensure_server`, waiting on the state lock meanwhile, finds it healthy. A boot that fails is
     left to that `ensure_server`, which starts it again and says why. The thread is no daemon:
     a command that ends first (a usage error) still leaves the server recorded for the next."""
-    settings = settings or get_settings()
+    settings = settings or config.get_settings()
     if os.environ.get("PREFECT_API_URL"):
         return
     lock = _lock_file(settings)
@@ -210,7 +217,7 @@ def start_in_background(settings: Settings | None = None) -> None:
     except BlockingIOError:  # another command is starting or stopping it
         lock.close()
         return
-    state = read_state(settings)
+    state = read_state(settings.home)
     if state and pid_alive(state.pid):  # running or booting: `ensure_server` waits for it
         lock.close()
         return
@@ -229,7 +236,7 @@ def start_server(settings: Settings, host: str, port: int) -> ServerState:
     return launch_server(settings, host, port).wait()
 
 
-def launch_server(settings: Settings, host: str, port: int) -> "Launch":
+def launch_server(settings: Settings, host: str, port: int) -> Launch:
     """Start the server in the background (refusing a bad address at once): the caller does its
     own work while the server boots, then `wait()`s for it."""
     if refusal := exposure_refusal(settings, host):
@@ -249,7 +256,7 @@ class Launch:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def start(cls, settings: Settings, host: str, port: int) -> "Launch":
+    def start(cls, settings: Settings, host: str, port: int) -> Launch:
         launch = cls()
         launch._thread = threading.Thread(
             target=launch._run, args=(settings, host, port), name="server-launch", daemon=True
@@ -276,7 +283,7 @@ def server_starting(settings: Settings, host: str, port: int) -> Iterator[Launch
     """Under the state lock: the running server, or one launched now that boots while the block
     does its own work (importing Prefect and the flows); the block `wait()`s for it."""
     with state_lock(settings):
-        running = running_server(settings, booting=True)
+        running = running_server(settings.home, settings.server_start_timeout)
         launch = Launch(running) if running else launch_server(settings, host, port)
         try:
             yield launch
@@ -344,7 +351,7 @@ def _wait_healthy(process: subprocess.Popen, url: str, timeout: float, log_path:
 def prepare_template(settings: Settings | None = None) -> None:
     """Build the template database now (`make install` does), so that the first `pipelines up`
     or `pipelines run` of an installation copies it instead of building it."""
-    settings = settings or get_settings()
+    settings = settings or config.get_settings()
     if uses_local_sqlite(settings):
         _ensure_template(settings, database.build_key())
 
@@ -391,13 +398,13 @@ def _first_start(settings: Settings, scratch: Path) -> None:
 
 def ensure_server(settings: Settings | None = None) -> str:
     """The API URL to use: `PREFECT_API_URL`, the running local server, or a new one."""
-    for name, value in client_environment(settings or get_settings()).items():
+    for name, value in client_environment(settings or config.get_settings()).items():
         os.environ.setdefault(name, value)  # the basic-auth credential for this process's clients
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"]
-    settings = settings or get_settings()
+    settings = settings or config.get_settings()
     with state_lock(settings):
-        state = running_server(settings, booting=True)
+        state = running_server(settings.home, settings.server_start_timeout)
         if state:
             return state.url
         port = (
@@ -435,7 +442,7 @@ def _pointed_at(url: str) -> Iterator[None]:
 
     current = get_current_settings().api
     updates: dict = {} if current.url == url else {PREFECT_API_URL: url}
-    credential = client_environment(get_settings()).get("PREFECT_API_AUTH_STRING")
+    credential = client_environment(config.get_settings()).get("PREFECT_API_AUTH_STRING")
     given = current.auth_string.get_secret_value() if current.auth_string else None
     if credential and credential != given:
         updates[PREFECT_API_AUTH_STRING] = credential
@@ -474,7 +481,7 @@ def _cheap_tls_context(url: str) -> Iterator[None]:
 
 def _one_certificate() -> Path:
     """A CA file of one certificate (certifi's first), written once in the state folder."""
-    path = get_settings().home / "plain-http-ca.pem"
+    path = config.get_settings().home / "plain-http-ca.pem"
     if not path.is_file():
         import certifi  # pylint: disable=import-outside-toplevel
 
@@ -522,9 +529,9 @@ def local_api(settings: Settings | None = None) -> Iterator[str]:
 
 def stop_server(settings: Settings | None = None) -> ServerState | None:
     """Stop the server recorded in the state file; returns what was stopped."""
-    settings = settings or get_settings()
+    settings = settings or config.get_settings()
     with state_lock(settings):
-        state = read_state(settings)
+        state = read_state(settings.home)
         if state and pid_alive(state.pid):
             stop_process_group(state.pid)
         settings.server_state_file.unlink(missing_ok=True)

@@ -184,7 +184,7 @@ def up(settings: Settings, env: Environment, launch: Launch) -> StackState:
     flows meanwhile, then create pools and queues and start the missing workers."""
     labels = served_labels(env)  # imports every flow while the server boots
     server = launch.wait()
-    previous = StackState.load(settings)
+    previous = StackState.load(settings.home)
     workers = {
         label: pid
         for label, pid in (previous.workers if previous else {}).items()
@@ -198,17 +198,17 @@ def up(settings: Settings, env: Environment, launch: Launch) -> StackState:
         elif pool_type(label) == "process" and label not in workers:
             workers[label] = start_worker(settings, server.url, label, env)
     state = StackState(url=server.url, env=env.name, workers=workers)
-    state.save(settings)
+    state.save(settings.home)
     return state
 
 
 def down(settings: Settings) -> StackState | None:
     """Stop every worker and the server that `up` started."""
     with state_lock(settings):
-        state = StackState.load(settings)
+        state = StackState.load(settings.home)
         for pid in (state.workers if state else {}).values():
             if pid_alive(pid):
                 stop_worker(pid)
-        StackState.path(settings).unlink(missing_ok=True)
+        StackState.path(settings.home).unlink(missing_ok=True)
     stop_server(settings)
     return state

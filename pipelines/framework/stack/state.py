@@ -3,11 +3,12 @@ What the local stack is running, read without Prefect: `pipelines status` answer
 files and a health check alone.
 """
 
+from __future__ import annotations
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.framework.config import Settings
 from pipelines.framework.stack.server import ServerError, is_healthy, pid_alive, running_server
 
 
@@ -20,24 +21,25 @@ class StackState:
     workers: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
-    def path(settings: Settings) -> Path:
-        return settings.home / "stack.json"
+    def path(home: Path) -> Path:
+        return home / "stack.json"
 
-    def save(self, settings: Settings) -> None:
-        self.path(settings).write_text(json.dumps(self.__dict__))
+    def save(self, home: Path) -> None:
+        self.path(home).write_text(json.dumps(self.__dict__))
 
     @classmethod
-    def load(cls, settings: Settings) -> "StackState | None":
+    def load(cls, home: Path) -> StackState | None:
         try:
-            return cls(**json.loads(cls.path(settings).read_text()))
+            return cls(**json.loads(cls.path(home).read_text()))
         except (OSError, ValueError, TypeError):
             return None
 
 
-def status(settings: Settings) -> dict[str, object]:
-    """What runs: the server's URL and health, each worker's pid and whether it lives."""
-    state = StackState.load(settings)
-    server = running_server(settings)
+def status(home: Path) -> dict[str, object]:
+    """What runs from the state folder `home`: the server's URL and health, each worker's pid
+    and whether it lives."""
+    state = StackState.load(home)
+    server = running_server(home)
     if not state and not server:
         raise ServerError("the local stack is not running; start it with `pipelines up`")
     url = server.url if server else (state.url if state else "")

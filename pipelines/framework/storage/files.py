@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from pipelines.framework.config import get_settings
+from pipelines.framework import config
 
 if TYPE_CHECKING:  # fsspec, imported on first use: `status` writes run records, not URLs
     import fsspec
@@ -24,7 +24,7 @@ S3_PROTOCOLS = frozenset({"s3", "s3a"})
 def storage_options(url: str) -> dict[str, Any]:
     """fsspec options the platform's settings give `url`'s filesystem: `PIPELINES_S3_ENDPOINT_URL`
     for `s3://` (credentials stay with boto's own chain: variables, a pod's identity)."""
-    endpoint = get_settings().s3_endpoint_url
+    endpoint = config.get_settings().s3_endpoint_url
     if endpoint and url.split("://", 1)[0] in S3_PROTOCOLS:
         return {"endpoint_url": endpoint}
     return {}
