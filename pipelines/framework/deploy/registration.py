@@ -363,8 +363,8 @@ async def _written_alone(writes: asyncio.Semaphore, write: Callable[[], Awaitabl
 
 
 async def _retried(write: Callable[[], Awaitable[T]]) -> T:
-    """An idempotent write (both are upserts), tried again soon while the server is busy
-    (`_deploy_all` turns the client's own slow retries off)."""
+    """An idempotent write (upserts, a pool made ready), tried again soon while the server is
+    busy (`register` turns the client's own slow retries off)."""
     for wait in (*BUSY_RETRIES, None):
         try:
             return await write()
