@@ -48,6 +48,20 @@ def primeiro() -> None:
 '''
 
 
+ASKS_FOR_THE_LOOP = '''"""Asks for the current event loop at import, as nest_asyncio does."""
+import asyncio
+
+from prefect import flow
+
+asyncio.get_event_loop()
+
+
+@flow(name="EMD: loop - Pede o loop")
+def pede_o_loop() -> None:
+    """Registered like any other."""
+'''
+
+
 def _project(repo, orgao: str, source: str) -> None:
     folder = repo / "pipelines" / orgao / "projeto"
     folder.mkdir(parents=True)
@@ -94,3 +108,16 @@ def test_a_flow_whose_label_cannot_run_is_refused_alone(cli_env, repo_copy, pref
     with client_for(prefect_api) as client:
         registered = {client.read_flow(d.flow_id).name for d in client.read_deployments()}
     assert TUTORIAL in registered and DUMP not in registered
+
+
+def test_a_module_that_asks_for_the_event_loop_at_import_registers(cli_env, repo_copy):
+    """The modules are imported off the main thread, which has an event loop before
+    `asyncio.run`: the importing thread has one too, so such a module imports as it does for
+    `pipelines flows`."""
+    _project(repo_copy, "loop", ASKS_FOR_THE_LOOP)
+
+    result = run_pipelines("register", "--env", "staging", "--json", env=cli_env, cwd=repo_copy)
+
+    assert result.returncode == 0, result.stderr
+    actions = {o["flow"]: o["action"] for o in json.loads(result.stdout)}
+    assert actions["EMD: loop - Pede o loop"] == "created"

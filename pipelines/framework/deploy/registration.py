@@ -13,7 +13,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -460,14 +462,17 @@ class _Registration:  # pylint: disable=too-many-instance-attributes
             self._pool(label)  # a pool deleted since is made again
         deploys: list[asyncio.Task[Outcome]] = []
         try:
-            for module in [*sorted(stale), *found.pending]:
-                # imported in a thread: the loop goes on sending and answering the writes
-                failure, prepared = await asyncio.to_thread(self._prepared, found, module)
-                if failure:
-                    self.failed_modules.add(module)
-                    outcomes.append(self._told(Outcome(module, "failed", str(failure))))
-                for spec, fingerprint in prepared:
-                    deploys.append(asyncio.create_task(self._deployed(spec, fingerprint)))
+            loop = asyncio.get_running_loop()
+            with _import_thread() as imports:  # the loop goes on sending and answering writes
+                for module in [*sorted(stale), *found.pending]:
+                    failure, prepared = await loop.run_in_executor(
+                        imports, self._prepared, found, module
+                    )
+                    if failure:
+                        self.failed_modules.add(module)
+                        outcomes.append(self._told(Outcome(module, "failed", str(failure))))
+                    for spec, fingerprint in prepared:
+                        deploys.append(asyncio.create_task(self._deployed(spec, fingerprint)))
             outcomes += await asyncio.gather(*deploys)
         finally:
             for task in deploys:
@@ -535,6 +540,23 @@ class _Registration:  # pylint: disable=too-many-instance-attributes
         return {
             r: self.fingerprints[r.name] for r in discovery.flows if r.name in self.fingerprints
         }
+
+
+@contextmanager
+def _import_thread() -> Iterator[ThreadPoolExecutor]:
+    """One thread that imports the flows modules, with an event loop set and not running, as
+    the main thread has one before `asyncio.run`: a module that asks for the current loop at
+    import (`asyncio.get_event_loop()`, `nest_asyncio.apply()`) imports as in `pipelines flows`."""
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def with_a_loop() -> None:
+        loops.append(asyncio.new_event_loop())
+        asyncio.set_event_loop(loops[-1])
+
+    with ThreadPoolExecutor(1, "flows-imports", initializer=with_a_loop) as executor:
+        yield executor
+    for loop in loops:
+        loop.close()
 
 
 def _in_order(discovery: Discovery, outcomes: list[Outcome]) -> list[Outcome]:
