@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from pipelines.framework.config import Settings, plain_home
+from pipelines.framework.config import Settings, get_settings, plain_home, state_home
 from pipelines.framework.config.home import DEFAULT_HOME
 
 
@@ -32,5 +32,9 @@ def test_without_the_variable_the_default(clean):
 def test_a_dotenv_here_is_left_to_settings(clean, tmp_path):
     (tmp_path / ".env").write_text(f"PIPELINES_HOME={tmp_path / 'from-dotenv'}\n")
 
-    assert plain_home() is None
-    assert Settings().home == tmp_path / "from-dotenv"
+    get_settings.cache_clear()
+    try:
+        assert plain_home() is None
+        assert Settings().home == state_home() == tmp_path / "from-dotenv"
+    finally:
+        get_settings.cache_clear()

@@ -398,7 +398,7 @@ def down():
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False):
     """The local server and workers: address, health, pids."""
-    home = config.plain_home() or config.get_settings().home  # pydantic-settings: rarely
+    home = config.state_home()
     try:
         current = stack.status(home)
     except stack.ServerError as exc:

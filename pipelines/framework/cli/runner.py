@@ -103,7 +103,7 @@ def socket_path() -> Path | None:
     from pipelines.framework import config
 
     key = hashlib.sha256(json.dumps(_key_material(), sort_keys=True).encode()).hexdigest()
-    home = config.plain_home() or config.get_settings().home  # pydantic-settings: rarely
+    home = config.state_home()
     path = home / "runner" / f"{key[:16]}.sock"
     return path if len(str(path)) <= _MAX_SOCKET_PATH else None
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pydantic-settings (0.1 s), imported on first use: `pipeline
         current_environment,
         resolve_environment,
     )
-    from pipelines.framework.config.home import plain_home, server_state_file
+    from pipelines.framework.config.home import plain_home, server_state_file, state_home
     from pipelines.framework.config.settings import (
         PACKAGE_ROOT,
         REPO_ROOT,
@@ -42,5 +42,6 @@ __all__ = [
     "plain_home",
     "resolve_environment",
     "server_state_file",
+    "state_home",
 ]
 __getattr__ = lazy_names(__name__)

@@ -23,6 +23,17 @@ def plain_home() -> Path | None:
     return Path(given[0]) if given else DEFAULT_HOME
 
 
+def state_home() -> Path:
+    """`Settings().home`, building the settings (pydantic-settings, 0.1 s) only when
+    `plain_home` cannot tell."""
+    home = plain_home()
+    if home is None:
+        from pipelines.framework.config.settings import get_settings  # pylint: disable=import-outside-toplevel
+
+        home = get_settings().home
+    return home
+
+
 def server_state_file(home: Path) -> Path:
     """The local server's state file in the state folder `home`."""
     return home / "server.json"

@@ -553,10 +553,12 @@ def _import_thread() -> Iterator[ThreadPoolExecutor]:
         loops.append(asyncio.new_event_loop())
         asyncio.set_event_loop(loops[-1])
 
-    with ThreadPoolExecutor(1, "flows-imports", initializer=with_a_loop) as executor:
-        yield executor
-    for loop in loops:
-        loop.close()
+    try:
+        with ThreadPoolExecutor(1, "flows-imports", initializer=with_a_loop) as executor:
+            yield executor
+    finally:
+        for loop in loops:
+            loop.close()
 
 
 def _in_order(discovery: Discovery, outcomes: list[Outcome]) -> list[Outcome]:
